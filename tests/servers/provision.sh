@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Provision the real servers the tests talk to: Neo4j 5.26 (Maven build of a tiny embedded
+# launcher), InfluxDB 2.7 (Go build from the module proxy) and Mosquitto 2 (Debian package).
+# Idempotent: finished builds are cached under ${KGTWIN_TEST_SERVERS_CACHE:-~/.cache/kgtwin-test-servers}.
+# Outside CI a server that cannot be built is reported and its tests skip; with CI=true it fails.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${KGTWIN_TEST_SERVERS_CACHE:-$HOME/.cache/kgtwin-test-servers}
+mkdir -p "$cache/logs"
+strict=${CI:-false}
+status=0
+
+missing() {  # $1 = server, $2 = what to do
+  if [ "$strict" = true ]; then echo "provision: $1: $2" >&2; status=1
+  else echo "provision: $1 skipped ($2); its tests will skip"; fi
+}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# --- Mosquitto -------------------------------------------------------------------------
+if have mosquitto || [ -x /usr/sbin/mosquitto ]; then
+  echo "provision: mosquitto ready ($(command -v mosquitto || echo /usr/sbin/mosquitto))"
+elif [ "$(id -u)" = 0 ] && have apt-get; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >"$cache/logs/mosquitto.log" 2>&1 \
+    || missing mosquitto "apt-get install mosquitto failed (see $cache/logs/mosquitto.log)"
+else
+  missing mosquitto "install it: sudo apt-get install mosquitto, or brew install mosquitto"
+fi
+
+# --- Neo4j and InfluxDB builds run side by side (one downloads, the other compiles) ----
+pids=()
+if have java && have mvn; then
+  ( bash "$here/neo4j/build.sh" >"$cache/logs/neo4j-build.log" 2>&1 ) & pids+=("$!:neo4j")
+else
+  missing neo4j "needs Java 17 and Maven (apt-get install openjdk-17-jdk-headless maven)"
+fi
+if have go && have cargo && have clang && have pkg-config; then
+  ( bash "$here/influxdb/build.sh" >"$cache/logs/influxdb-build.log" 2>&1 ) & pids+=("$!:influxdb")
+else
+  missing influxdb "needs Go, Rust (cargo), clang and pkg-config"
+fi
+for entry in "${pids[@]}"; do
+  pid=${entry%%:*}; name=${entry#*:}
+  if wait "$pid"; then
+    echo "provision: $name ready"
+  else
+    tail -n 30 "$cache/logs/$name-build.log" >&2
+    missing "$name" "build failed (log: $cache/logs/$name-build.log)"
+  fi
+done
+exit $status
