@@ -1,0 +1,93 @@
+"""The FastAPI application: GraphQL at ``/graphql`` (GraphiQL in a browser) and a small REST surface.
+
+Errors leave as RFC 9457 problem+json with the stable kgtwin codes; no request yields a
+traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from strawberry.fastapi import GraphQLRouter
+
+from api.context import ApiContext
+from api.schema import schema
+from ontology.errors import ErrorCode, KgtwinError
+
+_STATUS = {
+    ErrorCode.VALIDATION_FAILED: 422,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.CYPHER_WRITE_REFUSED: 403,
+    ErrorCode.TIMEOUT: 504,
+    ErrorCode.LIMIT_EXCEEDED: 429,
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.NOT_IMPLEMENTED: 501,
+    ErrorCode.CONFIGURATION_INVALID: 500,
+    ErrorCode.BACKEND_UNAVAILABLE: 503,
+}
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    """An RFC 9457 problem+json response carrying kgtwin's stable ``code``."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code, **extra}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def create_app(context: ApiContext) -> FastAPI:
+    """Build the application around the backends the composition root opened."""
+    app = FastAPI(title="kgtwin", version=context.version, summary="Knowledge-graph digital twin API")
+
+    async def graphql_context() -> dict[str, ApiContext]:
+        return {"kgtwin": context}
+
+    app.include_router(
+        GraphQLRouter(schema, context_getter=graphql_context, graphql_ide="graphiql"), prefix="/graphql"
+    )
+
+    @app.get("/healthz", summary="Liveness: the process answers.")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Readiness: every configured backend answers.", response_model=None)
+    async def readyz() -> dict[str, Any] | JSONResponse:
+        checks = [vars(h) for h in context.health()]
+        if all(check["ok"] for check in checks):
+            return {"status": "ready", "backends": checks}
+        return problem(
+            503, ErrorCode.BACKEND_UNAVAILABLE, "Not ready", "a backend does not answer", backends=checks
+        )
+
+    @app.exception_handler(KgtwinError)
+    async def kgtwin_error(_request: Request, exc: KgtwinError) -> JSONResponse:
+        status = _STATUS.get(exc.code, 400)
+        return problem(
+            status, exc.code, exc.code.replace("_", " ").capitalize(), exc.message, details=exc.details
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        return problem(
+            422, ErrorCode.VALIDATION_FAILED, "Validation failed", "invalid request", errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.BAD_REQUEST
+        return problem(exc.status_code, code, str(exc.detail), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # The one place an unforeseen error is turned into a response: logged, never shown.
+        structlog.get_logger("api").error("request.failed", error=repr(exc))
+        return problem(500, "INTERNAL", "Internal error", "an unexpected error occurred; it has been logged")
+
+    return app

@@ -1,0 +1,140 @@
+"""The ``Broker`` port and its one adapter: a paho-mqtt client against any MQTT broker.
+
+Devices publish telemetry to the broker and kgtwin publishes change events to it. The
+embedded broker (``ingest.embedded_broker``) is only a process to connect to: kgtwin
+talks to it through this same client, so every code path is the one used in production.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from ontology.errors import BackendUnavailable
+
+# MQTT v5 CONNACK "Unsupported Protocol Version" and its 3.1.1 counterpart.
+_UNSUPPORTED_PROTOCOL = {132, 1}
+
+
+class Broker(Protocol):
+    """An MQTT broker kgtwin publishes to and subscribes at."""
+
+    @property
+    def backend(self) -> str:
+        """A short name for logs and health checks: ``mqtt``."""
+        ...
+
+    @property
+    def protocol(self) -> str:
+        """The MQTT version spoken on this connection: ``5`` or ``3.1.1``."""
+        ...
+
+    def ping(self) -> None:
+        """Raise ``BackendUnavailable`` unless the connection is up."""
+        ...
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, timeout: float = 10.0) -> None:
+        """Publish and, for QoS >= 1, wait until the broker acknowledged the message."""
+        ...
+
+    def close(self) -> None:
+        """Disconnect cleanly."""
+        ...
+
+
+class MqttBroker:
+    """A connected paho-mqtt client; MQTT v5 where the broker speaks it, 3.1.1 otherwise."""
+
+    backend = "mqtt"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        tls: bool = False,
+        client_id: str = "",
+        prefer_v5: bool = True,
+        timeout: float = 5.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        v5, v311 = MQTTProtocolVersion.MQTTv5, MQTTProtocolVersion.MQTTv311
+        versions = [v5, v311] if prefer_v5 else [v311]
+        last_error = "no attempt"
+        for version in versions:
+            client, error = self._connect(version, user, password, tls, client_id, timeout)
+            if client is not None:
+                self._client = client
+                self._version = version
+                return
+            last_error = error
+            if not error.startswith("unsupported protocol"):
+                break
+        raise BackendUnavailable("mqtt", f"{host}:{port}: {last_error}")
+
+    def _connect(
+        self,
+        version: MQTTProtocolVersion,
+        user: str | None,
+        password: str | None,
+        tls: bool,
+        client_id: str,
+        timeout: float,
+    ) -> tuple[mqtt.Client | None, str]:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=version)
+        if user:
+            client.username_pw_set(user, password)
+        if tls:
+            client.tls_set()
+        answered = threading.Event()
+        outcome: dict[str, ReasonCode] = {}
+
+        def on_connect(
+            _client: mqtt.Client, _userdata: object, _flags: object, reason: ReasonCode, _props: object
+        ) -> None:
+            outcome["reason"] = reason
+            answered.set()
+
+        client.on_connect = on_connect
+        try:
+            client.connect(self.host, self.port, keepalive=30)
+        except OSError as exc:
+            return None, str(exc)
+        client.loop_start()
+        if not answered.wait(timeout):
+            client.loop_stop()
+            client.disconnect()
+            return None, f"no CONNACK within {timeout} s"
+        reason = outcome["reason"]
+        if reason.is_failure:
+            client.loop_stop()
+            client.disconnect()
+            if reason.value in _UNSUPPORTED_PROTOCOL:
+                return None, f"unsupported protocol version ({reason})"
+            return None, f"connection refused: {reason}"
+        return client, ""
+
+    @property
+    def protocol(self) -> str:
+        return "5" if self._version == mqtt.MQTTv5 else "3.1.1"
+
+    def ping(self) -> None:
+        if not self._client.is_connected():
+            raise BackendUnavailable("mqtt", f"{self.host}:{self.port}: not connected")
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, timeout: float = 10.0) -> None:
+        info = self._client.publish(topic, payload, qos=qos)
+        info.wait_for_publish(timeout)
+        if not info.is_published():
+            raise BackendUnavailable("mqtt", f"publish to {topic!r} not acknowledged within {timeout} s")
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()

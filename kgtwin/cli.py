@@ -1,0 +1,178 @@
+"""The ``kgtwin`` command line: services, bulk commands and the modelers' tools.
+
+Edge profile: ``kgtwin serve`` runs the API, ingest and the simulation worker in one
+process. Microservices profile: ``kgtwin api``, ``kgtwin ingest`` and ``kgtwin worker``
+run one service each. Errors users can fix (a bad setting, an unreachable backend) end
+with one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import structlog
+import typer
+
+from kgtwin import __version__
+from kgtwin.logs import configure_logging
+from kgtwin.settings import Settings, load_settings
+from ontology import validate_files
+from ontology.errors import KgtwinError
+
+EXIT_USAGE = 2
+
+app = typer.Typer(
+    name="kgtwin",
+    help="kgtwin: a knowledge-graph digital twin (DTDL ontology, twin graph, telemetry, simulation).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(help="Work with DTDL models (for modelers).", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """End the command with one line on stderr."""
+    typer.echo(f"kgtwin: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def not_yet(verb: str, capability: str) -> NoReturn:
+    """The one-line answer of a verb whose capability lands in a later release."""
+    fail(f"`kgtwin {verb}` is not available yet: {capability} lands in a later release.")
+
+
+def user_errors[**P, R](command: Callable[P, R]) -> Callable[P, R]:
+    """Turn kgtwin's own errors into one line on stderr and exit code 2."""
+
+    @wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except KgtwinError as exc:
+            fail(exc.message)
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+
+    return run
+
+
+def _settings(**overrides: object) -> Settings:
+    settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+HostOption = Annotated[
+    str | None, typer.Option(help="Address to listen on (default from settings: 127.0.0.1).")
+]
+PortOption = Annotated[int | None, typer.Option(help="Port to listen on (default from settings: 8000).")]
+
+
+@app.command()
+@user_errors
+def serve(
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo twin before serving.")] = False,
+    host: HostOption = None,
+    port: PortOption = None,
+) -> None:
+    """Run the whole twin in one process (edge profile): API + ingest + simulation worker."""
+    from kgtwin.services import run_api
+
+    settings = _settings(host=host, port=port)
+    run_api(settings, ports=("graph", "telemetry", "broker"), profile="edge", demo=demo)
+
+
+@app.command()
+@user_errors
+def api(host: HostOption = None, port: PortOption = None) -> None:
+    """Run the API service only (microservices profile)."""
+    from kgtwin.services import run_api
+
+    settings = _settings(host=host, port=port)
+    run_api(settings, ports=("graph", "telemetry", "broker"), profile="api", demo=False)
+
+
+@app.command()
+@user_errors
+def ingest() -> None:
+    """Run the MQTT ingest service only (microservices profile)."""
+    not_yet("ingest", "MQTT telemetry ingest")
+
+
+@app.command()
+@user_errors
+def worker() -> None:
+    """Run a simulation worker only (microservices profile)."""
+    not_yet("worker", "the simulation worker")
+
+
+@app.command("import")
+@user_errors
+def import_(
+    file: Annotated[Path, typer.Argument(help="An NDJSON bulk file (models, twins, relationships).")],
+) -> None:
+    """Import models, twins and relationships from a bulk NDJSON file."""
+    not_yet("import", "bulk NDJSON import")
+
+
+@app.command()
+@user_errors
+def export(
+    file: Annotated[Path | None, typer.Argument(help="Where to write NDJSON (default: stdout).")] = None,
+) -> None:
+    """Export models, twins and relationships as bulk NDJSON."""
+    not_yet("export", "bulk NDJSON export")
+
+
+@app.command()
+@user_errors
+def demo() -> None:
+    """Load the demo twin (a small campus and factory) into the configured backends."""
+    not_yet("demo", "the demo twin")
+
+
+@models_app.command("validate")
+@user_errors
+def models_validate(
+    paths: Annotated[list[Path], typer.Argument(help="DTDL .json files or folders of them.")],
+    as_json: Annotated[bool, typer.Option("--json", help='Print {"valid": bool, "errors": [...]}.')] = False,
+    allow_undefined_extensions: Annotated[
+        bool, typer.Option(help="Tolerate contexts and extensions the validator does not know.")
+    ] = False,
+) -> None:
+    """Validate DTDL files together; print each error as file:path: code: message (exit 1 if any)."""
+    report = validate_files(paths, allow_undefined_extensions=allow_undefined_extensions)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        for line in report.lines():
+            typer.echo(line)
+        verdict = "valid" if report.valid else f"{len(report.errors)} error(s)"
+        typer.echo(
+            f"{len(report.files)} file(s), {len(report.models)} interface(s) valid; {verdict}", err=True
+        )
+    if not report.valid:
+        raise typer.Exit(1)
+
+
+@app.command()
+def version() -> None:
+    """Print the kgtwin version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console entry point (``kgtwin``)."""
+    try:
+        app()
+    except Exception as exc:  # the last guard: users get one line, the log gets the details
+        structlog.get_logger("kgtwin").exception("cli.crashed")
+        typer.echo(f"kgtwin: unexpected error: {exc}", err=True)
+        sys.exit(1)
