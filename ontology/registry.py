@@ -1,0 +1,227 @@
+"""The model registry: the Interfaces a twin graph may instantiate, and their life cycle.
+
+Models arrive in batches that are accepted whole or not at all, parsed against what
+is already registered (so a batch may extend or use models uploaded before). A DTMI
+is immutable once registered: a changed model is a new version (``dtmi:x:Pump;2``
+next to ``;1``), and ``evolution_report`` says what moving twins between versions
+would cost. A model is retired in two steps, as in Azure Digital Twins: decommission
+(existing twins keep it, no new twin may use it), then delete once nothing uses it.
+
+The registry keeps the parsed :class:`ModelSet` in memory and the documents in a
+:class:`ModelStore`; on start-up it parses everything the store holds in one batch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ontology._json import JsonProblem, decode_json
+from ontology._nodes import Node
+from ontology._semantics import root_of
+from ontology.errors import Conflict, NotFound
+from ontology.evolution import EvolutionReport, evolution_report
+from ontology.model import Interface, ModelSet
+from ontology.model_store import ModelStore, StoredModel
+from ontology.parser import Document, parse
+from ontology.resolved import ResolvedModel
+
+TwinCount = Callable[[str], int]
+"""How many twins (or relationships) use Interface ``dtmi``: the graph answers it."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ModelRegistry:
+    """Registered DTDL models: upload, read, resolve, decommission, delete, compare versions."""
+
+    def __init__(
+        self,
+        store: ModelStore,
+        *,
+        allow_undefined_extensions: bool = False,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._store = store
+        self._extensions = allow_undefined_extensions
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._models = ModelSet({})
+        self._requires: dict[str, frozenset[str]] = {}
+        self._reload()
+
+    @property
+    def models(self) -> ModelSet:
+        """Every registered Interface, decommissioned ones included (their twins still validate)."""
+        return self._models
+
+    def upload(self, documents: Sequence[Document]) -> list[StoredModel]:
+        """Register a batch of DTDL documents, all or none.
+
+        Raises ``Conflict`` if a top-level DTMI is already registered (a DTMI never
+        changes meaning: upload a new version instead) and ``ModelError`` listing every
+        violation if the batch does not parse against the registered models.
+        """
+        tops = _top_level(documents)
+        with self._lock:
+            taken = sorted(d for d in tops if self._store.get(d) is not None)
+            if taken:
+                raise Conflict(
+                    f"model {taken[0]} already exists; upload a new version instead",
+                    details={"dtmis": taken},
+                )
+            parsed = parse(documents, allow_undefined_extensions=self._extensions, known=self._models)
+            at = self._clock()
+            stored = [StoredModel(dtmi, doc, at) for dtmi, doc in tops.items()]
+            self._store.add(stored)
+            self._models = self._models.merged(parsed)
+            self._requires = _requirements(self._models)
+        return stored
+
+    def get(self, dtmi: str, *, include_dependencies: bool = False) -> list[StoredModel]:
+        """Model ``dtmi`` first, then (if asked) every model it needs to parse, transitively."""
+        found = [self._stored(dtmi)]
+        if include_dependencies:
+            found.extend(self._stored(d) for d in self._closure([dtmi]) if d != dtmi)
+        return found
+
+    def list(
+        self, *, include_decommissioned: bool = True, dependencies_for: Iterable[str] | None = None
+    ) -> list[StoredModel]:
+        """Registered models in upload order; only ``dependencies_for`` and what they need, if given."""
+        models = self._store.list()
+        if dependencies_for is not None:
+            wanted = self._closure(dependencies_for)
+            models = [m for m in models if m.dtmi in wanted]
+        return [m for m in models if include_decommissioned or not m.decommissioned]
+
+    def versions(self, dtmi: str) -> list[str]:
+        """Every registered version of the DTMI path of ``dtmi`` (with or without ``;n``), oldest first."""
+        path = dtmi.split(";", 1)[0]
+        found = [d for d in self._models if d.split(";", 1)[0] == path]
+        return sorted(found, key=lambda d: int(d.rsplit(";", 1)[1]) if ";" in d else 0)
+
+    def resolve(self, dtmi: str) -> ResolvedModel:
+        """The flattened Interface ``dtmi``: inherited contents, ancestors, schemas written out."""
+        iface = self._interface(dtmi)
+        owner = self._store.get(_owner(self._models, dtmi))
+        return ResolvedModel(
+            interface=iface,
+            ancestors=tuple(self._models[a] for a in iface.ancestors if a in self._models),
+            decommissioned=owner is not None and owner.decommissioned,
+        )
+
+    def ensure_instantiable(self, dtmi: str) -> Interface:
+        """The Interface a new twin of ``dtmi`` follows; ``Conflict`` if it is decommissioned."""
+        iface = self._interface(dtmi)
+        owner = self._store.get(_owner(self._models, dtmi))
+        if owner is not None and owner.decommissioned:
+            raise Conflict(
+                f"model {dtmi} is decommissioned: no new twin may use it",
+                details={"dtmi": dtmi, "reason": "DECOMMISSIONED"},
+            )
+        return iface
+
+    def decommission(self, dtmi: str) -> StoredModel:
+        """Forbid new twins of ``dtmi``; existing twins keep it. Irreversible, as in Azure Digital Twins."""
+        with self._lock:
+            self._stored(dtmi)
+            self._store.set_decommissioned(dtmi, True)
+            return self._stored(dtmi)
+
+    def delete(self, dtmi: str, *, twin_count: TwinCount) -> None:
+        """Forget model ``dtmi``; ``Conflict`` while twins use it or other models need it.
+
+        ``twin_count`` asks the twin graph how many twins are of Interface ``dtmi``
+        (every Interface of the document counts, for a document that defines several).
+        """
+        with self._lock:
+            self._stored(dtmi)
+            dependents = sorted(d for d, needs in self._requires.items() if dtmi in needs and d != dtmi)
+            if dependents:
+                raise Conflict(
+                    f"model {dtmi} is extended or used by {', '.join(dependents)}",
+                    details={"dtmi": dtmi, "reason": "MODEL_IN_USE", "dependents": dependents},
+                )
+            defined = [d for d in self._models if _owner(self._models, d) == dtmi]
+            twins = sum(twin_count(d) for d in defined)
+            if twins:
+                raise Conflict(
+                    f"model {dtmi} is used by {twins} twin(s)",
+                    details={"dtmi": dtmi, "reason": "TWINS_EXIST", "twins": twins},
+                )
+            self._store.delete(dtmi)
+            self._reload()
+
+    def evolution_report(
+        self, old_dtmi: str, new_dtmi: str, twins: Iterable[tuple[str, Mapping[str, Any]]]
+    ) -> EvolutionReport:
+        """Whether each ``(twin_id, properties)`` of ``old_dtmi`` would validate against ``new_dtmi``."""
+        self._interface(old_dtmi)
+        self._interface(new_dtmi)
+        return evolution_report(self._models, old_dtmi, new_dtmi, twins)
+
+    def _reload(self) -> None:
+        """Parse everything the store holds, in one batch (stored models were valid together)."""
+        documents = [m.document for m in self._store.list()]
+        self._models = parse(documents, allow_undefined_extensions=self._extensions) if documents else ModelSet({})
+        self._requires = _requirements(self._models)
+
+    def _stored(self, dtmi: str) -> StoredModel:
+        found = self._store.get(dtmi)
+        if found is None:
+            raise NotFound(f"model {dtmi} does not exist", details={"dtmi": dtmi})
+        return found
+
+    def _interface(self, dtmi: str) -> Interface:
+        found = self._models.get(dtmi)
+        if found is None:
+            raise NotFound(f"model {dtmi} does not exist", details={"dtmi": dtmi})
+        return found
+
+    def _closure(self, dtmis: Iterable[str]) -> set[str]:
+        """The stored models ``dtmis`` and everything they need, transitively (iterative: deep chains)."""
+        seen: set[str] = set()
+        stack = [_owner(self._models, d) for d in dtmis]
+        while stack:
+            dtmi = stack.pop()
+            if dtmi not in seen:
+                seen.add(dtmi)
+                stack.extend(self._requires.get(dtmi, ()))
+        return seen
+
+
+def _top_level(documents: Sequence[Document]) -> dict[str, dict[str, Any]]:
+    """The top-level JSON objects of a batch by ``@id``; what is malformed is left to the parser to report."""
+    found: dict[str, dict[str, Any]] = {}
+    for doc in documents:
+        value: Any = doc
+        if isinstance(doc, str | bytes):
+            try:
+                value = decode_json(doc)
+            except JsonProblem:
+                continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict) and isinstance(item.get("@id"), str):
+                found.setdefault(item["@id"], item)
+    return found
+
+
+def _owner(models: ModelSet, dtmi: str) -> str:
+    """The top-level (stored) DTMI of the document that defines Interface ``dtmi``."""
+    node = models.elements.get(dtmi)
+    return root_of(node).id if isinstance(node, Node) else dtmi
+
+
+def _requirements(models: ModelSet) -> dict[str, frozenset[str]]:
+    """For each stored model, the other stored models it needs to parse: extends and Component schemas."""
+    needs: dict[str, set[str]] = {}
+    for dtmi, iface in models.items():
+        owner = _owner(models, dtmi)
+        refs = [*iface.extends, *(c.schema for c in iface.components.values())]
+        needs.setdefault(owner, set()).update(_owner(models, r) for r in refs)
+    return {d: frozenset(n - {d}) for d, n in needs.items()}

@@ -1,0 +1,158 @@
+"""``ontology.parse``: resolved models on success, every violation on failure."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from ontology import (
+    EnumSchema,
+    IssueCode,
+    ModelError,
+    PrimitiveSchema,
+    ValidationFailed,
+    parse,
+    parse_partial,
+)
+from tests.ontology.conftest import interface
+
+
+def test_a_valid_batch_resolves_inheritance_and_schemas(thermostat: list[dict[str, Any]]) -> None:
+    models = parse(thermostat)
+    t = models["dtmi:com:example:Thermostat;1"]
+    assert t.ancestors == ("dtmi:com:example:Device;1",)
+    assert set(t.properties) == {"serial", "setPoint", "mode"}
+    assert t.properties["setPoint"].writable
+    assert t.properties["serial"].defined_in == "dtmi:com:example:Device;1"
+    assert t.telemetries["temp"].unit == "degreeCelsius"
+    assert t.telemetries["temp"].cotypes == ("Temperature",)
+    assert t.relationships["locatedIn"].max_multiplicity == 1
+    assert t.commands["reboot"].request is not None
+    assert t.commands["reboot"].request.schema == PrimitiveSchema(
+        "integer", "dtmi:dtdl:instance:Schema:integer;3"
+    )
+    mode = t.properties["mode"].schema
+    assert isinstance(mode, EnumSchema)
+    assert [v.value for v in mode.values] == ["heat", "cool"]
+    assert models.is_a("dtmi:com:example:Thermostat;1", "dtmi:com:example:Device;1")
+
+
+def test_json_strings_are_accepted(thermostat: list[dict[str, Any]]) -> None:
+    assert len(parse([json.dumps(d) for d in thermostat])) == 2
+
+
+def test_a_reference_outside_the_batch_lists_exactly_the_unresolved_dtmis() -> None:
+    doc = interface(
+        "dtmi:ex:A;1",
+        {"@type": "Component", "name": "c", "schema": "dtmi:ex:Missing;1"},
+        extends=["dtmi:ex:AlsoMissing;2"],
+    )
+    with pytest.raises(ModelError) as err:
+        parse([doc])
+    assert err.value.unresolved == {"dtmi:ex:Missing;1", "dtmi:ex:AlsoMissing;2"}
+    assert {e.code for e in err.value.errors} == {IssueCode.REFERENCE_UNRESOLVED}
+    assert isinstance(err.value, ValidationFailed)
+
+
+def test_a_known_model_set_resolves_references_of_a_later_batch(thermostat: list[dict[str, Any]]) -> None:
+    first = parse(thermostat[:1])
+    models = parse(thermostat[1:], known=first)
+    assert "serial" in models["dtmi:com:example:Thermostat;1"].properties
+
+
+def test_every_violation_of_a_batch_is_reported_with_a_pointer() -> None:
+    doc = interface(
+        "dtmi:ex:A;1",
+        {"@type": "Property", "name": "1bad", "schema": "string"},
+        {"@type": "Telemetry", "name": "t"},
+        {"@type": "Property", "name": "p", "schema": "string", "writable": "yes"},
+    )
+    with pytest.raises(ModelError) as err:
+        parse([doc])
+    found = {(e.path, e.code) for e in err.value.errors}
+    assert ("/contents/0/name", IssueCode.PATTERN_MISMATCH) in found
+    assert ("/contents/1", IssueCode.PROPERTY_MISSING) in found
+    assert ("/contents/2/writable", IssueCode.VALUE_INVALID) in found
+    assert all(e.dtmi == "dtmi:ex:A;1" for e in err.value.errors)
+    assert err.value.unresolved == frozenset()
+
+
+def test_names_are_unique_across_an_interface_and_what_it_extends() -> None:
+    base = interface("dtmi:ex:Base;1", {"@type": "Property", "name": "x", "schema": "string"})
+    child = interface(
+        "dtmi:ex:Child;1", {"@type": "Telemetry", "name": "x", "schema": "double"}, extends="dtmi:ex:Base;1"
+    )
+    with pytest.raises(ModelError) as err:
+        parse([base, child])
+    assert [e.code for e in err.value.errors] == [IssueCode.NAME_DUPLICATE]
+
+
+@pytest.mark.parametrize(("version", "limit"), [(2, 10), (3, 10), (4, 12)])
+def test_extends_depth_follows_each_version(version: int, limit: int) -> None:
+    def chain(n: int) -> list[dict[str, Any]]:
+        docs = [interface(f"dtmi:ex:I{i};1", version=version) for i in range(n + 1)]
+        for i in range(n):
+            docs[i]["extends"] = f"dtmi:ex:I{i + 1};1"
+        return docs
+
+    parse(chain(limit))
+    with pytest.raises(ModelError) as err:
+        parse(chain(limit + 1))
+    assert IssueCode.EXTENDS_TOO_DEEP in {e.code for e in err.value.errors}
+
+
+def test_v4_allows_a_self_referential_schema_and_v3_does_not() -> None:
+    def doc(version: int) -> dict[str, Any]:
+        node = {
+            "@id": "dtmi:ex:Node;1",
+            "@type": "Object",
+            "fields": [{"name": "next", "schema": "dtmi:ex:Node;1"}, {"name": "v", "schema": "integer"}],
+        }
+        return interface("dtmi:ex:List;1", version=version, schemas=[node])
+
+    parse([doc(4)])
+    with pytest.raises(ModelError) as err:
+        parse([doc(3)])
+    assert IssueCode.SCHEMA_CYCLE in {e.code for e in err.value.errors}
+
+
+def test_v4_primitive_schemas_are_not_v3_schemas() -> None:
+    prop = {"@type": "Property", "name": "id", "schema": "uuid"}
+    assert (
+        parse([interface("dtmi:ex:U;1", prop, version=4)])["dtmi:ex:U;1"].properties["id"].schema.kind
+        == "uuid"
+    )
+    with pytest.raises(ModelError):
+        parse([interface("dtmi:ex:U;1", prop, version=3)])
+
+
+def test_a_unit_must_belong_to_the_semantic_type() -> None:
+    doc = interface(
+        "dtmi:ex:T;1",
+        {"@type": ["Telemetry", "Temperature"], "name": "t", "schema": "double", "unit": "metre"},
+    )
+    doc["@context"] = ["dtmi:dtdl:context;3", "dtmi:dtdl:extension:quantitativeTypes;1"]
+    with pytest.raises(ModelError) as err:
+        parse([doc])
+    assert [e.path for e in err.value.errors] == ["/contents/0/unit"]
+
+
+def test_partial_parse_keeps_valid_interfaces_and_drops_dependents_of_broken_ones() -> None:
+    broken = interface("dtmi:ex:Broken;1", {"@type": "Property", "name": "p"})
+    child = interface("dtmi:ex:Child;1", extends="dtmi:ex:Broken;1")
+    fine = interface("dtmi:ex:Fine;1")
+    result = parse_partial([broken, child, fine])
+    assert not result.valid
+    assert set(result.models) == {"dtmi:ex:Fine;1"}
+    assert {e.dtmi for e in result.errors} == {"dtmi:ex:Broken;1"}
+
+
+def test_undefined_extensions_are_refused_unless_allowed() -> None:
+    doc = interface("dtmi:ex:E;1")
+    doc["@context"] = ["dtmi:dtdl:context;3", "dtmi:acme:context;1"]
+    with pytest.raises(ModelError) as err:
+        parse([doc])
+    assert err.value.errors[0].code == IssueCode.EXTENSION_UNDEFINED
+    assert "dtmi:ex:E;1" in parse([doc], allow_undefined_extensions=True)
