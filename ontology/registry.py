@@ -13,6 +13,7 @@ The registry keeps the parsed :class:`ModelSet` in memory and the documents in a
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -52,6 +53,8 @@ class ModelRegistry:
         self._lock = threading.Lock()
         self._models = ModelSet({})
         self._requires: dict[str, frozenset[str]] = {}
+        # Kept in memory like the models: ensure_instantiable is on the path of every twin creation.
+        self._decommissioned: frozenset[str] = frozenset()
         self._reload()
 
     @property
@@ -95,31 +98,30 @@ class ModelRegistry:
         """Registered models in upload order; only ``dependencies_for`` and what they need, if given."""
         models = self._store.list()
         if dependencies_for is not None:
-            wanted = self._closure(dependencies_for)
+            asked = [self._interface(d).dtmi for d in dependencies_for]
+            wanted = self._closure(asked)
             models = [m for m in models if m.dtmi in wanted]
         return [m for m in models if include_decommissioned or not m.decommissioned]
 
-    def versions(self, dtmi: str) -> list[str]:
+    def versions(self, dtmi: str) -> builtins.list[str]:
         """Every registered version of the DTMI path of ``dtmi`` (with or without ``;n``), oldest first."""
         path = dtmi.split(";", 1)[0]
         found = [d for d in self._models if d.split(";", 1)[0] == path]
-        return sorted(found, key=lambda d: int(d.rsplit(";", 1)[1]) if ";" in d else 0)
+        return sorted(found, key=_version)
 
     def resolve(self, dtmi: str) -> ResolvedModel:
         """The flattened Interface ``dtmi``: inherited contents, ancestors, schemas written out."""
         iface = self._interface(dtmi)
-        owner = self._store.get(_owner(self._models, dtmi))
         return ResolvedModel(
             interface=iface,
             ancestors=tuple(self._models[a] for a in iface.ancestors if a in self._models),
-            decommissioned=owner is not None and owner.decommissioned,
+            decommissioned=_owner(self._models, dtmi) in self._decommissioned,
         )
 
     def ensure_instantiable(self, dtmi: str) -> Interface:
         """The Interface a new twin of ``dtmi`` follows; ``Conflict`` if it is decommissioned."""
         iface = self._interface(dtmi)
-        owner = self._store.get(_owner(self._models, dtmi))
-        if owner is not None and owner.decommissioned:
+        if _owner(self._models, dtmi) in self._decommissioned:
             raise Conflict(
                 f"model {dtmi} is decommissioned: no new twin may use it",
                 details={"dtmi": dtmi, "reason": "DECOMMISSIONED"},
@@ -131,6 +133,7 @@ class ModelRegistry:
         with self._lock:
             self._stored(dtmi)
             self._store.set_decommissioned(dtmi, True)
+            self._decommissioned |= {dtmi}
             return self._stored(dtmi)
 
     def delete(self, dtmi: str, *, twin_count: TwinCount) -> None:
@@ -167,8 +170,9 @@ class ModelRegistry:
 
     def _reload(self) -> None:
         """Parse everything the store holds, in one batch (stored models were valid together)."""
-        documents = [m.document for m in self._store.list()]
-        self._models = parse(documents, allow_undefined_extensions=self._extensions) if documents else ModelSet({})
+        stored = self._store.list()
+        self._models = parse([m.document for m in stored], allow_undefined_extensions=self._extensions)
+        self._decommissioned = frozenset(m.dtmi for m in stored if m.decommissioned)
         self._requires = _requirements(self._models)
 
     def _stored(self, dtmi: str) -> StoredModel:
@@ -193,6 +197,12 @@ class ModelRegistry:
                 seen.add(dtmi)
                 stack.extend(self._requires.get(dtmi, ()))
         return seen
+
+
+def _version(dtmi: str) -> tuple[int, ...]:
+    """The version of a DTMI as numbers: ``;2`` is (2,), v3's ``;1.10`` is (1, 10), none is ()."""
+    _, _, version = dtmi.partition(";")
+    return tuple(int(part) for part in version.split(".")) if version else ()
 
 
 def _top_level(documents: Sequence[Document]) -> dict[str, dict[str, Any]]:
