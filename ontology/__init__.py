@@ -48,6 +48,14 @@ from ontology.model import (
 from ontology.model_errors import IssueCode, ModelError, ModelIssue
 from ontology.model_store import InMemoryModelStore, ModelStore, StoredModel
 from ontology.parser import ParseResult, parse, parse_partial
+from ontology.patch import (
+    PatchFailed,
+    PatchMalformed,
+    PatchTargetMissing,
+    PatchTestFailed,
+    apply_patch,
+    validate_patch,
+)
 from ontology.rdf import ImportNote, RdfImport, from_rdf, to_graph, to_turtle
 from ontology.registry import ModelRegistry, TwinCount
 from ontology.resolved import ResolvedModel, content_json, schema_json
@@ -89,6 +97,10 @@ __all__ = [
     "NotImplementedYet",
     "ObjectSchema",
     "ParseResult",
+    "PatchFailed",
+    "PatchMalformed",
+    "PatchTargetMissing",
+    "PatchTestFailed",
     "PrimitiveSchema",
     "Property",
     "RdfImport",
@@ -101,6 +113,7 @@ __all__ = [
     "TwinMigration",
     "TwinValidator",
     "ValidationFailed",
+    "apply_patch",
     "base_model_set",
     "base_models",
     "brick_graph",
@@ -119,5 +132,6 @@ __all__ = [
     "to_graph",
     "to_turtle",
     "validate_files",
+    "validate_patch",
     "validator_for",
 ]
