@@ -36,6 +36,13 @@ def _lang(node: Node, term: str) -> dict[str, str]:
     }
 
 
+def _display(name: Any) -> dict[str, str]:
+    """A metamodel element's ``displayName``: a plain string (English) or a language map."""
+    if isinstance(name, str):
+        return {"en": name}
+    return dict(name) if isinstance(name, dict) else {}
+
+
 class Builder:
     """Builds :class:`Interface` objects from nodes that passed the checks."""
 
@@ -54,7 +61,7 @@ class Builder:
             return PrimitiveSchema("unknown", "")
         node = target.node
         if node is None:
-            return PrimitiveSchema(_short(target.iri), target.iri)
+            return self._builtin(target.iri)
         cached = self._schemas.get(id(node))
         if cached is not None:
             return cached
@@ -97,6 +104,17 @@ class Builder:
             )
             return obj
         return PrimitiveSchema(kind, node.id)
+
+    def _builtin(self, iri: str) -> Schema:
+        """A schema the metamodel defines: a primitive, or an extension's Enum (a unit type)."""
+        element = next(iter(self.c.u.instances.get(iri, ())), None)
+        if element is None or element.get("@type") != "Enum":
+            return PrimitiveSchema(_short(iri), iri)
+        values = tuple(
+            EnumValue(v["name"], v["enumValue"], v["@id"], _display(v.get("displayName")))
+            for v in element.get("enumValues", ())
+        )
+        return EnumSchema(iri, element.get("valueSchema", "string"), values)
 
     def content(self, node: Node) -> AnyContent | None:
         if id(node) not in self._contents:

@@ -2,8 +2,9 @@
 
 Annotation v1/v2: the ``annotates`` value of a ValueAnnotation names another Property or
 Telemetry "within the contents of the same Interface". Overriding v1/v2: ``overrides``
-names an extension property that the annotated element has, and one element is
-overridden at most once per property. MQTT: an ``index`` is unique among siblings.
+names an extension property that the annotated element has, one element is
+overridden at most once per property, and the override's ``schema`` is the unit type (or
+other parent) of the overridden property's values. MQTT: an ``index`` is unique among siblings.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def check_siblings(checker: Checker, node: Node, overridden: set[tuple[int, str]
             path = spec.get("dtmm:path")
             if path is not None and spec.get("dtmm:uniqueReference"):
                 _check_override(checker, node, target, _short(path), overridden)
+            elif path is not None and "dtmm:parentOfProperty" in spec:
+                _check_parent_of(checker, node, target, _short(path), _short(spec["dtmm:parentOfProperty"]))
 
 
 def _check_override(
@@ -92,6 +95,36 @@ def _check_override(
             f"{_short(ref.target)!r} of {target.name()!r} is overridden twice",
         )
     overridden.add((id(target), ref.target))
+
+
+def _check_parent_of(checker: Checker, node: Node, target: Node, path: str, keyref: str) -> None:
+    """``dtmm:parentOfProperty``: the value of ``path`` is the parent of the values of the named property.
+
+    Overriding v1/v2: "The schema of the overriding Property must match the schema type of
+    the overridden property": overriding ``unit`` of a Temperature takes the unit type its
+    values are children of (``dtmm:childOf`` TemperatureUnit) as ``schema``.
+    """
+    ref = next((v for v in node.values(keyref) if isinstance(v, Ref)), None)
+    if ref is None:
+        return
+    parents = {
+        rule.child_of
+        for cotype in target.cotypes
+        if (rule := checker.u.classes[cotype].rules.get(ref.target)) is not None and rule.child_of
+    }
+    if not parents:
+        return  # nothing to match: no dtmm:childOf, or a bad overrides (reported by _check_override)
+    value = next(iter(node.values(path)), None)
+    if isinstance(value, Ref) and value.target in parents:
+        return
+    found = _short(value.target) if isinstance(value, Ref) else "an inline schema"
+    wanted = " or ".join(sorted(_short(p) for p in parents))
+    checker.report(
+        node,
+        value.pointer if isinstance(value, Ref | Node) else node.pointer,
+        IssueCode.TYPE_NOT_ALLOWED,
+        f"{path} of an override of {_short(ref.target)!r} of {target.name()!r} must be {wanted}, not {found}",
+    )
 
 
 def check_inverse(checker: Checker, node: Node) -> None:

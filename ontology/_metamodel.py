@@ -340,4 +340,9 @@ def _instance_types(
         for element in elements:
             if key.startswith("dtmi:iotcentral:"):
                 out[key] = classes[f"dtmi:dtdl:class:{element['@type']};2"].supers
+            elif element.get("@type") == "Enum":
+                # QuantitativeTypes §Unit types: a unit type (TemperatureUnit) is an Enum that a
+                # Property may take as its schema (Overriding §Override examples). Extensions are
+                # shared by DTDL 3 and 4, so the Enum is a schema of either.
+                out[key] = classes["dtmi:dtdl:class:Enum;3"].supers | classes["dtmi:dtdl:class:Enum;4"].supers
     return out

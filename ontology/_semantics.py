@@ -205,7 +205,12 @@ class Checker:
         if rule.child_of is not None:
             if "unit" not in target.types or rule.child_of not in self.u.units.get(target.iri, frozenset()):
                 unit, unit_type = _short(target.iri), _short(rule.child_of)
-                self.report(node, ptr, IssueCode.VALUE_INVALID, f"{rule.term} {unit} is not a {unit_type}")
+                message = (
+                    f"{rule.term} {unit} is not a {unit_type}"
+                    if "unit" in target.types
+                    else f"{rule.term} must name a unit of {unit_type}, and {unit} is not a unit"
+                )
+                self.report(node, ptr, IssueCode.VALUE_INVALID, message)
             return
         for r in [rule, *narrowing]:
             if r.classes and not target.types & set(r.classes):

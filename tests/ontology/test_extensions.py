@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ontology import IssueCode, ModelError, parse
+from ontology import EnumSchema, IssueCode, ModelError, parse, validator_for
 from tests.ontology.conftest import interface
 
 V3_ALL = [
@@ -49,11 +49,82 @@ def test_annotation_and_override_of_a_sibling_are_accepted() -> None:
                     "name": "tempUnit",
                     "annotates": "temp",
                     "overrides": "unit",
-                    "schema": "string",
+                    "schema": "TemperatureUnit",
                 }
             )
         ]
     )
+
+
+def override(schema: Any, *, version: int = 3) -> dict[str, Any]:
+    """The Overriding example (DTDL v3 §Override examples): a unit override with ``schema``."""
+    doc = interface(
+        "dtmi:com:example:Sensor;1",
+        {
+            "@type": ["Telemetry", "Temperature"],
+            "name": "currentTemp",
+            "schema": "double",
+            "unit": "degreeFahrenheit",
+        },
+        {
+            "@type": ["Property", "ValueAnnotation", "Override"],
+            "name": "currentTempUnit",
+            "annotates": "currentTemp",
+            "overrides": "unit",
+            "schema": schema,
+            "writable": True,
+        },
+        version=version,
+    )
+    extensions = ["quantitativeTypes;1", "annotation;1", "overriding;1"]
+    if version == 4:
+        extensions = ["quantitativeTypes;2", "annotation;2", "overriding;2"]
+    doc["@context"] = [f"dtmi:dtdl:context;{version}", *(f"dtmi:dtdl:extension:{e}" for e in extensions)]
+    return doc
+
+
+@pytest.mark.parametrize("version", [3, 4])
+def test_an_override_of_a_unit_takes_the_unit_type_as_schema(version: int) -> None:
+    models = parse([override("TemperatureUnit", version=version)])
+    schema = models["dtmi:com:example:Sensor;1"].contents["currentTempUnit"].schema
+    assert isinstance(schema, EnumSchema)
+    assert schema.dtmi.endswith(":enum:TemperatureUnit")
+    validator = validator_for(models, "dtmi:com:example:Sensor;1")
+    assert validator.validate_properties({"currentTempUnit": "degreeCelsius"}) == []
+    assert [i.code for i in validator.validate_properties({"currentTempUnit": "pascal"})] == ["VALUE_INVALID"]
+
+
+@pytest.mark.parametrize("version", [3, 4])
+@pytest.mark.parametrize(
+    "schema",
+    [
+        "string",
+        "PressureUnit",
+        {"@type": "Enum", "valueSchema": "string", "enumValues": [{"name": "k", "enumValue": "k"}]},
+    ],
+)
+def test_an_override_schema_must_match_the_overridden_property(schema: Any, version: int) -> None:
+    with pytest.raises(ModelError) as err:
+        parse([override(schema, version=version)])
+    [issue] = err.value.errors
+    assert issue.code == IssueCode.TYPE_NOT_ALLOWED
+    assert issue.path == "/contents/1/schema"
+    assert "must be TemperatureUnit" in issue.message
+
+
+def test_an_override_may_name_a_property_of_an_extended_interface() -> None:
+    base = interface(
+        "dtmi:com:example:BaseSensor;1",
+        {"@type": ["Telemetry", "Temperature"], "name": "currentTemp", "schema": "double", "unit": "kelvin"},
+    )
+    base["@context"] = ["dtmi:dtdl:context;3", "dtmi:dtdl:extension:quantitativeTypes;1"]
+    sensor_doc = override("TemperatureUnit")
+    sensor_doc["contents"] = sensor_doc["contents"][1:]
+    sensor_doc["extends"] = "dtmi:com:example:BaseSensor;1"
+    parse([base, sensor_doc])
+    sensor_doc["contents"][0]["schema"] = "LengthUnit"
+    with pytest.raises(ModelError, match="must be TemperatureUnit, not LengthUnit"):
+        parse([base, sensor_doc])
 
 
 def test_an_annotation_must_name_a_sibling() -> None:
@@ -130,3 +201,10 @@ def test_iot_central_location_narrows_the_schema_to_geospatial_values() -> None:
     parse([doc])
     doc["contents"][0]["schema"] = "string"
     assert codes(doc) == [IssueCode.VALUE_INVALID]
+
+
+def test_a_unit_type_is_not_a_unit() -> None:
+    doc = override("TemperatureUnit")
+    doc["contents"][0]["unit"] = "TemperatureUnit"
+    with pytest.raises(ModelError, match="must name a unit of TemperatureUnit, and TemperatureUnit is not"):
+        parse([doc])
