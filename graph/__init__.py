@@ -7,7 +7,6 @@ Public surface: the ``GraphStore`` port and its result types, the twin operation
 
 from graph.cypher import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, MAX_ROWS, MAX_TIMEOUT_S
 from graph.errors import CypherWriteRefused, LimitExceeded, QueryTimeout
-from graph.patch import apply_patch
 from graph.store import CypherResult, GraphStore
 from graph.twins import Twin, TwinGraph, TwinRelationship
 
@@ -24,5 +23,4 @@ __all__ = [
     "Twin",
     "TwinGraph",
     "TwinRelationship",
-    "apply_patch",
 ]

@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from graph.cypher import identifier
-from graph.patch import apply_patch
 from graph.physical import SYSTEM_KEYS, decode, encode
 from graph.store import GraphStore
 from ontology.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from ontology.instances import InstanceIssue, validator_for
 from ontology.labels import label_index
 from ontology.model import ModelSet
+from ontology.patch import apply_patch
 
 _PUT_TWIN = """
 MERGE (t:Twin {{id: $id}})

@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from graph.patch import apply_patch
 from graph.physical import DOCUMENT, decode, encode, flatten
+from ontology.patch import apply_patch
 
 names = st.from_regex(r"[a-z][a-zA-Z0-9_]{0,8}", fullmatch=True)
 scalars = st.one_of(
