@@ -18,6 +18,11 @@ from ontology.model import Content, Interface, ModelSet
 
 _CACHE_KEY = "_labels"
 
+# Labels the twin graph uses for its own nodes (twins, models, simulation runs). An
+# Interface whose short name is one of them keeps more DTMI segments (``ex_Model``), or,
+# with a single segment, gets ``_`` appended, so its twins never mix with kgtwin's nodes.
+RESERVED_LABELS = frozenset({"Twin", "Model", "SimulationRun"})
+
 
 def _path(dtmi: str) -> list[str]:
     """The path segments of a DTMI, without scheme and version."""
@@ -54,7 +59,7 @@ def build_label_index(models: ModelSet) -> LabelIndex:
         for p in paths:
             segments = _path(p)
             taken.setdefault("_".join(segments[-width[p] :]), []).append(p)
-        clashes = [group for group in taken.values() if len(group) > 1]
+        clashes = [group for label, group in taken.items() if len(group) > 1 or label in RESERVED_LABELS]
         grown = False
         for group in clashes:
             for p in group:
@@ -63,7 +68,7 @@ def build_label_index(models: ModelSet) -> LabelIndex:
                     grown = True
         if not clashes or not grown:
             break
-    by_path = {p: "_".join(_path(p)[-width[p] :]) for p in paths}
+    by_path = {p: _unreserved("_".join(_path(p)[-width[p] :])) for p in paths}
     ancestry = {
         dtmi: tuple(
             dict.fromkeys(by_path[a.split(";", 1)[0]] for a in (dtmi, *iface.ancestors) if _known(a, by_path))
@@ -71,6 +76,10 @@ def build_label_index(models: ModelSet) -> LabelIndex:
         for dtmi, iface in models.items()
     }
     return LabelIndex(by_path, {v: k for k, v in by_path.items()}, ancestry)
+
+
+def _unreserved(label: str) -> str:
+    return f"{label}_" if label in RESERVED_LABELS else label
 
 
 def _known(dtmi: str, by_path: Mapping[str, str]) -> bool:

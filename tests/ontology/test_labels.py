@@ -34,3 +34,15 @@ def test_display_names_fall_back_by_language() -> None:
     assert display_name(pump, "fr") == "Pump"
     assert display_name(pump.properties["speed"]) == "speed"
     assert display_name(parse([interface("dtmi:ex:Bare;1")])["dtmi:ex:Bare;1"]) == "Bare"
+
+
+def test_labels_of_kgtwin_nodes_are_never_given_to_interfaces() -> None:
+    docs = [
+        {"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:Model;1", "@type": "Interface"},
+        {"@context": "dtmi:dtdl:context;3", "@id": "dtmi:Twin;1", "@type": "Interface"},
+        {"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:Pump;1", "@type": "Interface"},
+    ]
+    labels = label_index(parse(docs))
+    assert labels.label("dtmi:ex:Model;1") == "ex_Model"
+    assert labels.label("dtmi:Twin;1") == "Twin_"
+    assert labels.label("dtmi:ex:Pump;1") == "Pump"
