@@ -1,26 +1,57 @@
 """The twin graph: assets and their spatial and functional relationships.
 
 Public surface: the ``GraphStore`` port and its result types, the twin operations
-(``TwinGraph``) and the graph errors. Backends live in their own modules
+(``TwinGraph``), walking and searching the graph (``neighbours``, ``containment_tree``,
+``find_twins``), subgraph selection for simulations (``SubgraphSpec``, ``select_subgraph``,
+``subgraph_from_cypher``), the models as graph nodes (``GraphModelStore``), change
+events (``EventBus``, ``ChangeEvent``) and the graph errors. Backends live in their own modules
 (``graph.falkordb``, ``graph.neo4j``) and are chosen by URL in the composition root.
 """
 
+from graph._traversal import MAX_DEPTH, Direction
 from graph.cypher import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, MAX_ROWS, MAX_TIMEOUT_S
 from graph.errors import CypherWriteRefused, LimitExceeded, QueryTimeout
+from graph.events import ChangeEvent, ChangeKind, EventBus, EventStream
+from graph.model_store import GraphModelStore
+from graph.queries import CONTAINMENT, ContainmentNode, Neighbour, containment_tree, neighbours
+from graph.search import AllOf, AnyOf, Condition, Filter, Operator, TwinPage, find_twins
 from graph.store import CypherResult, GraphStore
+from graph.subgraph import SubgraphSpec, select_subgraph, subgraph_from_cypher
 from graph.twins import Twin, TwinGraph, TwinRelationship
 
 __all__ = [
+    "CONTAINMENT",
     "DEFAULT_MAX_ROWS",
     "DEFAULT_TIMEOUT_S",
+    "MAX_DEPTH",
     "MAX_ROWS",
     "MAX_TIMEOUT_S",
+    "AllOf",
+    "AnyOf",
+    "ChangeEvent",
+    "ChangeKind",
+    "Condition",
+    "ContainmentNode",
     "CypherResult",
     "CypherWriteRefused",
+    "Direction",
+    "EventBus",
+    "EventStream",
+    "Filter",
+    "GraphModelStore",
     "GraphStore",
     "LimitExceeded",
+    "Neighbour",
+    "Operator",
     "QueryTimeout",
+    "SubgraphSpec",
     "Twin",
     "TwinGraph",
+    "TwinPage",
     "TwinRelationship",
+    "containment_tree",
+    "find_twins",
+    "neighbours",
+    "select_subgraph",
+    "subgraph_from_cypher",
 ]

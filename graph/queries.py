@@ -1,0 +1,114 @@
+"""Walking the twin graph from a twin: its neighbours and its containment tree.
+
+Both answer in a few reads (one per depth level, ``graph._traversal``), whatever the
+number of twins reached. Relationship names are checked as Cypher identifiers before they
+reach the query text; twin ids travel as parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from graph._traversal import DEFAULT_MAX_TWINS, Direction, Move, walk
+from graph.cypher import MAX_ROWS
+from graph.store import GraphStore
+from graph.twins import Twin
+from ontology.errors import BadRequest
+from ontology.labels import label_index
+from ontology.model import ModelSet
+
+CONTAINMENT: tuple[Move, ...] = (
+    Move(("contains",), Direction.OUT),
+    Move(("isPartOf", "locatedIn"), Direction.IN),
+)
+"""The moves down a containment tree in the base ontology: a Space ``contains`` Spaces,
+a Space or Asset ``isPartOf`` its whole, an Asset is ``locatedIn`` a Space."""
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A twin reached from another one, ``depth`` relationships away (the fewest)."""
+
+    twin: Twin
+    depth: int
+
+
+@dataclass(frozen=True)
+class ContainmentNode:
+    """A twin in a containment tree and what it contains, by twin id."""
+
+    twin: Twin
+    children: tuple[ContainmentNode, ...] = ()
+
+    def ids(self) -> list[str]:
+        """The twin ids of the tree, depth first (handy to print or compare)."""
+        return [self.twin.id, *(i for child in self.children for i in child.ids())]
+
+
+def neighbours(
+    store: GraphStore,
+    twin_id: str,
+    *,
+    relationships: Sequence[str] = (),
+    direction: Direction | str = Direction.OUT,
+    max_depth: int = 1,
+    models: ModelSet | None = None,
+    model: str | None = None,
+    max_twins: int = DEFAULT_MAX_TWINS,
+) -> list[Neighbour]:
+    """The twins up to ``max_depth`` (at most 10) relationships away from ``twin_id``.
+
+    Only relationships named in ``relationships`` (any when empty) are followed, in
+    ``direction`` (``out``, ``in`` or ``both``). With ``model`` (and the ``models`` that
+    define it) the walk goes through twins of that model or one extending it only.
+    Sorted by depth, then twin id; the twin itself is not a neighbour. ``NotFound`` when
+    ``twin_id`` does not exist, ``LimitExceeded`` past ``max_twins``.
+    """
+    labels: tuple[str, ...] = ()
+    if model is not None:
+        if models is None or model not in models:
+            raise BadRequest(f"model {model!r} is not in the model set", details={"model": model})
+        labels = (label_index(models).label(model),)
+    if direction not in tuple(Direction):
+        raise BadRequest(
+            f"direction must be out, in or both, not {direction!r}", details={"direction": direction}
+        )
+    names = (relationships,) if isinstance(relationships, str) else tuple(relationships)
+    found = walk(
+        store,
+        [twin_id],
+        [Move(names, Direction(direction))],
+        max_depth,
+        labels=labels,
+        max_twins=min(max_twins + 1, MAX_ROWS),  # the twin itself is in the walk too
+    )
+    return sorted(
+        (
+            Neighbour(Twin.from_node(props), found.depth[key])
+            for key, props in found.nodes.items()
+            if key != twin_id
+        ),
+        key=lambda n: (n.depth, n.twin.id),
+    )
+
+
+def containment_tree(
+    store: GraphStore, root_id: str, *, max_depth: int = 6, max_twins: int = DEFAULT_MAX_TWINS
+) -> ContainmentNode:
+    """What ``root_id`` contains, down to ``max_depth`` levels: site, building, floor, room, equipment.
+
+    Follows :data:`CONTAINMENT`. A twin reached from two parents (inconsistent data) is
+    placed once, under the first parent by id at the shallowest level; children are sorted
+    by id.
+    """
+    found = walk(store, [root_id], CONTAINMENT, max_depth, max_twins=max_twins)
+    children: dict[str, list[str]] = {}
+    for child, parent in found.parent.items():
+        children.setdefault(parent, []).append(child)
+
+    def build(twin_id: str) -> ContainmentNode:
+        kids = sorted(children.get(twin_id, []))
+        return ContainmentNode(Twin.from_node(found.nodes[twin_id]), tuple(build(kid) for kid in kids))
+
+    return build(root_id)

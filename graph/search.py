@@ -1,0 +1,257 @@
+"""Finding twins by model, with property filters, sorted and paged by cursor.
+
+``find_twins`` matches twins by the label of a model, which twins of every model extending
+it carry too (``ontology.label_index``), so the engine starts from a label scan. Filters
+name DTDL properties by their path (``flow``, ``location.lat``, ``tags.area``); each path
+is checked against the model before it is written, backticked, into the query, and every
+value travels as a parameter.
+
+Paging is by cursor, never by OFFSET: the cursor holds the last twin's sort key and id,
+and the next page starts strictly after that pair, so twins created or deleted between two
+pages do not shift the rest. Twins without the sort property come last, in either order.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from graph.cypher import identifier
+from graph.store import GraphStore
+from graph.twins import Twin
+from ontology.errors import BadRequest
+from ontology.labels import label_index
+from ontology.model import ArraySchema, EnumSchema, MapSchema, ModelSet, ObjectSchema, PrimitiveSchema, Schema
+
+MAX_PAGE = 1000
+# System properties a filter or sort may name besides the model's DTDL properties.
+_SYSTEM = {"id": "string", "model": "string", "createdAt": "dateTime", "updatedAt": "dateTime"}
+_COMPARE = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_MAP_KEY_FORBIDDEN = "`"
+# JSON types of DTDL scalars as stored (dates, times, durations and uuids are strings).
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "boolean": bool,
+    "integer": int,
+    "long": int,
+    "double": (int, float),
+    "float": (int, float),
+    "Array": list,
+    **dict.fromkeys(("string", "date", "dateTime", "time", "duration", "uuid", "bytes"), str),
+}
+
+
+class Operator(StrEnum):
+    """How a property is compared with a value."""
+
+    EQ = "eq"
+    NE = "ne"
+    GT = "gt"
+    GTE = "gte"
+    LT = "lt"
+    LTE = "lte"
+    IN = "in"
+    """The property equals one of the values (a list)."""
+    CONTAINS = "contains"
+    """A string property contains the value; an array property has it as an element."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``property`` (a DTDL property path such as ``location.lat``, or ``id``) ``op`` ``value``.
+
+    A twin without the property matches no condition.
+    """
+
+    property: str
+    op: Operator | str
+    value: Any
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Every filter holds (AND)."""
+
+    filters: tuple[Filter, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """At least one filter holds (OR)."""
+
+    filters: tuple[Filter, ...]
+
+
+Filter = Condition | AllOf | AnyOf
+
+
+@dataclass(frozen=True)
+class TwinPage:
+    """One page of twins; pass ``end_cursor`` as ``after`` for the next one while ``has_next``."""
+
+    twins: list[Twin]
+    end_cursor: str | None
+    has_next: bool
+
+
+def find_twins(
+    store: GraphStore,
+    models: ModelSet,
+    model: str,
+    *,
+    where: Filter | None = None,
+    order_by: str = "id",
+    descending: bool = False,
+    first: int = 100,
+    after: str | None = None,
+) -> TwinPage:
+    """Twins of ``model`` or of a model extending it, matching ``where``, ordered by ``order_by`` then id.
+
+    Raises ``BadRequest`` for an unknown model, a property path the model does not have,
+    an operator that does not fit the property, a page size outside 1..1000, or a
+    cursor from another query.
+    """
+    if model not in models:
+        raise BadRequest(f"model {model!r} is not in the model set", details={"model": model})
+    if not 1 <= first <= MAX_PAGE:
+        raise BadRequest(f"first must be between 1 and {MAX_PAGE}, not {first}", details={"first": first})
+    params: dict[str, Any] = {"limit": first + 1}
+    clauses = [_where(models, model, where, params)] if where is not None else []
+    sort_key, sort_schema = _property(models, model, order_by)
+    if not isinstance(sort_schema, PrimitiveSchema | EnumSchema):
+        raise BadRequest(f"cannot sort by {order_by!r}: it is not a scalar", details={"orderBy": order_by})
+    key = f"t.{sort_key}"
+    if after is not None:
+        last_key, last_id = _decode_cursor(after, order_by, descending)
+        params["lastKey"], params["lastId"] = last_key, last_id
+        before = "<" if descending else ">"
+        clauses.append(
+            f"({key} IS NULL AND t.id {before} $lastId)"
+            if last_key is None
+            else f"({key} {before} $lastKey OR ({key} = $lastKey AND t.id {before} $lastId) OR {key} IS NULL)"
+        )
+    order = " DESC" if descending else ""
+    query = (
+        f"MATCH (t:{_label(models, model)})"
+        + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        + f" RETURN properties(t) AS twin, {key} AS sortKey"
+        + f" ORDER BY ({key} IS NULL), {key}{order}, t.id{order} LIMIT $limit"
+    )
+    rows = store.read(query, params).rows
+    page = rows[:first]
+    cursor = _encode_cursor(page[-1][1], str(page[-1][0]["id"]), order_by, descending) if page else None
+    return TwinPage([Twin.from_node(props) for props, _ in page], cursor, len(rows) > first)
+
+
+def _label(models: ModelSet, model: str) -> str:
+    return identifier(label_index(models).label(model))
+
+
+def _where(models: ModelSet, model: str, where: Filter, params: dict[str, Any]) -> str:
+    """The Cypher condition of ``where``; values go into ``params`` as ``$v0``, ``$v1``, ..."""
+    if isinstance(where, AllOf | AnyOf):
+        if not where.filters:
+            raise BadRequest("an allOf/anyOf filter needs at least one filter")
+        joiner = " AND " if isinstance(where, AllOf) else " OR "
+        return "(" + joiner.join(_where(models, model, f, params) for f in where.filters) + ")"
+    key, schema = _property(models, model, where.property)
+    try:
+        op = Operator(where.op)
+    except ValueError:
+        raise BadRequest(
+            f"unknown operator {where.op!r}; use one of {', '.join(o.value for o in Operator)}",
+            details={"property": where.property, "op": str(where.op)},
+        ) from None
+    if op == Operator.IN and not isinstance(where.value, list | tuple):
+        raise BadRequest(
+            f"'in' on {where.property!r} needs a list of values", details={"property": where.property}
+        )
+    if op == Operator.CONTAINS and not (
+        isinstance(schema, ArraySchema) or (isinstance(schema, PrimitiveSchema) and schema.kind == "string")
+    ):
+        raise BadRequest(
+            f"'contains' needs a string or array property; {where.property!r} is neither",
+            details={"property": where.property},
+        )
+    element = schema.element if op == Operator.CONTAINS and isinstance(schema, ArraySchema) else schema
+    for value in where.value if op == Operator.IN else [where.value]:
+        _check_value(element, value, where.property)
+    name = f"v{len(params)}"
+    params[name] = list(where.value) if op == Operator.IN else where.value
+    if op in _COMPARE:
+        return f"t.{key} {_COMPARE[op]} ${name}"
+    if op == Operator.IN:
+        return f"t.{key} IN ${name}"
+    if isinstance(schema, ArraySchema):
+        return f"${name} IN t.{key}"
+    return f"t.{key} CONTAINS ${name}"
+
+
+def _check_value(schema: Schema, value: Any, path: str) -> None:
+    """Refuse a value of the wrong JSON type for a scalar property (no engine would ever match it)."""
+    kind = schema.value_schema if isinstance(schema, EnumSchema) else getattr(schema, "kind", None)
+    expected = _JSON_TYPES.get(str(kind))
+    if expected is None:
+        return
+    if isinstance(value, bool) != (expected is bool) or not isinstance(value, expected):
+        raise BadRequest(
+            f"{path!r} is a {kind}; {value!r} cannot match it",
+            details={"property": path, "value": value, "schema": kind},
+        )
+
+
+def _property(models: ModelSet, model: str, path: str) -> tuple[str, Schema]:
+    """The backticked graph key of property ``path`` of ``model`` and its schema; ``BadRequest`` if none."""
+    if path in _SYSTEM:
+        return f"`{path}`", PrimitiveSchema(_SYSTEM[path], "")
+    head, *rest = path.split(".")
+    # A property of a model extending ``model`` counts too: twins of other subtypes lack it
+    # and so match no condition on it (the first extending model by DTMI gives the schema).
+    declared = next(
+        (
+            found
+            for dtmi in (model, *sorted(d for d in models if d != model and models.is_a(d, model)))
+            if (found := models[dtmi].properties.get(head)) is not None
+        ),
+        None,
+    )
+    if declared is None:
+        raise BadRequest(
+            f"neither {model} nor a model extending it has a property {head!r}",
+            details={"model": model, "property": path},
+        )
+    schema: Schema = declared.schema
+    for segment in rest:
+        if isinstance(schema, ObjectSchema):
+            field = next((f for f in schema.fields if f.name == segment), None)
+            if field is None:
+                raise BadRequest(f"{path!r}: the object has no field {segment!r}", details={"property": path})
+            schema = field.schema
+        elif isinstance(schema, MapSchema) and segment and _MAP_KEY_FORBIDDEN not in segment:
+            schema = schema.value
+        else:
+            raise BadRequest(
+                f"{path!r}: {segment!r} is not a field of this property", details={"property": path}
+            )
+    if isinstance(schema, ObjectSchema | MapSchema):
+        raise BadRequest(f"{path!r} is an object; name one of its fields", details={"property": path})
+    # Each segment is a DTDL name or a Map key without a backtick, so backticks quote it whole.
+    return f"`{path}`", schema
+
+
+def _encode_cursor(key: Any, twin_id: str, order_by: str, descending: bool) -> str:
+    text = json.dumps([key, twin_id, order_by, descending], separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def _decode_cursor(cursor: str, order_by: str, descending: bool) -> tuple[Any, str]:
+    try:
+        key, twin_id, sort, desc = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError, binascii.Error):
+        raise BadRequest("the cursor is not one this query returned", details={"after": cursor}) from None
+    if (sort, desc) != (order_by, descending) or not isinstance(twin_id, str):
+        raise BadRequest("the cursor belongs to another sort order", details={"after": cursor})
+    return key, twin_id

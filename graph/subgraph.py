@@ -1,0 +1,146 @@
+"""Subgraph selection: a part of the twin graph as a ``networkx.MultiDiGraph`` for simulations.
+
+Two ways to say which part:
+
+- a :class:`SubgraphSpec` (roots, relationship names, direction, maxDepth, model filter):
+  the twins reached from the roots, and every relationship of those names between them
+  (the subgraph they induce), fetched in one read per depth level plus one;
+- an analyst's read-only Cypher query: the twins it returns (as nodes, in paths or in
+  lists, or as ends of relationships it returns), and every relationship between them,
+  in two reads.
+
+The graph's nodes are twin ids with the twin's DTDL properties as attributes, plus
+``$model`` and ``$etag``; its edges are keyed by relationship id and carry the
+relationship's DTDL properties plus ``$relationshipName`` (``$`` keys, as in DTDL's
+``$metadata``, cannot clash with a DTDL name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import networkx as nx
+from pydantic import BaseModel, ConfigDict, Field
+
+from graph._traversal import DEFAULT_MAX_TWINS, MAX_DEPTH, Direction, Edge, Move, check_max_twins, walk
+from graph.cypher import DEFAULT_TIMEOUT_S, MAX_ROWS
+from graph.errors import LimitExceeded
+from graph.physical import decode
+from graph.store import GraphStore
+from ontology.errors import BadRequest
+from ontology.labels import label_index
+from ontology.model import ModelSet
+
+MODEL = "$model"
+ETAG = "$etag"
+RELATIONSHIP_NAME = "$relationshipName"
+
+_NODES = "MATCH (t:Twin) WHERE t.id IN $ids RETURN properties(t) AS twin"
+_EDGES = """
+MATCH (a:Twin)-[r]->(b:Twin) WHERE a.id IN $ids AND b.id IN $ids
+RETURN type(r) AS name, properties(r) AS rel, a.id AS source, b.id AS target
+"""
+
+
+class SubgraphSpec(BaseModel):
+    """Which twins and relationships a simulation works on, as the API and the CLI send it.
+
+    From ``roots``, follow relationships named in ``relationships`` (any name when empty)
+    in ``direction`` up to ``maxDepth`` hops; with ``models``, only through twins of one
+    of those models or of a model extending one (the roots are always included).
+    """
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+
+    roots: tuple[str, ...] = Field(min_length=1)
+    relationships: tuple[str, ...] = ()
+    direction: Direction = Direction.OUT
+    max_depth: int = Field(default=1, ge=0, le=MAX_DEPTH, alias="maxDepth")
+    models: tuple[str, ...] = ()
+
+
+def select_subgraph(
+    store: GraphStore, models: ModelSet, spec: SubgraphSpec, *, max_twins: int = DEFAULT_MAX_TWINS
+) -> nx.MultiDiGraph:
+    """The subgraph ``spec`` selects.
+
+    ``NotFound`` for a missing root, ``LimitExceeded`` past ``max_twins`` twins.
+    """
+    unknown = [m for m in spec.models if m not in models]
+    if unknown:
+        raise BadRequest(f"model {unknown[0]!r} is not in the model set", details={"models": unknown})
+    index = label_index(models)
+    labels = tuple(dict.fromkeys(index.label(m) for m in spec.models))
+    found = walk(
+        store,
+        spec.roots,
+        [Move(spec.relationships, spec.direction)],
+        spec.max_depth,
+        labels=labels,
+        close=True,
+        max_twins=max_twins,
+    )
+    return _graph(found.nodes.values(), found.edges.values())
+
+
+def subgraph_from_cypher(
+    store: GraphStore,
+    query: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    max_twins: int = DEFAULT_MAX_TWINS,
+) -> nx.MultiDiGraph:
+    """The twins an analyst's read-only ``query`` returns, with every relationship between them.
+
+    The query runs in the engine's read-only mode (a write is ``CYPHER_WRITE_REFUSED``).
+    Values that are not twins (numbers, strings) are ignored. More than ``max_twins``
+    twins is ``LimitExceeded``.
+    """
+    check_max_twins(max_twins)
+    result = store.read(query, params, timeout_s=timeout_s, max_rows=MAX_ROWS)
+    if result.truncated:
+        raise LimitExceeded("rows of the selecting query", MAX_ROWS)
+    ids: dict[str, None] = {}
+    for row in result.rows:
+        _twin_ids(row, ids)
+    if len(ids) > max_twins:
+        raise LimitExceeded("twins in the subgraph", max_twins)
+    wanted = {"ids": list(ids)}
+    nodes = [props for (props,) in store.read(_NODES, wanted, timeout_s=timeout_s, max_rows=MAX_ROWS).rows]
+    edges = store.read(_EDGES, wanted, timeout_s=timeout_s, max_rows=MAX_ROWS)
+    if edges.truncated:
+        raise LimitExceeded("relationships in the subgraph", MAX_ROWS)
+    return _graph(
+        nodes,
+        (Edge(str(rel["id"]), str(name), str(s), str(t), decode(rel)) for name, rel, s, t in edges.rows),
+    )
+
+
+def _twin_ids(value: Any, ids: dict[str, None]) -> None:
+    """Collect twin ids from rendered values (``graph.cypher``): nodes, relationship ends, paths, lists."""
+    if isinstance(value, Mapping):
+        if "labels" in value and isinstance(value.get("id"), str):
+            ids[value["id"]] = None
+        elif {"type", "start", "end"} <= value.keys():
+            for end in (value["start"], value["end"]):
+                if isinstance(end, str):
+                    ids[end] = None
+        else:
+            for item in value.values():
+                _twin_ids(item, ids)
+    elif isinstance(value, Sequence) and not isinstance(value, str):
+        for item in value:
+            _twin_ids(item, ids)
+
+
+def _graph(nodes: Iterable[Mapping[str, Any]], edges: Iterable[Edge]) -> nx.MultiDiGraph:
+    graph = nx.MultiDiGraph()
+    for props in sorted(nodes, key=lambda p: str(p["id"])):
+        graph.add_node(str(props["id"]), **decode(props), **{MODEL: props["model"], ETAG: props["etag"]})
+    for edge in sorted(edges, key=lambda e: (e.source, e.id)):
+        graph.add_edge(
+            edge.source, edge.target, key=edge.id, **edge.properties, **{RELATIONSHIP_NAME: edge.name}
+        )
+    return graph
