@@ -4,14 +4,17 @@ Public surface: the ``GraphStore`` port and its result types, the twin operation
 (``TwinGraph``), walking and searching the graph (``neighbours``, ``containment_tree``,
 ``find_twins``), subgraph selection for simulations (``SubgraphSpec``, ``select_subgraph``,
 ``subgraph_from_cypher``), the models as graph nodes (``GraphModelStore``), change
-events (``EventBus``, ``ChangeEvent``) and the graph errors. Backends live in their own modules
+events (``EventBus``, ``ChangeEvent``), bulk NDJSON import and export (``import_bulk``,
+``export_bulk``) and the graph errors. Backends live in their own modules
 (``graph.falkordb``, ``graph.neo4j``) and are chosen by URL in the composition root.
 """
 
 from graph._traversal import MAX_DEPTH, Direction
+from graph.bulk import BulkIssue
 from graph.cypher import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, MAX_ROWS, MAX_TIMEOUT_S
 from graph.errors import CypherWriteRefused, LimitExceeded, QueryTimeout
 from graph.events import ChangeEvent, ChangeKind, EventBus, EventStream
+from graph.importer import ImportReport, export_bulk, import_bulk
 from graph.model_store import GraphModelStore
 from graph.queries import CONTAINMENT, ContainmentNode, Neighbour, containment_tree, neighbours
 from graph.search import AllOf, AnyOf, Condition, Filter, Operator, TwinPage, find_twins
@@ -28,6 +31,7 @@ __all__ = [
     "MAX_TIMEOUT_S",
     "AllOf",
     "AnyOf",
+    "BulkIssue",
     "ChangeEvent",
     "ChangeKind",
     "Condition",
@@ -40,6 +44,7 @@ __all__ = [
     "Filter",
     "GraphModelStore",
     "GraphStore",
+    "ImportReport",
     "LimitExceeded",
     "Neighbour",
     "Operator",
@@ -50,7 +55,9 @@ __all__ = [
     "TwinPage",
     "TwinRelationship",
     "containment_tree",
+    "export_bulk",
     "find_twins",
+    "import_bulk",
     "neighbours",
     "select_subgraph",
     "subgraph_from_cypher",

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -117,18 +118,81 @@ def worker() -> None:
 @user_errors
 def import_(
     file: Annotated[Path, typer.Argument(help="An NDJSON bulk file (models, twins, relationships).")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate every line and write nothing.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Lines written per statement.")] = 1000,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Import models, twins and relationships from a bulk NDJSON file."""
-    not_yet("import", "bulk NDJSON import")
+    """Import models, twins and relationships from a bulk NDJSON file (see docs/bulk-format.md).
+
+    Valid lines are written (re-running is harmless: twins and relationships are merged);
+    each invalid line is printed as `line N: code: message` and the exit code is 1.
+    """
+    from graph.importer import import_bulk
+    from kgtwin.wiring import open_backends
+
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    backends = open_backends(_settings(), ["graph"])
+    try:
+        assert backends.graph is not None
+        with file.open("rb") as stream, _progress(quiet, "importing", file.stat().st_size) as advance:
+            report = import_bulk(
+                backends.graph, stream, dry_run=dry_run, batch_size=batch_size, progress=advance
+            )
+    finally:
+        backends.close()
+    for issue in report.issues:
+        typer.echo(str(issue))
+    if report.issue_count > len(report.issues):
+        typer.echo(f"... and {report.issue_count - len(report.issues)} more invalid line(s)")
+    verb = "would import" if dry_run else "imported"
+    typer.echo(
+        f"{verb} {report.models} model(s), {report.twins} twin(s), {report.relationships} relationship(s); "
+        f"{report.issue_count} invalid line(s)",
+        err=True,
+    )
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command()
 @user_errors
 def export(
     file: Annotated[Path | None, typer.Argument(help="Where to write NDJSON (default: stdout).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Export models, twins and relationships as bulk NDJSON."""
-    not_yet("export", "bulk NDJSON export")
+    """Export models, twins and relationships as bulk NDJSON (the format `kgtwin import` reads)."""
+    from graph.importer import export_bulk
+    from kgtwin.wiring import open_backends
+
+    backends = open_backends(_settings(), ["graph"])
+    try:
+        assert backends.graph is not None
+        with _progress(quiet, "exporting", None) as advance:
+            if file is None:
+                lines = export_bulk(backends.graph, sys.stdout, progress=advance)
+            else:
+                with file.open("w", encoding="utf-8") as out:
+                    lines = export_bulk(backends.graph, out, progress=advance)
+    finally:
+        backends.close()
+    typer.echo(f"exported {lines} line(s)", err=True)
+
+
+@contextmanager
+def _progress(quiet: bool, what: str, total: int | None) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr (bytes of a known total, or a count), unless quiet or not a terminal."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda done: bar.update(task, completed=done)
 
 
 @app.command()

@@ -23,7 +23,7 @@ def test_help_lists_every_verb(run_kgtwin: RunKgtwin) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["ingest"], ["worker"], ["import", "twins.ndjson"], ["export"], ["demo"]],
+    [["ingest"], ["worker"], ["demo"]],
 )
 def test_verbs_of_later_releases_exit_2_with_one_line(run_kgtwin: RunKgtwin, args: list[str]) -> None:
     result = run_kgtwin(*args)
