@@ -18,7 +18,7 @@ from typing import Any
 
 from graph.cypher import MAX_ROWS, identifier
 from graph.errors import LimitExceeded
-from graph.physical import decode
+from graph.physical import DOCUMENT, decode
 from graph.store import GraphStore
 from ontology.errors import BadRequest, NotFound
 
@@ -26,17 +26,30 @@ MAX_DEPTH = 10
 """The deepest walk a caller may ask for: keeps a read bounded on a dense graph."""
 DEFAULT_MAX_TWINS = 10_000
 
-_ROOTS = "MATCH (t:Twin) WHERE t.id IN $roots RETURN properties(t) AS twin"
+TWIN_KEYS = ("id", "model", "etag", "createdAt", "updatedAt", DOCUMENT)
+"""The node properties a walk reads: what ``Twin.from_node`` needs (no flattened copies)."""
+
+
+def twin_columns(var: str) -> str:
+    """The ``RETURN`` columns of :data:`TWIN_KEYS` for node variable ``var``."""
+    return ", ".join(f"{var}.`{key}`" for key in TWIN_KEYS)
+
+
+_ROOTS = f"MATCH (t:Twin) WHERE t.id IN $roots RETURN {twin_columns('t')}"
 # ``a`` is the frontier twin, at the source or the target end of the edge (``{left}``/``{right}``
-# draw the arrow); the columns always say source and target, so no startNode() is needed.
+# draw the arrow); ``b`` is the other end, and the edge columns say source and target, so no
+# startNode() is needed.
 # The frontier has a MATCH of its own: in one pattern FalkorDB may start from ``b`` with a
 # label scan when the arrow points at ``a``; alone, ``a`` is found by the Twin.id index.
+# Only the columns the caller needs travel: the edge's ends and ``_document`` only when it
+# wants edges, the reached twin's columns only on a step that reaches twins.
 _STEP = """
 MATCH (a:Twin) WHERE a.id IN $frontier
 MATCH (a){left}[r{types}]{right}(b:Twin){where}
-RETURN a.id AS at, type(r) AS name, properties(r) AS rel, {source}.id AS source, {target}.id AS target,
-       properties(b) AS twin
+RETURN a.id AS at, type(r) AS name, r.id AS rel{extra}
 """
+_EDGE = ", {source}.id AS source, {target}.id AS target, r.`" + DOCUMENT + "` AS relDocument"
+_TWIN = ", " + twin_columns("b")
 
 
 class Direction(StrEnum):
@@ -101,6 +114,7 @@ def walk(
     *,
     labels: Sequence[str] = (),
     close: bool = False,
+    edges: bool = True,
     max_twins: int = DEFAULT_MAX_TWINS,
 ) -> Walk:
     """Expand from ``roots`` by ``moves`` up to ``max_depth`` hops, one read per level.
@@ -108,6 +122,8 @@ def walk(
     ``labels``: only twins carrying one of them are reached (roots are always kept).
     ``close``: also collect the relationships between twins of the last level and the
     twins reached, so the edges are those of the subgraph the reached twins induce.
+    ``edges``: collect the relationships met (with their properties); without, ``edges``
+    stays empty and the reads carry no relationship properties.
     Raises ``NotFound`` for a missing root and ``LimitExceeded`` past ``max_twins``.
     """
     check_depth(max_depth)
@@ -118,31 +134,39 @@ def walk(
         result.nodes[twin_id] = found[twin_id]
         result.depth[twin_id] = 0
     frontier = list(dict.fromkeys(roots))
-    query = step_query(moves, labels, kept=False)
+    query = step_query(moves, labels, kept=False, edges=edges, twins=True)
+    nodes, depths, parents = result.nodes, result.depth, result.parent
+    # Columns: at, name, rel, [source, target, relDocument], then the twin's TWIN_KEYS,
+    # the first being the id of the twin reached (``b``, the other end from ``at``).
+    first_twin = 6 if edges else 3
     for depth in range(1, max_depth + 1):
         if not frontier:
             break
         reached: list[str] = []
         rows = _read(store, query, {"frontier": frontier, "labels": list(labels)})
         # Engines return rows in no set order; sorting makes "first parent" deterministic.
-        for at, name, rel, source, target, twin in sorted(rows, key=lambda r: (r[0], r[1], str(r[2]["id"]))):
-            other = target if source == at else source
-            if other not in result.nodes:
-                if len(result.nodes) >= max_twins:
+        rows.sort(key=_row_order)
+        for row in rows:
+            at, other = row[0], row[first_twin]
+            if other not in nodes:
+                if len(nodes) >= max_twins:
                     raise LimitExceeded("twins in the walk", max_twins)
-                result.nodes[other] = twin
-                result.depth[other] = depth
-                result.parent[other] = at
+                nodes[other] = dict(zip(TWIN_KEYS, row[first_twin:], strict=True))
+                depths[other] = depth
+                parents[other] = at
                 reached.append(other)
-            _add_edge(result, name, rel, source, target)
+            if edges:
+                _add_edge(result, row)
         frontier = reached
-    if close and frontier:
+    if close and edges and frontier:
         params = {"frontier": frontier, "labels": list(labels), "kept": list(result.nodes)}
-        for _at, name, rel, source, target, _twin in _read(
-            store, step_query(moves, labels, kept=True), params
-        ):
-            _add_edge(result, name, rel, source, target)
+        for row in _read(store, step_query(moves, labels, kept=True, edges=True, twins=False), params):
+            _add_edge(result, row)
     return result
+
+
+def _row_order(row: list[Any]) -> tuple[str, str, str]:
+    return (row[0], row[1], str(row[2]))
 
 
 def walk_roots(store: GraphStore, roots: Sequence[str]) -> dict[str, Mapping[str, Any]]:
@@ -150,15 +174,23 @@ def walk_roots(store: GraphStore, roots: Sequence[str]) -> dict[str, Mapping[str
     if len(roots) > MAX_ROWS:
         raise LimitExceeded("roots", MAX_ROWS)
     rows = _read(store, _ROOTS, {"roots": list(roots)})
-    found = {str(props["id"]): props for (props,) in rows}
+    found: dict[str, Mapping[str, Any]] = {
+        str(row[0]): dict(zip(TWIN_KEYS, row, strict=True)) for row in rows
+    }
     for twin_id in roots:
         if twin_id not in found:
             raise NotFound(f"twin {twin_id!r} does not exist", details={"twinId": twin_id})
     return found
 
 
-def step_query(moves: Sequence[Move], labels: Sequence[str], *, kept: bool) -> str:
-    """One hop out of ``$frontier`` along every move (a ``UNION ALL`` of one MATCH per direction)."""
+def step_query(
+    moves: Sequence[Move], labels: Sequence[str], *, kept: bool, edges: bool = True, twins: bool = True
+) -> str:
+    """One hop out of ``$frontier`` along every move (a ``UNION ALL`` of one MATCH per direction).
+
+    ``edges`` adds the relationship's document, ``twins`` the reached twin's columns.
+    """
+    extra = (_EDGE if edges else "") + (_TWIN if twins else "")
     parts: list[str] = []
     conditions = ["any(label IN labels(b) WHERE label IN $labels)"] if labels else []
     if kept:
@@ -174,21 +206,24 @@ def step_query(moves: Sequence[Move], labels: Sequence[str], *, kept: bool) -> s
                 right="->" if outward else "-",
                 types=types,
                 where=where,
-                source="a" if outward else "b",
-                target="b" if outward else "a",
+                extra=extra.format(source="a" if outward else "b", target="b" if outward else "a"),
             )
             parts.append(text.strip())
     return "\nUNION ALL\n".join(parts)
 
 
-def _add_edge(result: Walk, name: str, rel: Mapping[str, Any], source: str, target: str) -> None:
+def _add_edge(result: Walk, row: Sequence[Any]) -> None:
+    """Record the relationship of a step row (``at, name, rel, source, target, relDocument, ...``)."""
+    source, target = row[3], row[4]
     if source in result.nodes and target in result.nodes:
-        edge = Edge(str(rel["id"]), str(name), str(source), str(target), decode(rel))
+        edge = Edge(
+            str(row[2]), str(row[1]), str(source), str(target), decode({"id": row[2], DOCUMENT: row[5]})
+        )
         result.edges[(edge.source, edge.target, edge.id)] = edge
 
 
 def _read(store: GraphStore, query: str, params: Mapping[str, Any]) -> list[list[Any]]:
-    result = store.read(query, params, max_rows=MAX_ROWS)
-    if result.truncated:
+    rows = store.query_rows(query, params)
+    if len(rows) > MAX_ROWS:
         raise LimitExceeded("rows of one walk step", MAX_ROWS)
-    return result.rows
+    return rows

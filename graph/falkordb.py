@@ -105,6 +105,22 @@ class FalkorGraphStore:
             truncated=len(rows) > max_rows,
         )
 
+    def query_rows(
+        self, query: str, params: Mapping[str, Any] | None = None, *, timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> list[list[Any]]:
+        check_limits(timeout_s, 1)
+        try:
+            result = self._graph.ro_query(query, dict(params or {}), timeout=max(1, round(timeout_s * 1000)))
+        except ValueError as exc:
+            raise BadRequest(f"Cypher parameters refused: {exc}") from exc
+        except ResponseError as exc:
+            raise _query_error(exc, timeout_s) from exc
+        except RedisError as exc:
+            raise BackendUnavailable("falkordb", str(exc)) from exc
+        # The client already parses scalars, strings and lists into Python values.
+        rows: list[list[Any]] = result.result_set
+        return rows
+
     def _explain(self, query: str, params: Mapping[str, Any] | None) -> CypherResult:
         try:
             plan = self._graph.explain(query, dict(params or {}))

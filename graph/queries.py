@@ -81,6 +81,7 @@ def neighbours(
         [Move(names, Direction(direction))],
         max_depth,
         labels=labels,
+        edges=False,
         max_twins=min(max_twins + 1, MAX_ROWS),  # the twin itself is in the walk too
     )
     return sorted(
@@ -102,7 +103,7 @@ def containment_tree(
     placed once, under the first parent by id at the shallowest level; children are sorted
     by id.
     """
-    found = walk(store, [root_id], CONTAINMENT, max_depth, max_twins=max_twins)
+    found = walk(store, [root_id], CONTAINMENT, max_depth, edges=False, max_twins=max_twins)
     children: dict[str, list[str]] = {}
     for child, parent in found.parent.items():
         children.setdefault(parent, []).append(child)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from graph._traversal import TWIN_KEYS, twin_columns
 from graph.cypher import identifier
 from graph.store import GraphStore
 from graph.twins import Twin
@@ -137,13 +138,15 @@ def find_twins(
     query = (
         f"MATCH (t:{_label(models, model)})"
         + (" WHERE " + " AND ".join(clauses) if clauses else "")
-        + f" RETURN properties(t) AS twin, {key} AS sortKey"
+        + f" RETURN {twin_columns('t')}, {key} AS sortKey"
         + f" ORDER BY ({key} IS NULL), {key}{order}, t.id{order} LIMIT $limit"
     )
-    rows = store.read(query, params).rows
+    rows = store.query_rows(query, params)
     page = rows[:first]
-    cursor = _encode_cursor(page[-1][1], str(page[-1][0]["id"]), order_by, descending) if page else None
-    return TwinPage([Twin.from_node(props) for props, _ in page], cursor, len(rows) > first)
+    cursor = _encode_cursor(page[-1][-1], str(page[-1][0]), order_by, descending) if page else None
+    return TwinPage(
+        [Twin.from_node(dict(zip(TWIN_KEYS, row, strict=False))) for row in page], cursor, len(rows) > first
+    )
 
 
 def _label(models: ModelSet, model: str) -> str:

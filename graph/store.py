@@ -4,6 +4,8 @@ Domain code talks to this protocol only; ``graph/neo4j.py`` and ``graph/falkordb
 implement it with the same generated Cypher. ``read`` serves analysts (the engine's
 read-only mode, a time budget, a row cap); ``write`` runs one statement of the twin
 operations (``graph/twins.py``) in a transaction, retried on transient failures.
+``query_rows`` is kgtwin's own lean read path (walks, search, subgraphs): the same
+read-only mode and time budget as ``read``, but plain driver rows with no JSON rendering.
 """
 
 from __future__ import annotations
@@ -55,6 +57,17 @@ class GraphStore(Protocol):
         ``BadRequest`` (with the engine's message) for a syntax or parameter error, and
         ``LimitExceeded`` for a ``timeout_s``/``max_rows`` above the ceilings. More rows
         than ``max_rows`` are cut, with ``truncated`` set. ``EXPLAIN ...`` answers the plan.
+        """
+        ...
+
+    def query_rows(
+        self, query: str, params: Mapping[str, Any] | None = None, *, timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> list[list[Any]]:
+        """Every row of kgtwin's own read-only ``query``, as the driver answers it.
+
+        For generated queries that return scalars, strings and lists of them (never nodes,
+        relationships, paths or temporal values: those are not rendered). No row cap: the
+        query bounds itself (``LIMIT``) or the caller checks the count. Errors as ``read``.
         """
         ...
 

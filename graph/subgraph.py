@@ -23,10 +23,20 @@ from typing import Any
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
-from graph._traversal import DEFAULT_MAX_TWINS, MAX_DEPTH, Direction, Edge, Move, check_max_twins, walk
+from graph._traversal import (
+    DEFAULT_MAX_TWINS,
+    MAX_DEPTH,
+    TWIN_KEYS,
+    Direction,
+    Edge,
+    Move,
+    check_max_twins,
+    twin_columns,
+    walk,
+)
 from graph.cypher import DEFAULT_TIMEOUT_S, MAX_ROWS
 from graph.errors import LimitExceeded
-from graph.physical import decode
+from graph.physical import DOCUMENT, decode
 from graph.store import GraphStore
 from ontology.errors import BadRequest
 from ontology.labels import label_index
@@ -36,10 +46,10 @@ MODEL = "$model"
 ETAG = "$etag"
 RELATIONSHIP_NAME = "$relationshipName"
 
-_NODES = "MATCH (t:Twin) WHERE t.id IN $ids RETURN properties(t) AS twin"
-_EDGES = """
+_NODES = f"MATCH (t:Twin) WHERE t.id IN $ids RETURN {twin_columns('t')}"
+_EDGES = f"""
 MATCH (a:Twin)-[r]->(b:Twin) WHERE a.id IN $ids AND b.id IN $ids
-RETURN type(r) AS name, properties(r) AS rel, a.id AS source, b.id AS target
+RETURN type(r) AS name, r.id AS rel, r.`{DOCUMENT}` AS document, a.id AS source, b.id AS target
 """
 
 
@@ -108,13 +118,19 @@ def subgraph_from_cypher(
     if len(ids) > max_twins:
         raise LimitExceeded("twins in the subgraph", max_twins)
     wanted = {"ids": list(ids)}
-    nodes = [props for (props,) in store.read(_NODES, wanted, timeout_s=timeout_s, max_rows=MAX_ROWS).rows]
-    edges = store.read(_EDGES, wanted, timeout_s=timeout_s, max_rows=MAX_ROWS)
-    if edges.truncated:
+    nodes = [
+        dict(zip(TWIN_KEYS, row, strict=True))
+        for row in store.query_rows(_NODES, wanted, timeout_s=timeout_s)
+    ]
+    edges = store.query_rows(_EDGES, wanted, timeout_s=timeout_s)
+    if len(edges) > MAX_ROWS:
         raise LimitExceeded("relationships in the subgraph", MAX_ROWS)
     return _graph(
         nodes,
-        (Edge(str(rel["id"]), str(name), str(s), str(t), decode(rel)) for name, rel, s, t in edges.rows),
+        (
+            Edge(str(rel), str(name), str(s), str(t), decode({"id": rel, DOCUMENT: document}))
+            for name, rel, document, s, t in edges
+        ),
     )
 
 

@@ -169,6 +169,11 @@ class FailingWrites:
     ) -> CypherResult:
         return self._store.read(query, params, timeout_s=timeout_s, max_rows=max_rows)
 
+    def query_rows(
+        self, query: str, params: Mapping[str, Any] | None = None, *, timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> list[list[Any]]:
+        return self._store.query_rows(query, params, timeout_s=timeout_s)
+
     def write(self, query: str, params: Mapping[str, Any] | None = None) -> CypherResult:
         raise BackendUnavailable("failing", "the connection dropped during the write")
 
