@@ -14,7 +14,8 @@ from graph.bulk import BulkIssue
 from graph.cypher import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, MAX_ROWS, MAX_TIMEOUT_S
 from graph.errors import CypherWriteRefused, LimitExceeded, QueryTimeout
 from graph.events import ChangeEvent, ChangeKind, EventBus, EventStream
-from graph.importer import ImportReport, export_bulk, import_bulk
+from graph.exporter import export_bulk
+from graph.importer import ImportReport, import_bulk
 from graph.model_store import GraphModelStore
 from graph.queries import CONTAINMENT, ContainmentNode, Neighbour, containment_tree, neighbours
 from graph.search import AllOf, AnyOf, Condition, Filter, Operator, TwinPage, find_twins

@@ -1,48 +1,43 @@
-"""Bulk import and export of the twin graph through the ``GraphStore`` port.
+"""Bulk import of the twin graph through the ``GraphStore`` port (``docs/bulk-format.md``).
 
 :func:`import_bulk` streams a bulk file (``graph.bulk``) in batches: models not yet
 registered are uploaded, every twin and relationship is validated against the ontology,
-and valid lines are written with ``UNWIND ... MERGE`` statements, so a re-run changes
-nothing and a failed import can be fixed and run again. Invalid lines are reported with
-their numbers and skipped (like Azure Digital Twins import jobs); ``dry_run`` validates
-everything and writes nothing. Nodes and edges get the same physical shape
-``TwinGraph`` writes (``docs/graph-model.md``). :func:`export_bulk` writes the same format.
+and valid lines are written so that a re-run changes nothing and a failed import can be
+fixed and run again. Each batch first reads which of its twins and edges exist (one read),
+then creates the new ones with ``UNWIND ... CREATE``, merges changed twins, rewrites
+changed edges and leaves unchanged ones alone. Invalid lines are reported with their
+numbers and skipped (like Azure Digital Twins import jobs); ``dry_run`` validates
+everything and writes nothing. Nodes and edges get the same physical shape ``TwinGraph``
+writes (``docs/graph-model.md``). ``graph.exporter`` writes the same format.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from graph.bulk import (
-    BulkIssue,
-    BulkLine,
-    Section,
-    read_bulk,
-    relationship_line,
-    relationship_properties,
-    twin_document,
-    twin_line,
-    write_bulk,
-)
+from graph.bulk import BulkIssue, BulkLine, Section, read_bulk, twin_document
 from graph.cypher import MAX_ROWS, identifier
 from graph.model_store import GraphModelStore
-from graph.physical import SYSTEM_KEYS, decode, encode
+from graph.physical import DOCUMENT, SYSTEM_KEYS, encode
 from graph.store import GraphStore
 from ontology.errors import KgtwinError
 from ontology.instances import InstanceIssue, validator_for
-from ontology.labels import label_index
-from ontology.model import ModelSet
+from ontology.labels import LabelIndex, label_index
+from ontology.model import ModelSet, Relationship
 from ontology.parser import parse
 from ontology.registry import ModelRegistry
 
-DEFAULT_BATCH = 1000
+DEFAULT_BATCH = 5000
+_RELATIONSHIP_KEYS = frozenset({"$dtId", "$relationshipId", "$relationshipName", "$targetId"})
 MAX_ISSUES = 1000
 
+# Twins not in the graph when their batch was read are created; the others merged by id.
+_CREATE_TWINS = "UNWIND $rows AS row CREATE (t:Twin{labels}) SET t = row"
 # Unchanged twins (same model, same document) are left alone, etag included: a re-run writes nothing.
 _MERGE_TWINS = """
 UNWIND $rows AS row
@@ -54,27 +49,35 @@ SET t{labels}
 RETURN count(t) AS written
 """
 _MODELS_OF = "UNWIND $ids AS id MATCH (t:Twin {id: id}) RETURN t.id, t.model"
-# MERGE by (source, id): an edge of that id to another target or of another name is replaced.
-# maxMultiplicity: the aggregation runs over the whole batch before any write, so edges of
-# this batch are counted by ``row.before`` (those ahead of it in the batch), the others in the graph.
-_MERGE_RELATIONSHIPS = """
-UNWIND $rows AS row
-MATCH (s:Twin {{id: row.source}}), (t:Twin {{id: row.target}})
-OPTIONAL MATCH (s)-[same:{type}]->() WHERE NOT same.id IN row.batch
-WITH s, t, row, count(same) AS existing
-WHERE row.max IS NULL OR existing + row.before < row.max
-OPTIONAL MATCH (s)-[old]->(o:Twin) WHERE old.id = row.rid AND (type(old) <> $name OR o.id <> row.target)
-DELETE old
-WITH s, t, row
-MERGE (s)-[r:{type} {{id: row.rid}}]->(t)
-SET r = row.props
-RETURN row.line AS line
+# Relationships are kept by (source, id): the edges of a batch's ids, one read per batch.
+_EDGES_OF = """
+UNWIND $groups AS g
+MATCH (s:Twin {id: g.source})
+WITH s, g
+MATCH (s)-[r]->(t:Twin) WHERE r.id IN g.ids
+RETURN s.id, r.id, type(r), t.id, r._document
 """
-_TWIN_PAGE = "MATCH (t:Twin) WHERE t.id > $after RETURN t.id, t.model, t._document ORDER BY t.id LIMIT $n"
-_RELATIONSHIPS_OF = """
-UNWIND $ids AS id
-MATCH (s:Twin {id: id})-[r]->(t:Twin)
-RETURN s.id, r.id, type(r), t.id, r._document ORDER BY s.id, r.id
+# maxMultiplicity: the edges of that name a source has, besides those of ids in the batch.
+# (``WITH`` keeps the planner on the id index, whatever its statistics of a young graph say.)
+_COUNT_OTHERS = """
+UNWIND $groups AS g
+MATCH (s:Twin {{id: g.source}})
+WITH s, g
+MATCH (s)-[r:{type}]->() WHERE NOT r.id IN g.ids
+RETURN g.source, count(r)
+"""
+_DELETE_EDGES = "UNWIND $rows AS row MATCH (:Twin {id: row.source})-[r]->() WHERE r.id = row.rid DELETE r"
+_CREATE_EDGES = """
+UNWIND $rows AS row
+MATCH (s:Twin {{id: row.source}}) MATCH (t:Twin {{id: row.target}})
+CREATE (s)-[r:{type}]->(t) SET r = row.props
+RETURN count(r)
+"""
+_UPDATE_EDGES = """
+UNWIND $rows AS row
+MATCH (:Twin {{id: row.source}})-[r:{type}]->(:Twin {{id: row.target}}) WHERE r.id = row.props.id
+SET r = row.props
+RETURN count(r)
 """
 
 Progress = Callable[[int], None]
@@ -141,17 +144,20 @@ class _Import:
         self.report = ImportReport(dry_run=dry_run)
         self.model_lines: list[BulkLine] = []
         self.models: ModelSet | None = None
-        self.twins: dict[tuple[str, ...], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
-        self.pending_twins: list[tuple[BulkLine, str, str]] = []
+        self.labels: LabelIndex | None = None
+        self.pending_twins: list[tuple[int, str, str, dict[str, Any]]] = []
         self.relationships: list[BulkLine] = []
         # Dry run only: the file's valid twins, which are not in the graph to check targets against.
         self.seen: dict[str, str] = {}
         self.now = _now()
+        self.declared: dict[tuple[str, str], Relationship | None] = {}
+        self.fits: dict[tuple[str, str], bool] = {}
 
     def ontology(self) -> ModelSet:
         """The registered models, once the file's Models section is uploaded (or parsed, in a dry run)."""
         if self.models is None:
             self.models = self._load_models()
+            self.labels = label_index(self.models)
         return self.models
 
     def _load_models(self) -> ModelSet:
@@ -192,42 +198,49 @@ class _Import:
             self.report.refuse(BulkIssue(line.line, "MODEL_UNKNOWN", f"model {model} is not registered"))
             return
         document = twin_document(value)
-        issues = validator_for(models, model).validate_properties(document) + _reserved(document)
-        if issues:
-            self._refuse_all(line.line, f"twin {twin_id!r}", issues)
+        issues = validator_for(models, model).validate_properties(document)
+        if issues or not SYSTEM_KEYS.isdisjoint(document):
+            self._refuse_all(line.line, f"twin {twin_id!r}", issues + _reserved(document))
             return
-        self.pending_twins.append((line, twin_id, model))
+        self.pending_twins.append((line.line, twin_id, model, document))
         if len(self.pending_twins) >= self.batch_size:
             self._flush_twins()
 
     def _flush_twins(self) -> None:
-        """Refuse twins whose id is taken by a twin of another model, then write the rest by label set."""
+        """Refuse twins whose id is taken by a twin of another model, then write the rest by label set.
+
+        Twins the graph does not hold are created, the others merged (left alone when unchanged).
+        """
         pending, self.pending_twins = self.pending_twins, []
         if not pending:
             return
-        existing = self._models_of({twin_id for _, twin_id, _ in pending})
-        models = self.ontology()
-        labels_of = label_index(models)
-        for line, twin_id, model in pending:
-            other = existing.get(twin_id) or (self.seen.get(twin_id) if self.dry_run else None)
+        existing = self._models_of({twin_id for _, twin_id, _, _ in pending})
+        batch: dict[str, str] = {}
+        created: dict[tuple[str, ...], dict[str, dict[str, Any]]] = defaultdict(dict)
+        merged: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        assert self.labels is not None
+        for number, twin_id, model, document in pending:
+            other = existing.get(twin_id) or batch.get(twin_id) or self.seen.get(twin_id)
             if other is not None and other != model:
                 message = f"twin {twin_id!r} has model {other}; delete it to give it model {model}"
-                self.report.refuse(BulkIssue(line.line, "CONFLICT", message))
+                self.report.refuse(BulkIssue(number, "CONFLICT", message))
                 continue
             self.report.twins += 1
+            batch[twin_id] = model
             if self.dry_run:
                 self.seen[twin_id] = model
                 continue
             system = {"id": twin_id, "model": model, "etag": f'W/"{uuid.uuid4()}"', "updatedAt": self.now}
-            group = self.twins[labels_of.labels(model)]
-            group.append((line.line, {"id": twin_id, "props": encode(twin_document(line.value), system)}))
-        for labels, rows in list(self.twins.items()):
-            if rows:
-                text = "".join(":" + identifier(label) for label in labels)
-                self.store.write(
-                    _MERGE_TWINS.format(labels=text), {"rows": [r for _, r in rows], "now": self.now}
-                )
-        self.twins.clear()
+            labels = self.labels.labels(model)
+            if twin_id in existing:
+                merged[labels].append({"id": twin_id, "props": encode(document, system)})
+            else:  # the last line of an id repeated in the batch wins, as a merge would have it
+                created[labels][twin_id] = encode(document, {**system, "createdAt": self.now})
+        for labels, by_id in created.items():
+            text = _labels(labels)
+            self.store.write(_CREATE_TWINS.format(labels=text), {"rows": list(by_id.values())})
+        for labels, rows in merged.items():
+            self.store.write(_MERGE_TWINS.format(labels=_labels(labels)), {"rows": rows, "now": self.now})
 
     def relationship(self, line: BulkLine) -> None:
         if self.pending_twins:
@@ -237,7 +250,7 @@ class _Import:
             self._flush_relationships()
 
     def _flush_relationships(self) -> None:
-        """Validate a batch against its sources' and targets' models (one read), then write it by name."""
+        """Validate a batch against its sources' and targets' models (one read), then write it."""
         batch, self.relationships = self.relationships, []
         if not batch:
             return
@@ -246,26 +259,86 @@ class _Import:
         known = self._models_of(ids)
         if self.dry_run:
             known.update({twin_id: self.seen[twin_id] for twin_id in ids if twin_id in self.seen})
-        by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for line in batch:
-            row = self._relationship_row(line, models, known)
-            if row is not None:
-                self.report.relationships += 1
-                by_name[line.value["$relationshipName"]].append(row)
+        rows = [row for line in batch if (row := self._relationship_row(line, models, known)) is not None]
         if self.dry_run:
+            self.report.relationships += len(rows)
             return
-        for name, rows in by_name.items():
-            _number_by_source(rows)
-            query = _MERGE_RELATIONSHIPS.format(type=identifier(name))
-            written = {row[0] for row in self.store.write(query, {"rows": rows, "name": name}).rows}
+        rows = self._within_multiplicity(rows)
+        self.report.relationships += len(rows)
+        self._write_relationships(rows)
+
+    def _within_multiplicity(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows that keep their source within ``maxMultiplicity``; the others are refused.
+
+        A row counts the source's edges of its name in the graph (but those of ids in the
+        batch, which it rewrites) and the ids of that source and name ahead of it in the batch.
+        """
+        ids: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for row in rows:
+            if row["max"] is not None:
+                same = ids[row["source"], row["name"]]
+                if row["rid"] not in same:
+                    same.append(row["rid"])
+        if not ids:
+            return rows
+        others: dict[tuple[str, str], int] = {}
+        for name in {name for _, name in ids}:
+            groups = [{"source": s, "ids": v} for (s, n), v in ids.items() if n == name]
+            query = _COUNT_OTHERS.format(type=identifier(name))
+            for source, count in self.store.read(query, {"groups": groups}, max_rows=MAX_ROWS).rows:
+                others[str(source), name] = int(count)
+        kept = []
+        for row in rows:
+            key = row["source"], row["name"]
+            if row["max"] is None or others.get(key, 0) + ids[key].index(row["rid"]) < row["max"]:
+                kept.append(row)
+                continue
+            message = (
+                f"relationship {row['rid']!r} of {row['source']!r}: the source would have more than "
+                f"{row['max']} {row['name']!r} relationships, the maxMultiplicity of its model"
+            )
+            self.report.refuse(BulkIssue(row["line"], "CONFLICT", message))
+        return kept
+
+    def _write_relationships(self, rows: list[dict[str, Any]]) -> None:
+        """Create new edges, rewrite changed ones (another target or name: replaced), skip the same."""
+        final = {(row["source"], row["rid"]): row for row in rows}  # a repeated id: the last line wins
+        groups: dict[str, list[str]] = defaultdict(list)
+        for source, rid in final:
+            groups[source].append(rid)
+        found: dict[tuple[str, str], list[tuple[str, str, Any]]] = defaultdict(list)
+        query = {"groups": [{"source": s, "ids": v} for s, v in groups.items()]}
+        for source, rid, name, target, document in self.store.read(_EDGES_OF, query, max_rows=MAX_ROWS).rows:
+            found[str(source), str(rid)].append((str(name), str(target), document))
+        removed: list[dict[str, str]] = []
+        created: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        updated: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for key, row in final.items():
+            sent = {"source": row["source"], "target": row["target"], "props": row["props"]}
+            old = found.get(key)
+            if not old:
+                created[row["name"]].append(sent)
+            elif len(old) == 1 and old[0][:2] == (row["name"], row["target"]):
+                if old[0][2] != row["props"][DOCUMENT]:
+                    updated[row["name"]].append(sent)
+            else:
+                removed.append({"source": row["source"], "rid": row["rid"]})
+                created[row["name"]].append(sent)
+        if removed:
+            self.store.write(_DELETE_EDGES, {"rows": removed})
+        short = False
+        for template, by_name in ((_UPDATE_EDGES, updated), (_CREATE_EDGES, created)):
+            for name, sent_rows in by_name.items():
+                result = self.store.write(template.format(type=identifier(name)), {"rows": sent_rows})
+                short = short or int(result.rows[0][0]) < len(sent_rows)
+        if short:  # a source or target was deleted since the batch was validated
+            there = self._models_of({row["source"] for row in rows} | {row["target"] for row in rows})
             for row in rows:
-                if row["line"] not in written:
+                if row["source"] not in there or row["target"] not in there:
                     self.report.relationships -= 1
-                    message = (
-                        f"relationship {row['rid']!r} of {row['source']!r}: the source would have more than "
-                        f"{row['max']} {name!r} relationships, the maxMultiplicity of its model"
-                    )
-                    self.report.refuse(BulkIssue(row["line"], "CONFLICT", message))
+                    what = f"relationship {row['rid']!r} of {row['source']!r}"
+                    message = f"{what}: its source or target was deleted"
+                    self.report.refuse(BulkIssue(row["line"], "NOT_FOUND", message))
 
     def _relationship_row(
         self, line: BulkLine, models: ModelSet, known: Mapping[str, str]
@@ -277,27 +350,26 @@ class _Import:
             value["$relationshipName"],
             value["$targetId"],
         )
-        what = f"relationship {rid!r} of {source!r}"
-        for twin_id, role in ((source, "source"), (target, "target")):
-            if twin_id not in known:
-                self.report.refuse(
-                    BulkIssue(line.line, "NOT_FOUND", f"{what}: its {role} twin {twin_id!r} does not exist")
-                )
-                return None
-        properties = relationship_properties(value)
-        issues = validator_for(models, known[source]).validate_relationship(name, properties) + _reserved(
-            properties
-        )
-        declared = models[known[source]].relationships.get(name)
-        if (
-            declared is not None
-            and declared.target is not None
-            and not models.is_a(known[target], declared.target)
-        ):
-            message = f"{name!r} must point to a {declared.target}, and {target!r} is a {known[target]}"
-            issues.append(InstanceIssue("/$targetId", "TARGET_MODEL_INVALID", message))
+        if source not in known or target not in known:
+            role, twin_id = ("source", source) if source not in known else ("target", target)
+            message = f"relationship {rid!r} of {source!r}: its {role} twin {twin_id!r} does not exist"
+            self.report.refuse(BulkIssue(line.line, "NOT_FOUND", message))
+            return None
+        properties = {k: v for k, v in value.items() if k not in _RELATIONSHIP_KEYS}
+        declared = self._declared(models, known[source], name)
+        issues: list[InstanceIssue] = []
+        if properties or declared is None:
+            validator = validator_for(models, known[source])
+            issues = validator.validate_relationship(name, properties) + _reserved(properties)
+        if declared is not None and declared.target is not None:
+            fits = self.fits.get((known[target], declared.target))
+            if fits is None:
+                fits = self.fits[known[target], declared.target] = models.is_a(known[target], declared.target)
+            if not fits:
+                message = f"{name!r} must point to a {declared.target}, and {target!r} is a {known[target]}"
+                issues.append(InstanceIssue("/$targetId", "TARGET_MODEL_INVALID", message))
         if issues:
-            self._refuse_all(line.line, what, issues)
+            self._refuse_all(line.line, f"relationship {rid!r} of {source!r}", issues)
             return None
         assert declared is not None  # validate_relationship reported an unknown name
         return {
@@ -305,9 +377,17 @@ class _Import:
             "source": source,
             "target": target,
             "rid": rid,
+            "name": name,
             "max": declared.max_multiplicity,
-            "props": encode(properties, {"id": rid}),
+            "props": encode(properties, {"id": rid}) if properties else {"id": rid, DOCUMENT: "{}"},
         }
+
+    def _declared(self, models: ModelSet, model: str, name: str) -> Relationship | None:
+        """The relationship ``name`` of ``model`` (cached: ``Interface.relationships`` builds a dict)."""
+        key = model, name
+        if key not in self.declared:
+            self.declared[key] = models[model].relationships.get(name)
+        return self.declared[key]
 
     def _models_of(self, ids: set[str]) -> dict[str, str]:
         rows = self.store.read(_MODELS_OF, {"ids": sorted(ids)}, max_rows=MAX_ROWS).rows
@@ -323,17 +403,8 @@ class _Import:
         self._flush_relationships()
 
 
-def _number_by_source(rows: list[dict[str, Any]]) -> None:
-    """Give each row the relationship ids of its source in this batch and how many come before it."""
-    batch: dict[str, list[str]] = defaultdict(list)
-    for row in rows:
-        ids = batch[row["source"]]
-        row["before"] = len(ids) if row["rid"] not in ids else ids.index(row["rid"])
-        if row["rid"] not in ids:
-            ids.append(row["rid"])
-        row["batch"] = ids
-    for row in rows:
-        row["batch"] = list(batch[row["source"]])
+def _labels(labels: tuple[str, ...]) -> str:
+    return "".join(":" + identifier(label) for label in labels)
 
 
 def _reserved(document: Mapping[str, Any]) -> list[InstanceIssue]:
@@ -342,58 +413,6 @@ def _reserved(document: Mapping[str, Any]) -> list[InstanceIssue]:
         for name in document
         if name in SYSTEM_KEYS
     ]
-
-
-def export_bulk(
-    store: GraphStore, out: IO[str], *, page_size: int = DEFAULT_BATCH, progress: Progress | None = None
-) -> int:
-    """Write every model, twin and relationship as a bulk file; answers the lines written.
-
-    Twins are read in pages of ``page_size`` by id (a cursor, not SKIP), and the
-    relationships of each page of sources with one read, so memory stays constant.
-    """
-    count = 0
-
-    def counted(lines: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        nonlocal count
-        for line in lines:
-            count += 1
-            if progress is not None:
-                progress(count)
-            yield line
-
-    models = (dict(m.document) for m in GraphModelStore(store).list())
-    return write_bulk(
-        out, counted(models), counted(_twins(store, page_size)), counted(_relationships(store, page_size))
-    )
-
-
-def _pages(store: GraphStore, page_size: int) -> Iterator[list[list[Any]]]:
-    after = ""
-    while True:
-        rows = store.read(_TWIN_PAGE, {"after": after, "n": page_size}, max_rows=MAX_ROWS).rows
-        if not rows:
-            return
-        yield rows
-        after = rows[-1][0]
-
-
-def _twins(store: GraphStore, page_size: int) -> Iterator[dict[str, Any]]:
-    for page in _pages(store, page_size):
-        for twin_id, model, document in page:
-            yield twin_line(twin_id, model, decode({"id": twin_id, "_document": document}))
-
-
-def _relationships(store: GraphStore, page_size: int) -> Iterator[dict[str, Any]]:
-    for page in _pages(store, page_size):
-        result = store.read(_RELATIONSHIPS_OF, {"ids": [row[0] for row in page]}, max_rows=MAX_ROWS)
-        if result.truncated:
-            raise KgtwinError(
-                f"twins {page[0][0]!r}..{page[-1][0]!r} have over {MAX_ROWS} relationships; "
-                "export with a smaller page size"
-            )
-        for source, rid, name, target, document in result.rows:
-            yield relationship_line(source, rid, name, target, decode({"id": rid, "_document": document}))
 
 
 def _now() -> str:

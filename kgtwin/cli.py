@@ -121,7 +121,7 @@ def import_(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate every line and write nothing.")
     ] = False,
-    batch_size: Annotated[int, typer.Option(min=1, help="Lines written per statement.")] = 1000,
+    batch_size: Annotated[int, typer.Option(min=1, help="Lines written per statement.")] = 5000,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Import models, twins and relationships from a bulk NDJSON file (see docs/bulk-format.md).
@@ -164,7 +164,7 @@ def export(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Export models, twins and relationships as bulk NDJSON (the format `kgtwin import` reads)."""
-    from graph.importer import export_bulk
+    from graph.exporter import export_bulk
     from kgtwin.wiring import open_backends
 
     backends = open_backends(_settings(), ["graph"])

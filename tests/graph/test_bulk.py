@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from graph.bulk import read_bulk, relationship_line, twin_line, write_bulk
-from graph.importer import ImportReport, export_bulk, import_bulk
+from graph.exporter import export_bulk
+from graph.importer import ImportReport, import_bulk
 from graph.store import GraphStore
 from tests.graph.plant import DOCS, PUMP, ROOM, TANK
 
@@ -209,3 +210,21 @@ def test_importing_many_twins_takes_memory_of_one_batch(store: GraphStore, tmp_p
     assert report.twins == 20_000
     assert count(store, "MATCH (t:Room) RETURN count(t)") == 20_000
     assert peak < 8_000_000, peak
+
+
+def test_changed_relationship_properties_are_rewritten(store: GraphStore) -> None:
+    run(store, bulk(DOCS, TWINS, RELATIONSHIPS))
+    changed = relationship_line("pump-1", "f1", "feeds", "tank-1", {"since": "2025-01-01"})
+    assert run(store, bulk([], [], [changed])).ok
+    since = store.read("MATCH (:Twin {id: 'pump-1'})-[f:feeds]->(:Tank) RETURN f.since").rows
+    assert since == [["2025-01-01"]]
+
+
+def test_an_id_repeated_in_a_batch_is_written_once_by_its_last_line(store: GraphStore) -> None:
+    twins = [*TWINS, twin_line("pump-1", PUMP, {"serial": "P9"}), twin_line("tank-2", TANK, {})]
+    moved = relationship_line("pump-1", "f1", "feeds", "tank-2", {})
+    report = run(store, bulk(DOCS, twins, [*RELATIONSHIPS, moved]))
+    assert report.ok, report.issues
+    assert store.read("MATCH (t:Twin {id: 'pump-1'}) RETURN t.serial").rows == [["P9"]]
+    rows = store.read("MATCH (:Twin {id: 'pump-1'})-[f:feeds]->(t) RETURN f.id, t.id").rows
+    assert rows == [["f1", "tank-2"]]
