@@ -6,6 +6,7 @@ from typing import Any
 
 from ontology._nodes import Literal, Node, Ref
 from ontology._semantics import Checker
+from ontology.dtmi import short_name
 from ontology.model import (
     AnyContent,
     ArraySchema,
@@ -24,10 +25,6 @@ from ontology.model import (
     Schema,
     Telemetry,
 )
-
-
-def _short(iri: str) -> str:
-    return iri.rsplit(":", 1)[-1].split(";", 1)[0]
 
 
 def _lang(node: Node, term: str) -> dict[str, str]:
@@ -53,7 +50,7 @@ class Builder:
         self._contents: dict[int, AnyContent | None] = {}
 
     def cotypes(self, node: Node) -> tuple[str, ...]:
-        return tuple(_short(c) for c in node.cotypes)
+        return tuple(short_name(c) for c in node.cotypes)
 
     def schema(self, value: Node | Ref | Literal | None) -> Schema:
         target = self.c.target_of(value) if value is not None else None
@@ -65,7 +62,7 @@ class Builder:
         cached = self._schemas.get(id(node))
         if cached is not None:
             return cached
-        kind = _short(node.material or "")
+        kind = short_name(node.material or "")
         if kind == "Array":
             arr = ArraySchema(node.id)
             self._schemas[id(node)] = arr
@@ -77,7 +74,7 @@ class Builder:
                 EnumValue(v.name() or "", v.literal("enumValue"), v.id, _lang(v, "displayName"))
                 for v in self.c.children(node, "enumValues")
             )
-            enum = EnumSchema(node.id, _short(vs.target) if isinstance(vs, Ref) else "string", values)
+            enum = EnumSchema(node.id, short_name(vs.target) if isinstance(vs, Ref) else "string", values)
             self._schemas[id(node)] = enum
             return enum
         if kind == "Map":
@@ -97,7 +94,7 @@ class Builder:
                     f.name() or "",
                     self.schema(_first(f, "schema")),
                     f.id,
-                    any(_short(c) == "Required" for c in f.cotypes),
+                    any(short_name(c) == "Required" for c in f.cotypes),
                     _lang(f, "displayName"),
                 )
                 for f in self.c.children(node, "fields")
@@ -109,7 +106,7 @@ class Builder:
         """A schema the metamodel defines: a primitive, or an extension's Enum (a unit type)."""
         element = next(iter(self.c.u.instances.get(iri, ())), None)
         if element is None or element.get("@type") != "Enum":
-            return PrimitiveSchema(_short(iri), iri)
+            return PrimitiveSchema(short_name(iri), iri)
         values = tuple(
             EnumValue(v["name"], v["enumValue"], v["@id"], _display(v.get("displayName")))
             for v in element.get("enumValues", ())
@@ -122,7 +119,7 @@ class Builder:
         return self._contents[id(node)]
 
     def _content(self, node: Node) -> AnyContent | None:
-        kind = _short(node.material or "")
+        kind = short_name(node.material or "")
         owner = node.parent.id if node.parent is not None else node.id
         common: dict[str, Any] = {
             "name": node.name() or "",
@@ -133,7 +130,7 @@ class Builder:
             "cotypes": self.cotypes(node),
         }
         unit = _first(node, "unit")
-        unit_name = _short(unit.target) if isinstance(unit, Ref) else None
+        unit_name = short_name(unit.target) if isinstance(unit, Ref) else None
         if kind == "Property":
             return Property(
                 **common,

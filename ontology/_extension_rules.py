@@ -12,22 +12,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ontology._nodes import Literal, Node, Ref
+from ontology.dtmi import short_name
 from ontology.model_errors import IssueCode
 
 if TYPE_CHECKING:
     from ontology._semantics import Checker
 
 
-def _short(name: str) -> str:
-    return name.rsplit(":", 1)[-1].split(";", 1)[0]
-
-
 def _matches(checker: Checker, node: Node, spec: dict[str, Any]) -> bool:
     """Whether ``node`` has one of the classes of ``sh:or`` and none of ``sh:not``."""
-    names = {_short(s) for s in checker.cls(node).supers} | {_short(c) for c in node.cotypes}
-    wanted = {_short(alt["sh:class"]) for alt in spec.get("sh:or", []) if "sh:class" in alt}
+    names = {short_name(s) for s in checker.cls(node).supers} | {short_name(c) for c in node.cotypes}
+    wanted = {short_name(alt["sh:class"]) for alt in spec.get("sh:or", []) if "sh:class" in alt}
     refused = spec.get("sh:not") or []
-    refused_names = {_short(r["sh:class"]) for r in (refused if isinstance(refused, list) else [refused])}
+    refused_names = {short_name(r["sh:class"]) for r in (refused if isinstance(refused, list) else [refused])}
     return (not wanted or bool(names & wanted)) and not names & refused_names
 
 
@@ -42,7 +39,7 @@ def check_siblings(checker: Checker, node: Node, overridden: set[tuple[int, str]
     """Apply the ``dtmm:siblings`` restrictions of the cotypes of ``node``."""
     for cotype in node.cotypes:
         for spec in checker.u.classes[cotype].siblings:
-            key, keyref = _short(spec["dtmm:keyProperty"]), _short(spec["dtmm:keyrefProperty"])
+            key, keyref = short_name(spec["dtmm:keyProperty"]), short_name(spec["dtmm:keyrefProperty"])
             wanted = node.literal(keyref)
             if wanted is None:
                 continue
@@ -64,9 +61,11 @@ def check_siblings(checker: Checker, node: Node, overridden: set[tuple[int, str]
                 return
             path = spec.get("dtmm:path")
             if path is not None and spec.get("dtmm:uniqueReference"):
-                _check_override(checker, node, target, _short(path), overridden)
+                _check_override(checker, node, target, short_name(path), overridden)
             elif path is not None and "dtmm:parentOfProperty" in spec:
-                _check_parent_of(checker, node, target, _short(path), _short(spec["dtmm:parentOfProperty"]))
+                _check_parent_of(
+                    checker, node, target, short_name(path), short_name(spec["dtmm:parentOfProperty"])
+                )
 
 
 def _check_override(
@@ -85,14 +84,14 @@ def _check_override(
             node,
             ref.pointer,
             IssueCode.SIBLING_INVALID,
-            f"{path} {_short(ref.target)!r} is not an extension property of {target.name()!r}",
+            f"{path} {short_name(ref.target)!r} is not an extension property of {target.name()!r}",
         )
     elif (id(target), ref.target) in overridden:
         checker.report(
             node,
             ref.pointer,
             IssueCode.SIBLING_INVALID,
-            f"{_short(ref.target)!r} of {target.name()!r} is overridden twice",
+            f"{short_name(ref.target)!r} of {target.name()!r} is overridden twice",
         )
     overridden.add((id(target), ref.target))
 
@@ -117,13 +116,14 @@ def _check_parent_of(checker: Checker, node: Node, target: Node, path: str, keyr
     value = next(iter(node.values(path)), None)
     if isinstance(value, Ref) and value.target in parents:
         return
-    found = _short(value.target) if isinstance(value, Ref) else "an inline schema"
-    wanted = " or ".join(sorted(_short(p) for p in parents))
+    found = short_name(value.target) if isinstance(value, Ref) else "an inline schema"
+    wanted = " or ".join(sorted(short_name(p) for p in parents))
     checker.report(
         node,
         value.pointer if isinstance(value, Ref | Node) else node.pointer,
         IssueCode.TYPE_NOT_ALLOWED,
-        f"{path} of an override of {_short(ref.target)!r} of {target.name()!r} must be {wanted}, not {found}",
+        f"{path} of an override of {short_name(ref.target)!r} of {target.name()!r} "
+        f"must be {wanted}, not {found}",
     )
 
 
@@ -141,7 +141,7 @@ def check_inverse(checker: Checker, node: Node) -> None:
                     node,
                     node.pointer,
                     IssueCode.TYPE_NOT_ALLOWED,
-                    f"a {_short(cotype)} must be among the {prop} of a {_short(parent_class)}",
+                    f"a {short_name(cotype)} must be among the {prop} of a {short_name(parent_class)}",
                 )
             elif only_one:
                 first = next(s for s in checker.children(parent, prop) if cotype in s.cotypes)
@@ -150,7 +150,7 @@ def check_inverse(checker: Checker, node: Node) -> None:
                         node,
                         node.pointer,
                         IssueCode.VALUE_DUPLICATE,
-                        f"a {_short(parent_class)} has only one {_short(cotype)}",
+                        f"a {short_name(parent_class)} has only one {short_name(cotype)}",
                     )
 
 

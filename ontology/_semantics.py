@@ -17,13 +17,10 @@ from ontology import _schema_rules as schema_rules
 from ontology._extension_rules import check_inverse, check_siblings, check_unique_values
 from ontology._metamodel import ClassDef, PropertyRule, Universe, universe
 from ontology._nodes import Literal, Node, Ref
+from ontology.dtmi import short_name
 from ontology.model_errors import IssueCode, ModelIssue
 
 _INFINITE = 1 << 30
-
-
-def _short(iri: str) -> str:
-    return iri.rsplit(":", 1)[-1].split(";", 1)[0]
 
 
 def root_of(node: Node) -> Node:
@@ -204,7 +201,7 @@ class Checker:
                 return
         if rule.child_of is not None:
             if "unit" not in target.types or rule.child_of not in self.u.units.get(target.iri, frozenset()):
-                unit, unit_type = _short(target.iri), _short(rule.child_of)
+                unit, unit_type = short_name(target.iri), short_name(rule.child_of)
                 message = (
                     f"{rule.term} {unit} is not a {unit_type}"
                     if "unit" in target.types
@@ -214,12 +211,12 @@ class Checker:
             return
         for r in [rule, *narrowing]:
             if r.classes and not target.types & set(r.classes):
-                wanted = " or ".join(sorted({_short(c) for c in r.classes}))
+                wanted = " or ".join(sorted({short_name(c) for c in r.classes}))
                 self.report(node, ptr, IssueCode.TYPE_NOT_ALLOWED, f"{r.term} must be a {wanted}")
                 return
             if r.allowed and target.iri not in r.allowed:
                 # A cotype may narrow a property to listed values (IoT Central Location: geospatial).
-                wanted = ", ".join(sorted({_short(a) for a in r.allowed}))
+                wanted = ", ".join(sorted({short_name(a) for a in r.allowed}))
                 self.report(node, ptr, IssueCode.VALUE_INVALID, f"{r.term} must be one of {wanted}")
                 return
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ontology._context import Scope
 from ontology._metamodel import ClassDef, PropertyRule, universe
-from ontology.dtmi import dtmi_problem
+from ontology.dtmi import dtmi_problem, short_name
 from ontology.model_errors import IssueCode
 
 _DTMI_LIKE = re.compile(r"^dtmi:", re.IGNORECASE)
@@ -52,10 +52,6 @@ class FoundTypes:
 
     def report(self, code: IssueCode, message: str) -> None:
         self.problems.append((code, message))
-
-
-def _short(iri: str) -> str:
-    return iri.rsplit(":", 1)[-1].split(";", 1)[0]
 
 
 def rule_term(rule: PropertyRule | None) -> str:
@@ -132,7 +128,9 @@ def read_types(obj: dict[str, Any], scope: Scope, rule: PropertyRule | None) -> 
             )
         for refused in cotype.excludes_cotypes:
             if any(refused in c.supers for c in cotypes):
-                report(IssueCode.TYPE_NOT_ALLOWED, f"{cotype.term} cannot be combined with {_short(refused)}")
+                report(
+                    IssueCode.TYPE_NOT_ALLOWED, f"{cotype.term} cannot be combined with {short_name(refused)}"
+                )
         for needed in cotype.requires_cotypes:
             if all(needed not in c.supers for c in cotypes):
                 report(

@@ -36,3 +36,8 @@ def dtmi_problem(value: str, version: int, *, user_defined: bool = True) -> str 
             if value.startswith(prefix):
                 return f"DTMI {value!r} uses the reserved prefix {prefix!r}"
     return None
+
+
+def short_name(iri: str) -> str:
+    """The last path segment of a DTMI or IRI, without version: ``dtmi:dtdl:class:Enum;3`` -> ``Enum``."""
+    return iri.rsplit(":", 1)[-1].split(";", 1)[0]
