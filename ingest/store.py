@@ -1,13 +1,59 @@
 """The ``TelemetryStore`` port: where telemetry points are kept.
 
-The graph holds only references to series; the points live here, in InfluxDB 2
-(``ingest/influx.py``) or embedded DuckDB (``ingest/duckdb.py``). Writing and querying
-points join this protocol with the telemetry release; start-up needs ``ping``/``close``.
+The graph holds only references to series (``graph.telemetry.TelemetryRef``); the points
+live here, in InfluxDB 2 (``ingest/influx.py``) or embedded DuckDB (``ingest/duckdb.py``).
+Every read goes through references, so a twin that points at series another system
+writes is read exactly like one kgtwin ingests itself.
+
+Writes are idempotent: a point is identified by (bucket, measurement, tag set, field,
+time), and writing it again replaces it, so a message redelivered after a crash is never
+counted twice in a query.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
+
+from graph.telemetry import TelemetryRef
+
+FieldValue = float | int | bool | str
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryPoint:
+    """Values of several fields of one series observed at one instant.
+
+    ``time_ns`` is nanoseconds since the Unix epoch (UTC). ``tags`` must include
+    ``twin_id``; its items are the series key together with ``bucket`` and ``measurement``.
+    """
+
+    bucket: str
+    measurement: str
+    tags: Mapping[str, str]
+    fields: Mapping[str, FieldValue]
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One value of one field at one time (a stored point, or a window's aggregate)."""
+
+    time: datetime
+    value: FieldValue
+
+
+class Aggregate(StrEnum):
+    """How a window's points become one value."""
+
+    MEAN = "mean"
+    MIN = "min"
+    MAX = "max"
+    LAST = "last"
+    COUNT = "count"
 
 
 class TelemetryStore(Protocol):
@@ -20,6 +66,41 @@ class TelemetryStore(Protocol):
 
     def ping(self) -> None:
         """Check the store answers; raise ``BackendUnavailable`` when it does not."""
+        ...
+
+    def write(self, points: Sequence[TelemetryPoint]) -> None:
+        """Store ``points`` durably before returning (the ingest path acknowledges after this).
+
+        Raises ``BackendUnavailable`` when the store cannot take them; then nothing may
+        be assumed written, and writing the same points again is safe.
+        """
+        ...
+
+    def latest(
+        self, refs: Sequence[TelemetryRef], fields: Sequence[str] | None = None
+    ) -> list[dict[str, Sample]]:
+        """The newest value of each field of each reference, in one round trip.
+
+        The result is aligned with ``refs``: one mapping of field name to its newest sample
+        (fields with no point are absent). ``fields`` ``None`` means the reference's fields.
+        """
+        ...
+
+    def query(
+        self,
+        refs: Sequence[TelemetryRef],
+        field: str,
+        start: datetime,
+        stop: datetime,
+        every_s: float | None = None,
+        fn: Aggregate = Aggregate.MEAN,
+    ) -> list[list[Sample]]:
+        """Points of ``field`` in ``[start, stop)`` for many references in one round trip.
+
+        With ``every_s``, points are grouped in windows of that many seconds aligned to the
+        epoch and each window that holds points gives one sample (its start time, ``fn`` of
+        its values). The result is aligned with ``refs``; samples are in time order.
+        """
         ...
 
     def close(self) -> None:
