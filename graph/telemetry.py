@@ -6,12 +6,17 @@ and the fields (the Telemetry names of the twin's model). The default reference 
 derived from the model; a twin may override it to point at series that another system
 already writes (an existing InfluxDB measurement with its own tags). The API and the
 simulations read telemetry only through this reference.
+
+The value types of telemetry (``TelemetryPoint``, ``Sample``, ``Aggregate``) live here too,
+below both the ingest path that writes points and the simulations that read them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from ontology import ModelSet, Telemetry
@@ -63,9 +68,7 @@ def telemetry_fields(models: ModelSet, model: str) -> tuple[str, ...]:
     return tuple(sorted(n for n, c in interface.contents.items() if isinstance(c, Telemetry)))
 
 
-def default_ref(
-    models: ModelSet, model: str, twin_id: str, *, bucket: str = DEFAULT_BUCKET
-) -> TelemetryRef:
+def default_ref(models: ModelSet, model: str, twin_id: str, *, bucket: str = DEFAULT_BUCKET) -> TelemetryRef:
     """The reference a twin of ``model`` gets unless it names its own.
 
     The measurement is the model's short name (``Room`` for ``dtmi:kgtwin:space:Room;1``),
@@ -78,3 +81,39 @@ def default_ref(
         tags={TWIN_TAG: twin_id},
         fields=telemetry_fields(models, model),
     )
+
+
+FieldValue = float | int | bool | str
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryPoint:
+    """Values of several fields of one series observed at one instant.
+
+    ``time_ns`` is nanoseconds since the Unix epoch (UTC). ``tags`` must include
+    ``twin_id``; its items are the series key together with ``bucket`` and ``measurement``.
+    """
+
+    bucket: str
+    measurement: str
+    tags: Mapping[str, str]
+    fields: Mapping[str, FieldValue]
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One value of one field at one time (a stored point, or a window's aggregate)."""
+
+    time: datetime
+    value: FieldValue
+
+
+class Aggregate(StrEnum):
+    """How a window's points become one value."""
+
+    MEAN = "mean"
+    MIN = "min"
+    MAX = "max"
+    LAST = "last"
+    COUNT = "count"

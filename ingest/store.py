@@ -12,48 +12,13 @@ counted twice in a query.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 
-from graph.telemetry import TelemetryRef
+from graph.telemetry import Aggregate, FieldValue, Sample, TelemetryPoint, TelemetryRef
 
-FieldValue = float | int | bool | str
-
-
-@dataclass(frozen=True, slots=True)
-class TelemetryPoint:
-    """Values of several fields of one series observed at one instant.
-
-    ``time_ns`` is nanoseconds since the Unix epoch (UTC). ``tags`` must include
-    ``twin_id``; its items are the series key together with ``bucket`` and ``measurement``.
-    """
-
-    bucket: str
-    measurement: str
-    tags: Mapping[str, str]
-    fields: Mapping[str, FieldValue]
-    time_ns: int
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """One value of one field at one time (a stored point, or a window's aggregate)."""
-
-    time: datetime
-    value: FieldValue
-
-
-class Aggregate(StrEnum):
-    """How a window's points become one value."""
-
-    MEAN = "mean"
-    MIN = "min"
-    MAX = "max"
-    LAST = "last"
-    COUNT = "count"
+__all__ = ["Aggregate", "FieldValue", "Sample", "TelemetryPoint", "TelemetryStore"]
 
 
 class TelemetryStore(Protocol):
