@@ -120,7 +120,16 @@ class _RefClass:
                 f"r[{flux_string(k)}] == {flux_string(v)}" for k, v in zip(self.keys, values, strict=True)
             ]
             ors.append("(" + " and ".join(ands) + ")" if ands else "true")
-        return f"r._measurement == {flux_string(self.measurement)} and ({' or '.join(ors)})"
+        return f"r._measurement == {flux_string(self.measurement)} and {_any_of(ors)}"
+
+
+def _any_of(terms: Sequence[str]) -> str:
+    """``terms`` joined by ``or`` as a balanced tree: Flux refuses a left-deep chain of ~1,000
+    ("Program is nested too deep"), while a balanced one is only log2(n) deep."""
+    if len(terms) == 1:
+        return terms[0]
+    middle = len(terms) // 2
+    return f"({_any_of(terms[:middle])} or {_any_of(terms[middle:])})"
 
 
 def _classes(refs: Sequence[TelemetryRef]) -> list[_RefClass]:

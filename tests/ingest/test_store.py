@@ -352,3 +352,16 @@ def test_threads_may_write_and_read_at_once(telemetry_store: TelemetryStore, buc
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(work, range(4)))
     assert results == [{"x": Sample(at(19), 19.0)}] * 4
+
+
+def test_two_thousand_references_are_read_in_one_call(telemetry_store: TelemetryStore, bucket: str) -> None:
+    # A floor's worth of rooms times many floors: InfluxDB refused a left-deep chain of
+    # ~1,000 ORed tag tests ("Program is nested too deep") before the predicate was balanced.
+    telemetry_store.write([point(bucket, f"room-{n}", n, temperature=float(n)) for n in range(0, 2000, 100)])
+    refs = [ref(bucket, f"room-{n}", "temperature") for n in range(2000)]
+    latest = telemetry_store.latest(refs)
+    assert len(latest) == 2000
+    assert latest[300] == {"temperature": Sample(at(300), 300.0)}
+    assert latest[301] == {}
+    windows = telemetry_store.query(refs, "temperature", at(0), at(3600), every_s=3600, fn=Aggregate.COUNT)
+    assert sum(len(w) for w in windows) == 20
