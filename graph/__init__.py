@@ -5,7 +5,8 @@ Public surface: the ``GraphStore`` port and its result types, the twin operation
 ``find_twins``), subgraph selection for simulations (``SubgraphSpec``, ``select_subgraph``,
 ``subgraph_from_cypher``), the models as graph nodes (``GraphModelStore``), change
 events (``EventBus``, ``ChangeEvent``), bulk NDJSON import and export (``import_bulk``,
-``export_bulk``) and the graph errors. Backends live in their own modules
+``export_bulk``), telemetry references (``TelemetryRef``, ``telemetry_targets``) and the
+graph errors. Backends live in their own modules
 (``graph.falkordb``, ``graph.neo4j``) and are chosen by URL in the composition root.
 """
 
@@ -18,9 +19,19 @@ from graph.exporter import export_bulk
 from graph.importer import ImportReport, import_bulk
 from graph.model_store import GraphModelStore
 from graph.queries import CONTAINMENT, ContainmentNode, Neighbour, containment_tree, neighbours
+from graph.relabel import Relabelled, relabel_twins
 from graph.search import AllOf, AnyOf, Condition, Filter, Operator, TwinPage, find_twins
 from graph.store import CypherResult, GraphStore
 from graph.subgraph import SubgraphSpec, select_subgraph, subgraph_from_cypher
+from graph.telemetry import (
+    Aggregate,
+    Sample,
+    TelemetryPoint,
+    TelemetryRef,
+    TwinTarget,
+    default_ref,
+    telemetry_targets,
+)
 from graph.twins import Twin, TwinGraph, TwinRelationship
 
 __all__ = [
@@ -30,6 +41,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_ROWS",
     "MAX_TIMEOUT_S",
+    "Aggregate",
     "AllOf",
     "AnyOf",
     "BulkIssue",
@@ -50,16 +62,24 @@ __all__ = [
     "Neighbour",
     "Operator",
     "QueryTimeout",
+    "Relabelled",
+    "Sample",
     "SubgraphSpec",
+    "TelemetryPoint",
+    "TelemetryRef",
     "Twin",
     "TwinGraph",
     "TwinPage",
     "TwinRelationship",
+    "TwinTarget",
     "containment_tree",
+    "default_ref",
     "export_bulk",
     "find_twins",
     "import_bulk",
     "neighbours",
+    "relabel_twins",
     "select_subgraph",
     "subgraph_from_cypher",
+    "telemetry_targets",
 ]

@@ -20,19 +20,27 @@ from graph.cypher import MAX_ROWS, identifier
 from graph.errors import LimitExceeded
 from graph.physical import DOCUMENT, decode
 from graph.store import GraphStore
+from graph.telemetry import TELEMETRY_COLUMN
 from ontology.errors import BadRequest, NotFound
 
 MAX_DEPTH = 10
 """The deepest walk a caller may ask for: keeps a read bounded on a dense graph."""
 DEFAULT_MAX_TWINS = 10_000
 
-TWIN_KEYS = ("id", "model", "etag", "createdAt", "updatedAt", DOCUMENT)
-"""The node properties a walk reads: what ``Twin.from_node`` needs (no flattened copies)."""
+TWIN_KEYS = ("id", "model", "etag", "createdAt", "updatedAt", DOCUMENT, TELEMETRY_COLUMN)
+"""The node properties a walk reads: what ``Twin.from_node`` needs (no flattened copies).
+
+The last is the telemetry reference as JSON text (``graph.telemetry``)."""
 
 
-def twin_columns(var: str) -> str:
-    """The ``RETURN`` columns of :data:`TWIN_KEYS` for node variable ``var``."""
-    return ", ".join(f"{var}.`{key}`" for key in TWIN_KEYS)
+DOCUMENT_KEYS = TWIN_KEYS[:-1]
+""":data:`TWIN_KEYS` without the telemetry reference: for reads that build no ``Twin``
+(subgraphs)."""
+
+
+def twin_columns(var: str, *, telemetry: bool = True) -> str:
+    """The ``RETURN`` columns of :data:`TWIN_KEYS` (or :data:`DOCUMENT_KEYS`) for node ``var``."""
+    return ", ".join(f"{var}.`{key}`" for key in (TWIN_KEYS if telemetry else DOCUMENT_KEYS))
 
 
 _ROOTS = f"MATCH (t:Twin) WHERE t.id IN $roots RETURN {twin_columns('t')}"
@@ -50,6 +58,7 @@ RETURN a.id AS at, type(r) AS name, r.id AS rel{extra}
 """
 _EDGE = ", {source}.id AS source, {target}.id AS target, r.`" + DOCUMENT + "` AS relDocument"
 _TWIN = ", " + twin_columns("b")
+_TWIN_DOCUMENT = ", " + twin_columns("b", telemetry=False)
 
 
 class Direction(StrEnum):
@@ -116,12 +125,14 @@ def walk(
     close: bool = False,
     edges: bool = True,
     max_twins: int = DEFAULT_MAX_TWINS,
+    telemetry: bool = True,
 ) -> Walk:
     """Expand from ``roots`` by ``moves`` up to ``max_depth`` hops, one read per level.
 
     ``labels``: only twins carrying one of them are reached (roots are always kept).
     ``close``: also collect the relationships between twins of the last level and the
     twins reached, so the edges are those of the subgraph the reached twins induce.
+    ``telemetry``: read each twin's telemetry reference too (``Twin.from_node`` needs it).
     ``edges``: collect the relationships met (with their properties); without, ``edges``
     stays empty and the reads carry no relationship properties.
     Raises ``NotFound`` for a missing root and ``LimitExceeded`` past ``max_twins``.
@@ -134,7 +145,8 @@ def walk(
         result.nodes[twin_id] = found[twin_id]
         result.depth[twin_id] = 0
     frontier = list(dict.fromkeys(roots))
-    query = step_query(moves, labels, kept=False, edges=edges, twins=True)
+    query = step_query(moves, labels, kept=False, edges=edges, twins=True, telemetry=telemetry)
+    keys = TWIN_KEYS if telemetry else DOCUMENT_KEYS
     nodes, depths, parents = result.nodes, result.depth, result.parent
     # Columns: at, name, rel, [source, target, relDocument], then the twin's TWIN_KEYS,
     # the first being the id of the twin reached (``b``, the other end from ``at``).
@@ -151,7 +163,7 @@ def walk(
             if other not in nodes:
                 if len(nodes) >= max_twins:
                     raise LimitExceeded("twins in the walk", max_twins)
-                nodes[other] = dict(zip(TWIN_KEYS, row[first_twin:], strict=True))
+                nodes[other] = dict(zip(keys, row[first_twin:], strict=True))
                 depths[other] = depth
                 parents[other] = at
                 reached.append(other)
@@ -184,13 +196,20 @@ def walk_roots(store: GraphStore, roots: Sequence[str]) -> dict[str, Mapping[str
 
 
 def step_query(
-    moves: Sequence[Move], labels: Sequence[str], *, kept: bool, edges: bool = True, twins: bool = True
+    moves: Sequence[Move],
+    labels: Sequence[str],
+    *,
+    kept: bool,
+    edges: bool = True,
+    twins: bool = True,
+    telemetry: bool = True,
 ) -> str:
     """One hop out of ``$frontier`` along every move (a ``UNION ALL`` of one MATCH per direction).
 
-    ``edges`` adds the relationship's document, ``twins`` the reached twin's columns.
+    ``edges`` adds the relationship's document, ``twins`` the reached twin's columns (with
+    its telemetry reference unless ``telemetry`` is false).
     """
-    extra = (_EDGE if edges else "") + (_TWIN if twins else "")
+    extra = (_EDGE if edges else "") + ((_TWIN if telemetry else _TWIN_DOCUMENT) if twins else "")
     parts: list[str] = []
     conditions = ["any(label IN labels(b) WHERE label IN $labels)"] if labels else []
     if kept:

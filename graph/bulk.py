@@ -21,6 +21,7 @@ HEADER = {"fileVersion": FILE_VERSION, "format": "kgtwin"}
 TWIN_ID = "$dtId"
 METADATA = "$metadata"
 MODEL = "$model"
+TELEMETRY = "$telemetry"
 RELATIONSHIP_ID = "$relationshipId"
 TARGET_ID = "$targetId"
 RELATIONSHIP_NAME = "$relationshipName"
@@ -147,6 +148,12 @@ def _shape_issue(section: Section, line: int, value: Any) -> BulkIssue | None:
         metadata = value.get(METADATA)
         if not _text(value.get(TWIN_ID)) or not isinstance(metadata, dict) or not _text(metadata.get(MODEL)):
             return BulkIssue(line, "LINE_INVALID", f"a twin line needs {TWIN_ID} and {METADATA}.{MODEL}")
+        if TELEMETRY in value and not _telemetry_shape(value[TELEMETRY]):
+            message = (
+                f"{TELEMETRY} is an object with bucket and measurement (strings), tags (an object "
+                "of strings) and fields (a list of strings)"
+            )
+            return BulkIssue(line, "LINE_INVALID", message)
     else:
         keys = (TWIN_ID, RELATIONSHIP_ID, TARGET_ID, RELATIONSHIP_NAME)
         missing = [key for key in keys if not _text(value.get(key))]
@@ -159,15 +166,38 @@ def _text(value: object) -> bool:
     return isinstance(value, str) and bool(value)
 
 
-def twin_line(twin_id: str, model: str, document: Mapping[str, Any]) -> dict[str, Any]:
-    """The line of one twin: its id, model and DTDL property document."""
-    body = {k: v for k, v in document.items() if k not in (TWIN_ID, METADATA)}
-    return {TWIN_ID: twin_id, METADATA: {MODEL: model}, **body}
+def _telemetry_shape(value: object) -> bool:
+    """Whether ``value`` has the JSON shape of ``TelemetryRef.to_dict()`` (its meaning is checked later)."""
+    if not isinstance(value, dict) or not set(value) <= {"bucket", "measurement", "tags", "fields"}:
+        return False
+    tags, fields = value.get("tags", {}), value.get("fields", [])
+    return (
+        isinstance(value.get("bucket"), str)
+        and isinstance(value.get("measurement"), str)
+        and isinstance(tags, dict)
+        and all(isinstance(v, str) for v in tags.values())
+        and isinstance(fields, list)
+        and all(isinstance(f, str) for f in fields)
+    )
+
+
+_TWIN_KEYS = (TWIN_ID, METADATA, TELEMETRY)
+
+
+def twin_line(
+    twin_id: str, model: str, document: Mapping[str, Any], telemetry: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The line of one twin: its id, model, telemetry reference (only when given) and DTDL properties."""
+    body = {k: v for k, v in document.items() if k not in _TWIN_KEYS}
+    head: dict[str, Any] = {TWIN_ID: twin_id, METADATA: {MODEL: model}}
+    if telemetry is not None:
+        head[TELEMETRY] = dict(telemetry)
+    return {**head, **body}
 
 
 def twin_document(value: Mapping[str, Any]) -> dict[str, Any]:
     """The DTDL property document of a twin line."""
-    return {k: v for k, v in value.items() if k not in (TWIN_ID, METADATA)}
+    return {k: v for k, v in value.items() if k not in _TWIN_KEYS}
 
 
 def relationship_line(

@@ -14,11 +14,27 @@ from graph.cypher import MAX_ROWS
 from graph.model_store import GraphModelStore
 from graph.physical import decode
 from graph.store import GraphStore
+from graph.telemetry import (
+    TELEMETRY_COLUMN,
+    TWIN_TAG,
+    TelemetryRef,
+    default_ref,
+    ref_from_node,
+    telemetry_column,
+)
 from ontology.errors import KgtwinError
+from ontology.model import ModelSet
+from ontology.registry import ModelRegistry
 
 DEFAULT_PAGE = 1000
 
-_TWIN_PAGE = "MATCH (t:Twin) WHERE t.id > $after RETURN t.id, t.model, t._document ORDER BY t.id LIMIT $n"
+_TWIN_COLUMNS = f"t.id, t.model, t._document, {telemetry_column('t')}"
+_TWIN_PAGE = f"MATCH (t:Twin) WHERE t.id > $after RETURN {_TWIN_COLUMNS} ORDER BY t.id LIMIT $n"
+_TWIN_WINDOW_PAGE = (
+    f"MATCH (t:Twin) WHERE t.id > $after AND t.id <= $upto RETURN {_TWIN_COLUMNS} ORDER BY t.id LIMIT $n"
+)
+# About one twin in ``$k``, whatever its id: where the windows of a FalkorDB export end.
+_WINDOW_ENDS = "MATCH (t:Twin) WHERE id(t) % $k = 0 RETURN t.id"
 _RELATIONSHIPS_OF = """
 UNWIND $ids AS id
 MATCH (s:Twin {id: id})-[r]->(t:Twin)
@@ -46,35 +62,68 @@ def export_bulk(
                 progress(count)
             yield line
 
-    models = (dict(m.document) for m in GraphModelStore(store).list())
+    model_store = GraphModelStore(store)
+    models = (dict(m.document) for m in model_store.list())
+    ontology = ModelRegistry(model_store).models
     return write_bulk(
-        out, counted(models), counted(_twins(store, page_size)), counted(_relationships(store, page_size))
+        out,
+        counted(models),
+        counted(_twins(store, ontology, page_size)),
+        counted(_relationships(store, page_size)),
     )
 
 
 def _pages(store: GraphStore, page_size: int) -> Iterator[list[list[Any]]]:
+    """The twins in pages of ``page_size``, by id: each page asks for what sorts after the last id.
+
+    Neo4j reads a page off its ordered ``Twin.id`` index. FalkorDB's range index is not
+    ordered: it finds every twin after the cursor and sorts them all for one page, so the
+    export of N twins would cost N²/page. There the ids are first cut into windows of about
+    a page (one scan that samples one twin in ``page_size`` by internal id), and pages are
+    read window by window, each sorting only its window.
+    """
+    ends: list[Any] = [None]
+    if store.backend == "falkordb":
+        sample = store.query_rows(_WINDOW_ENDS, {"k": page_size})
+        ends = [*sorted(str(row[0]) for row in sample), None]
     after = ""
-    while True:
-        rows = store.read(_TWIN_PAGE, {"after": after, "n": page_size}, max_rows=MAX_ROWS).rows
-        if not rows:
-            return
-        yield rows
-        after = rows[-1][0]
+    for upto in ends:
+        query, params = (_TWIN_PAGE, {}) if upto is None else (_TWIN_WINDOW_PAGE, {"upto": upto})
+        while True:
+            rows = store.query_rows(query, {**params, "after": after, "n": page_size})
+            if rows:
+                yield rows
+                after = rows[-1][0]
+            if len(rows) < page_size:
+                break
 
 
-def _twins(store: GraphStore, page_size: int) -> Iterator[dict[str, Any]]:
+def _twins(store: GraphStore, models: ModelSet, page_size: int) -> Iterator[dict[str, Any]]:
+    """Twin lines; a twin's telemetry reference only when it is not its model's default."""
+    defaults: dict[str, TelemetryRef] = {}
     for page in _pages(store, page_size):
-        for twin_id, model, document in page:
-            yield twin_line(twin_id, model, decode({"id": twin_id, "_document": document}))
+        for twin_id, model, document, pairs in page:
+            ref = ref_from_node({TELEMETRY_COLUMN: pairs}, model, twin_id, models)
+            if model not in defaults:
+                defaults[model] = default_ref(models, model, "")
+            default = defaults[model]
+            is_default = (ref.bucket, ref.measurement, ref.fields, dict(ref.tags)) == (
+                default.bucket,
+                default.measurement,
+                default.fields,
+                {TWIN_TAG: twin_id},
+            )
+            properties = decode({"id": twin_id, "_document": document})
+            yield twin_line(twin_id, model, properties, None if is_default else ref.to_dict())
 
 
 def _relationships(store: GraphStore, page_size: int) -> Iterator[dict[str, Any]]:
     for page in _pages(store, page_size):
-        result = store.read(_RELATIONSHIPS_OF, {"ids": [row[0] for row in page]}, max_rows=MAX_ROWS)
-        if result.truncated:
+        rows = store.query_rows(_RELATIONSHIPS_OF, {"ids": [row[0] for row in page]})
+        if len(rows) > MAX_ROWS:
             raise KgtwinError(
                 f"twins {page[0][0]!r}..{page[-1][0]!r} have over {MAX_ROWS} relationships; "
                 "export with a smaller page size"
             )
-        for source, rid, name, target, document in result.rows:
+        for source, rid, name, target, document in rows:
             yield relationship_line(source, rid, name, target, decode({"id": rid, "_document": document}))

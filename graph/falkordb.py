@@ -22,6 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redislite.falkordb_client import FalkorDB
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from graph._falkor_params import params_header
 from graph.cypher import (
     DEFAULT_MAX_ROWS,
     DEFAULT_TIMEOUT_S,
@@ -88,7 +89,9 @@ class FalkorGraphStore:
         if is_explain(query):
             return self._explain(query.lstrip()[len("EXPLAIN") :], params)
         try:
-            result = self._graph.ro_query(query, dict(params or {}), timeout=max(1, round(timeout_s * 1000)))
+            result = self._graph.ro_query(
+                _with_params(query, params), timeout=max(1, round(timeout_s * 1000))
+            )
         except ValueError as exc:  # the client inlines parameters and refuses some map keys
             raise BadRequest(f"Cypher parameters refused: {exc}") from exc
         except ResponseError as exc:
@@ -110,7 +113,9 @@ class FalkorGraphStore:
     ) -> list[list[Any]]:
         check_limits(timeout_s, 1)
         try:
-            result = self._graph.ro_query(query, dict(params or {}), timeout=max(1, round(timeout_s * 1000)))
+            result = self._graph.ro_query(
+                _with_params(query, params), timeout=max(1, round(timeout_s * 1000))
+            )
         except ValueError as exc:
             raise BadRequest(f"Cypher parameters refused: {exc}") from exc
         except ResponseError as exc:
@@ -123,7 +128,7 @@ class FalkorGraphStore:
 
     def _explain(self, query: str, params: Mapping[str, Any] | None) -> CypherResult:
         try:
-            plan = self._graph.explain(query, dict(params or {}))
+            plan = self._graph.explain(_with_params(query, params))
         except ResponseError as exc:
             raise BadRequest(f"Cypher query failed: {exc}") from exc
         except RedisError as exc:
@@ -131,7 +136,9 @@ class FalkorGraphStore:
         return CypherResult(columns=list(PLAN_COLUMNS), rows=[[str(line)] for line in plan.plan])
 
     def _twin_ids(self, keys: list[Any]) -> dict[Any, Any]:
-        result = self._graph.ro_query("MATCH (n) WHERE id(n) IN $keys RETURN id(n), n.id", {"keys": keys})
+        result = self._graph.ro_query(
+            _with_params("MATCH (n) WHERE id(n) IN $keys RETURN id(n), n.id", {"keys": keys})
+        )
         return {row[0]: row[1] for row in result.result_set}
 
     def write(self, query: str, params: Mapping[str, Any] | None = None) -> CypherResult:
@@ -156,7 +163,7 @@ class FalkorGraphStore:
         reraise=True,
     )
     def _write(self, query: str, params: dict[str, Any]) -> Any:
-        return self._graph.query(query, params)
+        return self._graph.query(_with_params(query, params))
 
     def ensure_schema(self) -> None:
         for label in _UNIQUE_IDS:
@@ -194,6 +201,11 @@ class FalkorGraphStore:
         # the server running after we are gone, so drop them first.
         self._db.client.connection_pool.disconnect()
         self._db.close()
+
+
+def _with_params(query: str, params: Mapping[str, Any] | None) -> str:
+    """``query`` behind its parameters' ``CYPHER ...`` header (``graph._falkor_params``, not the client's)."""
+    return params_header(params or {}) + query
 
 
 def _query_error(exc: ResponseError, timeout_s: float) -> Exception:

@@ -8,24 +8,40 @@ then creates the new ones with ``UNWIND ... CREATE``, merges changed twins, rewr
 changed edges and leaves unchanged ones alone. Invalid lines are reported with their
 numbers and skipped (like Azure Digital Twins import jobs); ``dry_run`` validates
 everything and writes nothing. Nodes and edges get the same physical shape ``TwinGraph``
-writes (``docs/graph-model.md``). ``graph.exporter`` writes the same format.
+writes (``docs/graph-model.md``), telemetry reference included. Relationship batches are
+written by ``graph._import_edges``; change events and the graph's version by
+``graph._import_events``. ``graph.exporter`` writes the same format.
 """
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from graph.bulk import BulkIssue, BulkLine, Section, read_bulk, twin_document
+from graph._import_edges import EdgeBatchWriter
+from graph._import_events import BatchOutbox
+from graph._rows import map_literal, positional
+from graph.bulk import TELEMETRY, BulkIssue, BulkLine, Section, read_bulk, twin_document
 from graph.cypher import MAX_ROWS, identifier
+from graph.events import EventBus
 from graph.model_store import GraphModelStore
 from graph.physical import DOCUMENT, SYSTEM_KEYS, encode
+from graph.relabel import relabel_twins
 from graph.store import GraphStore
-from ontology.errors import KgtwinError
+from graph.telemetry import (
+    TWIN_TAG,
+    TelemetryRef,
+    default_ref,
+    ref_problems,
+    ref_properties,
+)
+from ontology.errors import Conflict, KgtwinError
 from ontology.instances import InstanceIssue, validator_for
 from ontology.labels import LabelIndex, label_index
 from ontology.model import ModelSet, Relationship
@@ -37,49 +53,22 @@ _RELATIONSHIP_KEYS = frozenset({"$dtId", "$relationshipId", "$relationshipName",
 MAX_ISSUES = 1000
 
 # Twins not in the graph when their batch was read are created; the others merged by id.
-_CREATE_TWINS = "UNWIND $rows AS row CREATE (t:Twin{labels}) SET t = row"
+# New elements travel as positional rows (lists, no maps): Bolt and FalkorDB's parameter
+# text (graph._falkor_params) both send lists of scalars fastest; the keys are in the text.
+_CREATE_TWINS = "UNWIND $rows AS r CREATE (t:Twin{labels} {{{props}}})"
 # Unchanged twins (same model, same document) are left alone, etag included: a re-run writes nothing.
+# ``_telemetry`` is the reference as canonical JSON text: it differs exactly when the reference does.
 _MERGE_TWINS = """
 UNWIND $rows AS row
 MERGE (t:Twin {{id: row.id}})
-WITH t, row, t._document AS before, coalesce(t.createdAt, $now) AS created
+WITH t, row, t._document AS before, coalesce(t.createdAt, $now) AS created, t._telemetry AS ref
 WHERE before IS NULL OR before <> row.props._document
+    OR t._telemetry IS NULL OR t._telemetry <> row.props._telemetry
 SET t = row.props, t.createdAt = created
 SET t{labels}
-RETURN count(t) AS written
+RETURN t.id, before, ref
 """
 _MODELS_OF = "UNWIND $ids AS id MATCH (t:Twin {id: id}) RETURN t.id, t.model"
-# Relationships are kept by (source, id): the edges of a batch's ids, one read per batch.
-_EDGES_OF = """
-UNWIND $groups AS g
-MATCH (s:Twin {id: g.source})
-WITH s, g
-MATCH (s)-[r]->(t:Twin) WHERE r.id IN g.ids
-RETURN s.id, r.id, type(r), t.id, r._document
-"""
-# maxMultiplicity: the edges of that name a source has, besides those of ids in the batch.
-# (``WITH`` keeps the planner on the id index, whatever its statistics of a young graph say.)
-_COUNT_OTHERS = """
-UNWIND $groups AS g
-MATCH (s:Twin {{id: g.source}})
-WITH s, g
-MATCH (s)-[r:{type}]->() WHERE NOT r.id IN g.ids
-RETURN g.source, count(r)
-"""
-_DELETE_EDGES = "UNWIND $rows AS row MATCH (:Twin {id: row.source})-[r]->() WHERE r.id = row.rid DELETE r"
-_CREATE_EDGES = """
-UNWIND $rows AS row
-MATCH (s:Twin {{id: row.source}}) MATCH (t:Twin {{id: row.target}})
-CREATE (s)-[r:{type}]->(t) SET r = row.props
-RETURN count(r)
-"""
-_UPDATE_EDGES = """
-UNWIND $rows AS row
-MATCH (:Twin {{id: row.source}})-[r:{type}]->(:Twin {{id: row.target}}) WHERE r.id = row.props.id
-SET r = row.props
-RETURN count(r)
-"""
-
 Progress = Callable[[int], None]
 
 
@@ -114,44 +103,87 @@ def import_bulk(
     dry_run: bool = False,
     batch_size: int = DEFAULT_BATCH,
     progress: Progress | None = None,
+    events: EventBus | None = None,
 ) -> ImportReport:
-    """Import a bulk file read from ``stream``; ``progress`` is told the bytes read so far."""
+    """Import a bulk file read from ``stream``; ``progress`` is told the bytes read so far.
+
+    With ``events``, the models uploaded and the twins and relationships written are
+    announced there as ``TwinGraph`` announces them, each batch once its statements returned.
+    """
     store.ensure_schema()
-    job = _Import(store, dry_run, max(1, batch_size))
-    lines = read_bulk(stream)
-    for line in lines:
-        if progress is not None:
-            progress(line.offset)
-        if line.issue is not None:
-            job.report.refuse(line.issue)
-        elif line.section is Section.MODELS:
-            job.model_lines.append(line)
-        elif line.section is Section.TWINS:
-            job.twin(line)
-        elif line.section is Section.RELATIONSHIPS:
-            job.relationship(line)
-    job.finish()
+    job = _Import(store, dry_run, max(1, batch_size), events)
+    with _no_cycle_collection():
+        for line in read_bulk(stream):
+            if progress is not None:
+                progress(line.offset)
+            if line.issue is not None:
+                job.report.refuse(line.issue)
+            elif line.section is Section.MODELS:
+                job.model_lines.append(line)
+            elif line.section is Section.TWINS:
+                job.twin(line)
+            elif line.section is Section.RELATIONSHIPS:
+                job.relationship(line)
+        job.finish()
     return job.report
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause Python's automatic cyclic garbage collection for the import, then collect once.
+
+    A batch allocates hundreds of thousands of small objects that live until it is
+    written, so the collector keeps scanning them (over a tenth of the import's time) and
+    finds nothing: parsed JSON and rows hold no reference cycles, and reference counting
+    frees each batch when it is done. Drivers do leave cycles (sessions, results), so each
+    written batch ends with a collection of the young generations (:func:`_collect_young`),
+    which is cheap once the batch is freed: memory stays bounded by the batch.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.collect()
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingTwin:
+    """A valid twin line waiting for its batch: the node properties it will get, reference included."""
+
+    line: int
+    id: str
+    model: str
+    document: dict[str, Any]
+    ref: dict[str, Any]
 
 
 class _Import:
     """One import run: the models, then batches of twins per label set, then of relationships."""
 
-    def __init__(self, store: GraphStore, dry_run: bool, batch_size: int) -> None:
+    def __init__(self, store: GraphStore, dry_run: bool, batch_size: int, events: EventBus | None) -> None:
         self.store = store
         self.dry_run = dry_run
         self.batch_size = batch_size
+        self.events = events
         self.report = ImportReport(dry_run=dry_run)
         self.model_lines: list[BulkLine] = []
         self.models: ModelSet | None = None
+        self.registry: ModelRegistry | None = None
         self.labels: LabelIndex | None = None
-        self.pending_twins: list[tuple[int, str, str, dict[str, Any]]] = []
+        self.pending_twins: list[_PendingTwin] = []
         self.relationships: list[BulkLine] = []
         # Dry run only: the file's valid twins, which are not in the graph to check targets against.
         self.seen: dict[str, str] = {}
         self.now = _now()
         self.declared: dict[tuple[str, str], Relationship | None] = {}
         self.fits: dict[tuple[str, str], bool] = {}
+        self.edges = EdgeBatchWriter(store, events, self.report.refuse, self._models_of)
+        # Per model: the default reference's keys but the twin_id tag, and whether new twins may use it.
+        self.default_refs: dict[str, TelemetryRef] = {}
+        self.instantiable: dict[str, str | None] = {}
 
     def ontology(self) -> ModelSet:
         """The registered models, once the file's Models section is uploaded (or parsed, in a dry run)."""
@@ -161,8 +193,8 @@ class _Import:
         return self.models
 
     def _load_models(self) -> ModelSet:
-        model_store = GraphModelStore(self.store)
-        registry = ModelRegistry(model_store)
+        model_store = GraphModelStore(self.store, events=None if self.dry_run else self.events)
+        registry = self.registry = ModelRegistry(model_store)
         new: list[BulkLine] = []
         for line in self.model_lines:
             dtmi = line.value["@id"]
@@ -179,8 +211,11 @@ class _Import:
             if self.dry_run:
                 models = registry.models.merged(parse(documents, known=registry.models))
             else:
+                before = registry.models
                 registry.upload(documents)
                 models = registry.models
+                # New models can lengthen the labels of registered ones (graph.relabel).
+                relabel_twins(self.store, before, models)
         except KgtwinError as exc:
             where = ", ".join(str(line.line) for line in new)
             self.report.refuse(
@@ -202,45 +237,105 @@ class _Import:
         if issues or not SYSTEM_KEYS.isdisjoint(document):
             self._refuse_all(line.line, f"twin {twin_id!r}", issues + _reserved(document))
             return
-        self.pending_twins.append((line.line, twin_id, model, document))
+        if TELEMETRY in value:
+            ref = TelemetryRef.from_dict(value[TELEMETRY])
+            problems = ref_problems(ref, twin_id)
+            if problems:
+                for path, message in problems:
+                    text = f"twin {twin_id!r}: {TELEMETRY}{path}: {message}"
+                    self.report.refuse(BulkIssue(line.line, "TELEMETRY_INVALID", text))
+                return
+            ref_props = ref_properties(ref)
+        else:
+            ref_props = self._default_ref(models, model, twin_id)
+        self.pending_twins.append(_PendingTwin(line.line, twin_id, model, document, ref_props))
         if len(self.pending_twins) >= self.batch_size:
             self._flush_twins()
 
+    def _default_ref(self, models: ModelSet, model: str, twin_id: str) -> dict[str, Any]:
+        """The node properties of the default reference (per model once: it is on every twin's path)."""
+        base = self.default_refs.get(model)
+        if base is None:
+            base = self.default_refs[model] = default_ref(models, model, "")
+        return ref_properties(TelemetryRef(base.bucket, base.measurement, {TWIN_TAG: twin_id}, base.fields))
+
+    def _decommissioned(self, model: str) -> str | None:
+        """Why no new twin may have ``model`` (it is decommissioned), or None."""
+        if model not in self.instantiable:
+            assert self.registry is not None
+            self.instantiable[model] = None
+            if model in self.registry.models:  # else only parsed by this dry run: new, so usable
+                try:
+                    self.registry.ensure_instantiable(model)
+                except Conflict as exc:
+                    self.instantiable[model] = exc.message
+        return self.instantiable[model]
+
     def _flush_twins(self) -> None:
-        """Refuse twins whose id is taken by a twin of another model, then write the rest by label set.
+        """Refuse twins whose id is taken by a twin of another model, and new twins of
+        decommissioned models, then write the rest by label set.
 
         Twins the graph does not hold are created, the others merged (left alone when unchanged).
         """
         pending, self.pending_twins = self.pending_twins, []
         if not pending:
             return
-        existing = self._models_of({twin_id for _, twin_id, _, _ in pending})
+        existing = self._models_of({twin.id for twin in pending})
         batch: dict[str, str] = {}
-        created: dict[tuple[str, ...], dict[str, dict[str, Any]]] = defaultdict(dict)
-        merged: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        created: dict[tuple[str, ...], dict[str, _PendingTwin]] = defaultdict(dict)
+        merged: dict[tuple[str, ...], dict[str, _PendingTwin]] = defaultdict(dict)
         assert self.labels is not None
-        for number, twin_id, model, document in pending:
-            other = existing.get(twin_id) or batch.get(twin_id) or self.seen.get(twin_id)
-            if other is not None and other != model:
-                message = f"twin {twin_id!r} has model {other}; delete it to give it model {model}"
-                self.report.refuse(BulkIssue(number, "CONFLICT", message))
+        for twin in pending:
+            other = existing.get(twin.id) or batch.get(twin.id) or self.seen.get(twin.id)
+            if other is not None and other != twin.model:
+                message = f"twin {twin.id!r} has model {other}; delete it to give it model {twin.model}"
+                self.report.refuse(BulkIssue(twin.line, "CONFLICT", message))
+                continue
+            if other is None and (why := self._decommissioned(twin.model)) is not None:
+                self.report.refuse(BulkIssue(twin.line, "MODEL_DECOMMISSIONED", f"twin {twin.id!r}: {why}"))
                 continue
             self.report.twins += 1
-            batch[twin_id] = model
+            batch[twin.id] = twin.model
             if self.dry_run:
-                self.seen[twin_id] = model
+                self.seen[twin.id] = twin.model
                 continue
-            system = {"id": twin_id, "model": model, "etag": f'W/"{uuid.uuid4()}"', "updatedAt": self.now}
-            labels = self.labels.labels(model)
-            if twin_id in existing:
-                merged[labels].append({"id": twin_id, "props": encode(document, system)})
-            else:  # the last line of an id repeated in the batch wins, as a merge would have it
-                created[labels][twin_id] = encode(document, {**system, "createdAt": self.now})
+            # The last line of an id repeated in the batch wins, as a merge would have it.
+            labels = self.labels.labels(twin.model)
+            (merged if twin.id in existing else created)[labels][twin.id] = twin
+        if self.dry_run:
+            _collect_young()
+            return
+        outbox = BatchOutbox(self.store, self.events, self.now)
         for labels, by_id in created.items():
-            text = _labels(labels)
-            self.store.write(_CREATE_TWINS.format(labels=text), {"rows": list(by_id.values())})
-        for labels, rows in merged.items():
-            self.store.write(_MERGE_TWINS.format(labels=_labels(labels)), {"rows": rows, "now": self.now})
+            props = [self._props(twin, created=True) for twin in by_id.values()]
+            for keys, values in positional(props):
+                text = _CREATE_TWINS.format(labels=_labels(labels), props=map_literal(keys, "r", 0))
+                self.store.write(text, {"rows": values})
+            for twin, row in zip(by_id.values(), props, strict=True):
+                outbox.twin_created(twin.id, twin.model, row["etag"], twin.document, twin.ref)
+        for labels, by_id in merged.items():
+            etags: dict[str, str] = {}
+            maps: list[dict[str, Any]] = []
+            for t in by_id.values():
+                node = self._props(t)
+                etags[t.id] = node["etag"]
+                maps.append({"id": t.id, "props": node})
+            query = _MERGE_TWINS.format(labels=_labels(labels))
+            for twin_id, before, old_ref in self.store.write(query, {"rows": maps, "now": self.now}).rows:
+                t = by_id[twin_id]
+                if before is None:  # deleted between the batch's read and its write: created again
+                    outbox.twin_created(t.id, t.model, etags[t.id], t.document, t.ref)
+                else:
+                    outbox.twin_replaced(t.id, t.model, etags[t.id], t.document, t.ref, before, old_ref)
+        outbox.commit()
+        _collect_young()
+
+    def _props(self, twin: _PendingTwin, *, created: bool = False) -> dict[str, Any]:
+        """The node properties of ``twin``: encoded document, system keys (a new etag), reference."""
+        system = {"id": twin.id, "model": twin.model, "etag": f'W/"{uuid.uuid4()}"', "updatedAt": self.now}
+        if created:
+            system["createdAt"] = self.now
+        return {**encode(twin.document, system), **twin.ref}
 
     def relationship(self, line: BulkLine) -> None:
         if self.pending_twins:
@@ -262,83 +357,12 @@ class _Import:
         rows = [row for line in batch if (row := self._relationship_row(line, models, known)) is not None]
         if self.dry_run:
             self.report.relationships += len(rows)
+            _collect_young()
             return
-        rows = self._within_multiplicity(rows)
-        self.report.relationships += len(rows)
-        self._write_relationships(rows)
-
-    def _within_multiplicity(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The rows that keep their source within ``maxMultiplicity``; the others are refused.
-
-        A row counts the source's edges of its name in the graph (but those of ids in the
-        batch, which it rewrites) and the ids of that source and name ahead of it in the batch.
-        """
-        ids: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for row in rows:
-            if row["max"] is not None:
-                same = ids[row["source"], row["name"]]
-                if row["rid"] not in same:
-                    same.append(row["rid"])
-        if not ids:
-            return rows
-        others: dict[tuple[str, str], int] = {}
-        for name in {name for _, name in ids}:
-            groups = [{"source": s, "ids": v} for (s, n), v in ids.items() if n == name]
-            query = _COUNT_OTHERS.format(type=identifier(name))
-            for source, count in self.store.read(query, {"groups": groups}, max_rows=MAX_ROWS).rows:
-                others[str(source), name] = int(count)
-        kept = []
-        for row in rows:
-            key = row["source"], row["name"]
-            if row["max"] is None or others.get(key, 0) + ids[key].index(row["rid"]) < row["max"]:
-                kept.append(row)
-                continue
-            message = (
-                f"relationship {row['rid']!r} of {row['source']!r}: the source would have more than "
-                f"{row['max']} {row['name']!r} relationships, the maxMultiplicity of its model"
-            )
-            self.report.refuse(BulkIssue(row["line"], "CONFLICT", message))
-        return kept
-
-    def _write_relationships(self, rows: list[dict[str, Any]]) -> None:
-        """Create new edges, rewrite changed ones (another target or name: replaced), skip the same."""
-        final = {(row["source"], row["rid"]): row for row in rows}  # a repeated id: the last line wins
-        groups: dict[str, list[str]] = defaultdict(list)
-        for source, rid in final:
-            groups[source].append(rid)
-        found: dict[tuple[str, str], list[tuple[str, str, Any]]] = defaultdict(list)
-        query = {"groups": [{"source": s, "ids": v} for s, v in groups.items()]}
-        for source, rid, name, target, document in self.store.read(_EDGES_OF, query, max_rows=MAX_ROWS).rows:
-            found[str(source), str(rid)].append((str(name), str(target), document))
-        removed: list[dict[str, str]] = []
-        created: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        updated: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for key, row in final.items():
-            sent = {"source": row["source"], "target": row["target"], "props": row["props"]}
-            old = found.get(key)
-            if not old:
-                created[row["name"]].append(sent)
-            elif len(old) == 1 and old[0][:2] == (row["name"], row["target"]):
-                if old[0][2] != row["props"][DOCUMENT]:
-                    updated[row["name"]].append(sent)
-            else:
-                removed.append({"source": row["source"], "rid": row["rid"]})
-                created[row["name"]].append(sent)
-        if removed:
-            self.store.write(_DELETE_EDGES, {"rows": removed})
-        short = False
-        for template, by_name in ((_UPDATE_EDGES, updated), (_CREATE_EDGES, created)):
-            for name, sent_rows in by_name.items():
-                result = self.store.write(template.format(type=identifier(name)), {"rows": sent_rows})
-                short = short or int(result.rows[0][0]) < len(sent_rows)
-        if short:  # a source or target was deleted since the batch was validated
-            there = self._models_of({row["source"] for row in rows} | {row["target"] for row in rows})
-            for row in rows:
-                if row["source"] not in there or row["target"] not in there:
-                    self.report.relationships -= 1
-                    what = f"relationship {row['rid']!r} of {row['source']!r}"
-                    message = f"{what}: its source or target was deleted"
-                    self.report.refuse(BulkIssue(row["line"], "NOT_FOUND", message))
+        written = self.edges.written
+        self.edges.write(rows)
+        self.report.relationships += self.edges.written - written
+        _collect_young()
 
     def _relationship_row(
         self, line: BulkLine, models: ModelSet, known: Mapping[str, str]
@@ -379,6 +403,8 @@ class _Import:
             "rid": rid,
             "name": name,
             "max": declared.max_multiplicity,
+            "model": known[source],
+            "properties": properties,
             "props": encode(properties, {"id": rid}) if properties else {"id": rid, DOCUMENT: "{}"},
         }
 
@@ -401,6 +427,12 @@ class _Import:
         self.ontology()
         self._flush_twins()
         self._flush_relationships()
+
+
+def _collect_young() -> None:
+    """Free the reference cycles a batch's statements left (see :func:`_no_cycle_collection`)."""
+    if not gc.isenabled():
+        gc.collect(1)
 
 
 def _labels(labels: tuple[str, ...]) -> str:

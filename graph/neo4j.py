@@ -48,6 +48,8 @@ _TIMEOUT_CODES = frozenset(
 _SCHEMA = (
     "CREATE CONSTRAINT twin_id IF NOT EXISTS FOR (t:Twin) REQUIRE t.id IS UNIQUE",
     "CREATE CONSTRAINT model_id IF NOT EXISTS FOR (m:Model) REQUIRE m.id IS UNIQUE",
+    # The one bookkeeping node of graph/_version.py: concurrent MERGEs must not make two.
+    "CREATE CONSTRAINT kgtwin_meta_id IF NOT EXISTS FOR (m:KgtwinMeta) REQUIRE m.id IS UNIQUE",
 )
 
 

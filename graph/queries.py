@@ -7,10 +7,15 @@ reach the query text; twin ids travel as parameters.
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from graph._traversal import DEFAULT_MAX_TWINS, Direction, Move, walk
+from graph._version import current as current_version
 from graph.cypher import MAX_ROWS
 from graph.store import GraphStore
 from graph.twins import Twin
@@ -95,14 +100,39 @@ def neighbours(
 
 
 def containment_tree(
-    store: GraphStore, root_id: str, *, max_depth: int = 6, max_twins: int = DEFAULT_MAX_TWINS
+    store: GraphStore,
+    root_id: str,
+    *,
+    max_depth: int = 6,
+    max_twins: int = DEFAULT_MAX_TWINS,
+    cached: bool = True,
 ) -> ContainmentNode:
     """What ``root_id`` contains, down to ``max_depth`` levels: site, building, floor, room, equipment.
 
     Follows :data:`CONTAINMENT`. A twin reached from two parents (inconsistent data) is
     placed once, under the first parent by id at the shallowest level; children are sorted
     by id.
+
+    Trees are cached per store and root, checked against the graph's version token
+    (``graph._version``, one read) on every call, so a tree reflects every change whose
+    call returned before this one started, whichever process made it. The tree is shared
+    by the callers of the same version: treat it as read-only. ``cached=False`` always walks.
     """
+    if not cached:
+        return _build_tree(store, root_id, max_depth, max_twins)
+    cache = _tree_cache(store)
+    version = current_version(store)
+    key = (root_id, max_depth, max_twins)
+    tree = cache.get(key, version)
+    if tree is None:
+        # The version read *before* the walk labels the tree: a change racing with the walk
+        # renews the token, so the next call walks again rather than trusting this tree.
+        tree = _build_tree(store, root_id, max_depth, max_twins)
+        cache.put(key, version, tree)
+    return tree
+
+
+def _build_tree(store: GraphStore, root_id: str, max_depth: int, max_twins: int) -> ContainmentNode:
     found = walk(store, [root_id], CONTAINMENT, max_depth, edges=False, max_twins=max_twins)
     children: dict[str, list[str]] = {}
     for child, parent in found.parent.items():
@@ -113,3 +143,60 @@ def containment_tree(
         return ContainmentNode(Twin.from_node(found.nodes[twin_id]), tuple(build(kid) for kid in kids))
 
     return build(root_id)
+
+
+class _TreeCache:
+    """The containment trees of one store, by (root, depth, limit), each with the version it was read at.
+
+    Bounded by the twins it holds (``CACHE_TWINS``): the least recently used trees go first.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # key -> (version, tree, twins in it, monotonic time it was read)
+        self._trees: OrderedDict[tuple[str, int, int], tuple[str, ContainmentNode, int, float]]
+        self._trees = OrderedDict()
+        self._twins = 0
+
+    def get(self, key: tuple[str, int, int], version: str | None) -> ContainmentNode | None:
+        with self._lock:
+            entry = self._trees.get(key)
+            if entry is None or entry[0] != version or time.monotonic() - entry[3] > CACHE_MAX_AGE_S:
+                return None
+            self._trees.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: tuple[str, int, int], version: str | None, tree: ContainmentNode) -> None:
+        size = _size(tree)
+        with self._lock:
+            old = self._trees.pop(key, None)
+            if old is not None:
+                self._twins -= old[2]
+            if version is None or size > CACHE_TWINS:
+                return
+            self._trees[key] = (version, tree, size, time.monotonic())
+            self._twins += size
+            while self._twins > CACHE_TWINS:
+                _, (_, _, dropped, _) = self._trees.popitem(last=False)
+                self._twins -= dropped
+
+
+CACHE_MAX_AGE_S = 60.0
+"""The oldest a cached tree may be: bounds how stale it gets after a change that renewed no
+version (a raw Cypher write, or a writer that died between its change and the renewal)."""
+CACHE_TWINS = 200_000
+"""How many twins the cached trees of one store may hold together (a 10,000-twin tree is ~20 MB)."""
+_CACHES: weakref.WeakKeyDictionary[GraphStore, _TreeCache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def _tree_cache(store: GraphStore) -> _TreeCache:
+    with _CACHES_LOCK:
+        cache = _CACHES.get(store)
+        if cache is None:
+            cache = _CACHES[store] = _TreeCache()
+        return cache
+
+
+def _size(tree: ContainmentNode) -> int:
+    return 1 + sum(_size(child) for child in tree.children)

@@ -125,21 +125,40 @@ def find_twins(
     if not isinstance(sort_schema, PrimitiveSchema | EnumSchema):
         raise BadRequest(f"cannot sort by {order_by!r}: it is not a scalar", details={"orderBy": order_by})
     key = f"t.{sort_key}"
-    if after is not None:
-        last_key, last_id = _decode_cursor(after, order_by, descending)
-        params["lastKey"], params["lastId"] = last_key, last_id
-        before = "<" if descending else ">"
-        clauses.append(
-            f"({key} IS NULL AND t.id {before} $lastId)"
-            if last_key is None
-            else f"({key} {before} $lastKey OR ({key} = $lastKey AND t.id {before} $lastId) OR {key} IS NULL)"
-        )
+    before = "<" if descending else ">"
     order = " DESC" if descending else ""
+    if order_by == "id" and store.backend == "neo4j":
+        # Every twin has an id (the unique Twin.id index): a range on it lets Neo4j read the
+        # index in order and stop after ``first`` matches instead of sorting every twin of
+        # the model (no id is empty, so ``> ''`` keeps them all). FalkorDB's range index is
+        # not ordered: there the range would scan every twin, so the label scan stays.
+        if after is not None:
+            params["lastId"] = _decode_cursor(after, order_by, descending)[1]
+            clauses.append(f"t.id {before} $lastId")
+        else:
+            clauses.append("t.id > ''")
+        sort = f"t.id{order}"
+        match = f"MATCH (t:Twin:{_label(models, model)})"
+    else:
+        if after is not None:
+            last_key, last_id = _decode_cursor(after, order_by, descending)
+            params["lastKey"], params["lastId"] = last_key, last_id
+            clauses.append(
+                f"({key} IS NULL AND t.id {before} $lastId)"
+                if last_key is None
+                else f"({key} {before} $lastKey OR ({key} = $lastKey AND t.id {before} $lastId)"
+                f" OR {key} IS NULL)"
+            )
+        sort = f"({key} IS NULL), {key}{order}, t.id{order}"
+        match = f"MATCH (t:{_label(models, model)})"
+    # Sort and cut in WITH, then project: engines would otherwise build every matching
+    # twin's columns (its whole document) before keeping the first ``first + 1``. RETURN
+    # keeps WITH's order on both engines (tests/graph/test_search.py pages every sort).
     query = (
-        f"MATCH (t:{_label(models, model)})"
+        match
         + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        + f" WITH t ORDER BY {sort} LIMIT $limit"
         + f" RETURN {twin_columns('t')}, {key} AS sortKey"
-        + f" ORDER BY ({key} IS NULL), {key}{order}, t.id{order} LIMIT $limit"
     )
     rows = store.query_rows(query, params)
     page = rows[:first]

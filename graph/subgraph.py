@@ -10,9 +10,11 @@ Two ways to say which part:
   in two reads.
 
 The graph's nodes are twin ids with the twin's DTDL properties as attributes, plus
-``$model`` and ``$etag``; its edges are keyed by relationship id and carry the
-relationship's DTDL properties plus ``$relationshipName`` (``$`` keys, as in DTDL's
-``$metadata``, cannot clash with a DTDL name).
+``$model``, ``$etag`` and ``$telemetry`` (its telemetry reference as JSON, so a simulation
+reads a twin's own series even when it points at another system's); its edges are keyed
+by relationship id and carry the relationship's DTDL properties plus
+``$relationshipName`` (``$`` keys, as in DTDL's ``$metadata``, cannot clash with a DTDL
+name).
 """
 
 from __future__ import annotations
@@ -38,12 +40,14 @@ from graph.cypher import DEFAULT_TIMEOUT_S, MAX_ROWS
 from graph.errors import LimitExceeded
 from graph.physical import DOCUMENT, decode
 from graph.store import GraphStore
+from graph.telemetry import ref_from_node
 from ontology.errors import BadRequest
 from ontology.labels import label_index
 from ontology.model import ModelSet
 
 MODEL = "$model"
 ETAG = "$etag"
+TELEMETRY = "$telemetry"
 RELATIONSHIP_NAME = "$relationshipName"
 
 _NODES = f"MATCH (t:Twin) WHERE t.id IN $ids RETURN {twin_columns('t')}"
@@ -154,7 +158,11 @@ def _twin_ids(value: Any, ids: dict[str, None]) -> None:
 def _graph(nodes: Iterable[Mapping[str, Any]], edges: Iterable[Edge]) -> nx.MultiDiGraph:
     graph = nx.MultiDiGraph()
     for props in sorted(nodes, key=lambda p: str(p["id"])):
-        graph.add_node(str(props["id"]), **decode(props), **{MODEL: props["model"], ETAG: props["etag"]})
+        twin_id, model = str(props["id"]), str(props["model"])
+        ref = ref_from_node(props, model, twin_id)
+        graph.add_node(
+            twin_id, **decode(props), **{MODEL: model, ETAG: props["etag"], TELEMETRY: ref.to_dict()}
+        )
     for edge in sorted(edges, key=lambda e: (e.source, e.id)):
         graph.add_edge(
             edge.source, edge.target, key=edge.id, **edge.properties, **{RELATIONSHIP_NAME: edge.name}

@@ -13,12 +13,14 @@ below both the ingest path that writes points and the simulations that read them
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from graph.store import GraphStore
 from ontology import ModelSet, Telemetry
 from ontology.dtmi import short_name
 
@@ -117,3 +119,107 @@ class Aggregate(StrEnum):
     MAX = "max"
     LAST = "last"
     COUNT = "count"
+
+
+# --- How a reference is stored on a twin node (docs/graph-model.md) ---------------------
+# DTDL names start with a letter, so keys starting with "_" never meet a DTDL property.
+PREFIX = "_telemetry."
+BUCKET_KEY = PREFIX + "bucket"
+MEASUREMENT_KEY = PREFIX + "measurement"
+FIELDS_KEY = PREFIX + "fields"
+TAG_PREFIX = PREFIX + "tags."
+TELEMETRY_COLUMN = "_telemetry"
+"""The reference as JSON text: the copy kgtwin reads back (as ``_document`` is for the
+properties). The keys above are for analysts' filters; reading them back would need the
+node's key list, which costs a 10,000-twin walk more than the walk itself."""
+
+
+def telemetry_column(var: str) -> str:
+    """The Cypher expression of node ``var``'s reference (JSON text, or null on old nodes)."""
+    return f"{var}.`{TELEMETRY_COLUMN}`"
+
+
+def ref_properties(ref: TelemetryRef) -> dict[str, Any]:
+    """The node properties of ``ref``: bucket, measurement, fields (a list) and one key per tag."""
+    props: dict[str, Any] = {
+        BUCKET_KEY: ref.bucket,
+        MEASUREMENT_KEY: ref.measurement,
+        FIELDS_KEY: list(ref.fields),
+    }
+    props.update({TAG_PREFIX + key: value for key, value in ref.tags.items()})
+    props[TELEMETRY_COLUMN] = json.dumps(ref.to_dict(), separators=(",", ":"), ensure_ascii=False)
+    return props
+
+
+def ref_from_node(
+    props: Mapping[str, Any], model: str, twin_id: str, models: ModelSet | None = None
+) -> TelemetryRef:
+    """The reference stored on a node (read from its ``_telemetry`` JSON text).
+
+    A node written before references existed carries none: it reads as the default, with
+    the model's fields when ``models`` is given and none otherwise.
+    """
+    text = props.get(TELEMETRY_COLUMN)
+    if isinstance(text, str):
+        return TelemetryRef.from_dict(json.loads(text))
+    if models is not None:
+        return default_ref(models, model, twin_id)
+    return TelemetryRef(DEFAULT_BUCKET, short_name(model), {TWIN_TAG: twin_id})
+
+
+def ref_problems(ref: TelemetryRef, twin_id: str) -> list[tuple[str, str]]:
+    """What makes ``ref`` unusable as twin ``twin_id``'s reference: ``(JSON Pointer, message)`` pairs.
+
+    The ``twin_id`` tag must name the twin: the ingest path and the readers find a twin's
+    series by it. A tag key must be non-empty and free of backticks (FalkorDB's client
+    cannot send a backtick in a property key).
+    """
+    problems: list[tuple[str, str]] = []
+    for name in ("bucket", "measurement"):
+        value = getattr(ref, name)
+        if not isinstance(value, str) or not value:
+            problems.append((f"/{name}", f"{name} must be a non-empty string, not {value!r}"))
+    # Callers may build a ref from unchecked JSON: check the types the annotations promise.
+    tags: list[tuple[object, object]] = [*ref.tags.items()]
+    for key, value in tags:
+        if not isinstance(key, str) or not key or "`" in key:
+            problems.append(("/tags", f"tag key {key!r} must be a non-empty string without a backtick"))
+        elif not isinstance(value, str):
+            problems.append((f"/tags/{key}", f"tag {key!r} must be a string, not {value!r}"))
+    if ref.tags.get(TWIN_TAG) != twin_id:
+        found = ref.tags.get(TWIN_TAG)
+        problems.append(
+            (f"/tags/{TWIN_TAG}", f"the {TWIN_TAG} tag must be the twin id {twin_id!r}, not {found!r}")
+        )
+    fields: tuple[object, ...] = tuple(ref.fields)
+    if any(not isinstance(f, str) or not f for f in fields) or len(set(ref.fields)) != len(ref.fields):
+        problems.append(("/fields", f"fields must be distinct non-empty strings, not {list(ref.fields)!r}"))
+    return problems
+
+
+@dataclass(frozen=True)
+class TwinTarget:
+    """Where the telemetry of one twin goes: its model (to validate points) and its reference."""
+
+    model: str
+    ref: TelemetryRef
+
+
+_TARGETS = f"UNWIND $ids AS id MATCH (t:Twin {{id: id}}) RETURN t.id, t.model, {telemetry_column('t')}"
+
+
+def telemetry_targets(store: GraphStore, twin_ids: Sequence[str]) -> dict[str, TwinTarget]:
+    """The model and reference of each twin of ``twin_ids`` that exists, in one read.
+
+    For the ingest path, which resolves a batch of incoming messages at once; ids with no
+    twin are absent from the answer.
+    """
+    ids = list(dict.fromkeys(twin_ids))
+    if not ids:
+        return {}
+    targets: dict[str, TwinTarget] = {}
+    for twin_id, model, text in store.query_rows(_TARGETS, {"ids": ids}):
+        targets[str(twin_id)] = TwinTarget(
+            str(model), ref_from_node({TELEMETRY_COLUMN: text}, str(model), str(twin_id))
+        )
+    return targets

@@ -6,7 +6,9 @@ writes anything, then sends one generated Cypher statement per change through th
 multi-statement transactions; each of its queries is atomic). Guards inside each
 statement (same model, multiplicity) keep the change safe against concurrent writers.
 Values only ever travel as parameters; labels and relationship types come from the
-validated model set (``label_index``, DTDL names) and are backticked.
+validated model set (``label_index``, DTDL names) and are backticked. The statements are
+in ``graph._statements``. Every change renews the graph's version (``graph._version``)
+before it is announced, so cached containment trees in any process see it.
 """
 
 from __future__ import annotations
@@ -19,80 +21,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from graph import _statements as sql
+from graph._version import bump
 from graph.cypher import identifier
 from graph.events import ChangeEvent, ChangeKind, EventBus, document_patch, utc_now
 from graph.physical import SYSTEM_KEYS, decode, encode
 from graph.store import GraphStore
+from graph.telemetry import (
+    TELEMETRY_COLUMN,
+    TelemetryRef,
+    default_ref,
+    ref_from_node,
+    ref_problems,
+    ref_properties,
+)
 from ontology.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from ontology.instances import InstanceIssue, validator_for
 from ontology.labels import label_index
 from ontology.model import ModelSet
 from ontology.patch import apply_patch
-
-_PUT_TWIN = """
-MERGE (t:Twin {{id: $id}})
-WITH t, t.model AS previous, t._document AS before, coalesce(t.createdAt, $now) AS created
-WHERE previous IS NULL OR previous = $model
-SET t = $props, t.createdAt = created
-SET t{labels}
-RETURN properties(t) AS twin, before
-"""
-# Compare-and-set on the etag: no row back means another writer got there first.
-_PATCH_TWIN = """
-MATCH (t:Twin {id: $id})
-WITH t, t.createdAt AS created
-WHERE t.etag = $expected
-SET t = $props, t.createdAt = created
-RETURN properties(t) AS twin
-"""
-_GET_TWIN = "MATCH (t:Twin {id: $id}) RETURN properties(t) AS twin"
-# Answers the model and the relationships it deletes along, for the change events.
-_DELETE_TWIN = """
-MATCH (t:Twin {id: $id})
-OPTIONAL MATCH (t)-[r]-()
-WITH t, collect(DISTINCT CASE WHEN r IS NULL THEN null
-    ELSE [r.id, type(r), startNode(r).id, endNode(r).id, startNode(r).model] END) AS links
-WHERE size(links) = 0 OR $cascade
-WITH t, t.model AS model, links
-DETACH DELETE t
-RETURN model, links
-"""
-_COUNT_LINKS = "MATCH (t:Twin {id: $id}) OPTIONAL MATCH (t)-[r]-() RETURN count(r) AS links, t.id AS id"
-# Unless the source already has maxMultiplicity other relationships of that name, replaces
-# the one of the same id from the same source (whatever its name) and creates the new one;
-# when refused it changes nothing. Writing to the source first takes Neo4j's write lock on
-# it for the transaction, so concurrent writers count one after the other (FalkorDB runs
-# write queries one at a time anyway).
-_PUT_RELATIONSHIP = """
-MATCH (s:Twin {{id: $source}}), (t:Twin {{id: $target}})
-SET s._lock = true REMOVE s._lock
-WITH s, t
-OPTIONAL MATCH (s)-[same:{type}]->() WHERE same.id <> $rid
-WITH s, t, count(same) AS existing
-WHERE $max IS NULL OR existing < $max
-OPTIONAL MATCH (s)-[old {{id: $rid}}]->()
-WITH s, t, old, old IS NOT NULL AS replaced
-DELETE old
-WITH DISTINCT s, t, replaced
-CREATE (s)-[r:{type}]->(t)
-SET r = $props
-RETURN properties(r) AS rel, replaced
-"""
-_COUNT_NAMED = "MATCH (s:Twin {{id: $source}})-[r:{type}]->() WHERE r.id <> $rid RETURN count(r) AS n"
-_DELETE_RELATIONSHIP = """
-MATCH (s:Twin {id: $source})-[r {id: $rid}]->(t)
-WITH s, r, type(r) AS name, t.id AS target
-DELETE r
-RETURN name, target, s.model AS model
-"""
-_OUTGOING = """
-MATCH (s:Twin {id: $id}) OPTIONAL MATCH (s)-[r]->(t:Twin)
-RETURN type(r) AS name, properties(r) AS rel, s.id AS source, t.id AS target ORDER BY rel.id
-"""
-_INCOMING = """
-MATCH (t:Twin {id: $id}) OPTIONAL MATCH (s:Twin)-[r]->(t)
-RETURN type(r) AS name, properties(r) AS rel, s.id AS source, t.id AS target ORDER BY source, rel.id
-"""
 
 
 @dataclass(frozen=True)
@@ -104,17 +51,24 @@ class Twin:
     etag: str
     created_at: str
     updated_at: str
+    telemetry: TelemetryRef
     properties: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_node(cls, props: Mapping[str, Any]) -> Twin:
-        """The twin stored in a node's properties (see docs/graph-model.md)."""
+    def from_node(cls, props: Mapping[str, Any], models: ModelSet | None = None) -> Twin:
+        """The twin stored in a node's properties (see docs/graph-model.md).
+
+        ``models`` only serves nodes written before telemetry references existed: their
+        default reference then lists the model's fields.
+        """
+        twin_id, model = str(props["id"]), str(props["model"])
         return cls(
-            id=str(props["id"]),
-            model=str(props["model"]),
+            id=twin_id,
+            model=model,
             etag=str(props["etag"]),
             created_at=str(props["createdAt"]),
             updated_at=str(props["updatedAt"]),
+            telemetry=ref_from_node(props, model, twin_id, models),
             properties=decode(props),
         )
 
@@ -143,35 +97,100 @@ class TwinGraph:
         self.events = events
         store.ensure_schema()
 
-    def put_twin(self, twin_id: str, model: str, properties: Mapping[str, Any]) -> Twin:
+    def put_twin(
+        self,
+        twin_id: str,
+        model: str,
+        properties: Mapping[str, Any],
+        *,
+        telemetry: TelemetryRef | None = None,
+        if_match: str | None = None,
+    ) -> Twin:
         """Create twin ``twin_id`` or replace its properties; nothing is written when invalid.
 
+        ``telemetry`` is where its series live; ``None`` gives the default of the model
+        (``graph.telemetry.default_ref``), also on a replace: a replace is the whole twin.
+        ``if_match`` (an etag, or ``"*"`` for any version) makes it a replace only: the
+        twin must exist with that etag (``Conflict`` otherwise, ``NotFound`` when absent).
         Raises ``ValidationFailed`` listing every issue, and ``Conflict`` when the twin
         exists with another model (delete it first to change its model).
         """
         _require_id(twin_id, "twin id")
         self._check_twin(twin_id, model, properties)
+        ref = self._checked_ref(twin_id, model, telemetry)
         now = _now()
         labels = "".join(":" + identifier(label) for label in label_index(self.models).labels(model))
-        props = encode(properties, {"id": twin_id, "model": model, "etag": _etag(), "updatedAt": now})
-        result = self.store.write(
-            _PUT_TWIN.format(labels=labels), {"id": twin_id, "model": model, "now": now, "props": props}
+        props = _node_props(
+            properties, ref, {"id": twin_id, "model": model, "etag": _etag(), "updatedAt": now}
         )
+        params = {"id": twin_id, "model": model, "now": now, "props": props, "ifMatch": if_match}
+        template = sql.PUT_TWIN if if_match is None else sql.REPLACE_TWIN
+        result = self.store.write(template.format(labels=labels), params)
         if not result.rows:
-            current = self.get_twin(twin_id)
-            raise Conflict(
-                f"twin {twin_id!r} has model {current.model}; delete it to give it model {model}",
-                details={"twinId": twin_id, "model": current.model},
-            )
+            raise self._put_refused(twin_id, model, if_match)
+        bump(self.store)
         twin = Twin.from_node(result.rows[0][0])
-        before = result.rows[0][1]
+        before, old_ref = result.rows[0][1], result.rows[0][2]
         if before is None:
             self._emit(ChangeKind.TWIN_CREATED, twin.id, twin.updated_at, twin.model, _twin_data(twin))
         else:
             patch = document_patch(json.loads(before), twin.properties)
-            self._emit(
-                ChangeKind.TWIN_UPDATED, twin.id, twin.updated_at, twin.model, _patch_data(twin, patch)
+            data = _patch_data(twin, patch)
+            if ref_from_node({TELEMETRY_COLUMN: old_ref}, model, twin_id, self.models) != twin.telemetry:
+                data["telemetry"] = twin.telemetry.to_dict()
+            self._emit(ChangeKind.TWIN_UPDATED, twin.id, twin.updated_at, twin.model, data)
+        return twin
+
+    def _put_refused(self, twin_id: str, model: str, if_match: str | None) -> Exception:
+        """Why a put wrote nothing: another model, or (with ``if_match``) no such twin or another etag."""
+        rows = self.store.read(sql.GET_TWIN, {"id": twin_id}).rows
+        if not rows:
+            return NotFound(
+                f"twin {twin_id!r} does not exist, so no version matches {if_match}",
+                details={"twinId": twin_id},
             )
+        current = Twin.from_node(rows[0][0], self.models)
+        if current.model != model:
+            return Conflict(
+                f"twin {twin_id!r} has model {current.model}; delete it to give it model {model}",
+                details={"twinId": twin_id, "model": current.model},
+            )
+        return Conflict(
+            f"twin {twin_id!r} has changed: its etag is {current.etag}, not {if_match}",
+            details={"twinId": twin_id, "etag": current.etag, "ifMatch": if_match},
+        )
+
+    def _checked_ref(self, twin_id: str, model: str, telemetry: TelemetryRef | None) -> TelemetryRef:
+        """``telemetry``, or the model's default; ``ValidationFailed`` naming what is wrong with it."""
+        if telemetry is None:
+            return default_ref(self.models, model, twin_id)
+        problems = ref_problems(telemetry, twin_id)
+        if problems:
+            errors = [
+                {"path": "/$telemetry" + path, "code": "TELEMETRY_INVALID", "message": message}
+                for path, message in problems
+            ]
+            raise ValidationFailed(
+                f"telemetry reference of twin {twin_id!r}: {problems[0][1]}",
+                details={"twinId": twin_id, "errors": errors},
+            )
+        return telemetry
+
+    def set_telemetry_ref(
+        self, twin_id: str, telemetry: TelemetryRef | None, *, if_match: str | None = None
+    ) -> Twin:
+        """Point twin ``twin_id`` at other series (``None``: back to its model's default).
+
+        Only the reference changes (with the etag and ``updatedAt``, as for any change);
+        the write is a compare-and-set on the etag, like a patch. ``NotFound``,
+        ``ValidationFailed`` for a bad reference, ``Conflict`` for a stale ``if_match``.
+        """
+        current = self._current(twin_id, if_match)
+        ref = self._checked_ref(twin_id, current.model, telemetry)
+        system = {"id": twin_id, "model": current.model, "etag": _etag(), "updatedAt": _now()}
+        twin = self._compare_and_set(current, _node_props(current.properties, ref, system))
+        data = {**_patch_data(twin, []), "telemetry": twin.telemetry.to_dict()}
+        self._emit(ChangeKind.TWIN_UPDATED, twin.id, twin.updated_at, twin.model, data)
         return twin
 
     def patch_twin(
@@ -181,28 +200,39 @@ class TwinGraph:
 
         ``if_match`` ``None`` or ``"*"`` accepts any version. The write is a compare-and-set
         on the etag the patch was applied to, so a change in between is a ``Conflict``
-        rather than a lost update. Nothing is written when the result is invalid.
+        rather than a lost update. Nothing is written when the result is invalid. The
+        telemetry reference is kept.
         """
+        current = self._current(twin_id, if_match)
+        document = apply_patch(current.properties, patch)
+        self._check_twin(twin_id, current.model, document)
+        system = {"id": twin_id, "model": current.model, "etag": _etag(), "updatedAt": _now()}
+        twin = self._compare_and_set(current, _node_props(document, current.telemetry, system))
+        self._emit(ChangeKind.TWIN_UPDATED, twin.id, twin.updated_at, twin.model, _patch_data(twin, patch))
+        return twin
+
+    def _current(self, twin_id: str, if_match: str | None) -> Twin:
+        """The twin as stored, if its etag is ``if_match`` (``None`` or ``"*"``: any)."""
         current = self.get_twin(twin_id)
         if if_match not in (None, "*", current.etag):
             raise Conflict(
                 f"twin {twin_id!r} has changed: its etag is {current.etag}, not {if_match}",
                 details={"twinId": twin_id, "etag": current.etag, "ifMatch": if_match},
             )
-        document = apply_patch(current.properties, patch)
-        self._check_twin(twin_id, current.model, document)
-        props = encode(
-            document, {"id": twin_id, "model": current.model, "etag": _etag(), "updatedAt": _now()}
+        return current
+
+    def _compare_and_set(self, current: Twin, props: Mapping[str, Any]) -> Twin:
+        """Write ``props`` over the node only if it still has ``current``'s etag."""
+        result = self.store.write(
+            sql.PATCH_TWIN, {"id": current.id, "expected": current.etag, "props": props}
         )
-        result = self.store.write(_PATCH_TWIN, {"id": twin_id, "expected": current.etag, "props": props})
         if not result.rows:
             raise Conflict(
-                f"twin {twin_id!r} changed or was deleted while it was being patched",
-                details={"twinId": twin_id, "ifMatch": current.etag},
+                f"twin {current.id!r} changed or was deleted while it was being written",
+                details={"twinId": current.id, "ifMatch": current.etag},
             )
-        twin = Twin.from_node(result.rows[0][0])
-        self._emit(ChangeKind.TWIN_UPDATED, twin.id, twin.updated_at, twin.model, _patch_data(twin, patch))
-        return twin
+        bump(self.store)
+        return Twin.from_node(result.rows[0][0])
 
     def _check_twin(self, twin_id: str, model: str, properties: Mapping[str, Any]) -> None:
         """Raise ``ValidationFailed`` listing every issue of a twin document of ``model``."""
@@ -226,15 +256,16 @@ class TwinGraph:
 
     def get_twin(self, twin_id: str) -> Twin:
         """Twin ``twin_id``; ``NotFound`` when there is none."""
-        rows = self.store.read(_GET_TWIN, {"id": twin_id}).rows
+        rows = self.store.read(sql.GET_TWIN, {"id": twin_id}).rows
         if not rows:
             raise NotFound(f"twin {twin_id!r} does not exist", details={"twinId": twin_id})
-        return Twin.from_node(rows[0][0])
+        return Twin.from_node(rows[0][0], self.models)
 
     def delete_twin(self, twin_id: str, *, cascade: bool = False) -> None:
         """Delete a twin; with relationships (either way) only when ``cascade``, which deletes them too."""
-        result = self.store.write(_DELETE_TWIN, {"id": twin_id, "cascade": cascade})
+        result = self.store.write(sql.DELETE_TWIN, {"id": twin_id, "cascade": cascade})
         if result.rows:
+            bump(self.store)
             model, links = result.rows[0]
             at = utc_now()
             for rid, name, source, target, source_model in links:
@@ -242,7 +273,7 @@ class TwinGraph:
                 self._emit(ChangeKind.RELATIONSHIP_DELETED, rid, at, source_model, data, source=source)
             self._emit(ChangeKind.TWIN_DELETED, twin_id, at, model, {})
             return
-        links = self.store.read(_COUNT_LINKS, {"id": twin_id}).rows
+        links = self.store.read(sql.COUNT_LINKS, {"id": twin_id}).rows
         if not links:
             raise NotFound(f"twin {twin_id!r} does not exist", details={"twinId": twin_id})
         raise Conflict(
@@ -305,10 +336,10 @@ class TwinGraph:
             "max": declared.max_multiplicity,
             "props": props,
         }
-        result = self.store.write(_PUT_RELATIONSHIP.format(type=edge_type), params)
+        result = self.store.write(sql.PUT_RELATIONSHIP.format(type=edge_type), params)
         if not result.rows:
             existing = self.store.read(
-                _COUNT_NAMED.format(type=edge_type), {"source": source_id, "rid": relationship_id}
+                sql.COUNT_NAMED.format(type=edge_type), {"source": source_id, "rid": relationship_id}
             ).rows
             count = existing[0][0] if existing else "?"
             raise Conflict(
@@ -316,6 +347,7 @@ class TwinGraph:
                 f"the maxMultiplicity ({declared.max_multiplicity}) of {source.model}",
                 details={"sourceId": source_id, "name": name, "maxMultiplicity": declared.max_multiplicity},
             )
+        bump(self.store)
         rel, replaced = result.rows[0]
         created = TwinRelationship(relationship_id, name, source_id, target_id, decode(rel))
         kind = ChangeKind.RELATIONSHIP_UPDATED if replaced else ChangeKind.RELATIONSHIP_CREATED
@@ -325,12 +357,13 @@ class TwinGraph:
 
     def delete_relationship(self, source_id: str, relationship_id: str) -> None:
         """Delete relationship ``relationship_id`` of twin ``source_id``; ``NotFound`` if absent."""
-        rows = self.store.write(_DELETE_RELATIONSHIP, {"source": source_id, "rid": relationship_id}).rows
+        rows = self.store.write(sql.DELETE_RELATIONSHIP, {"source": source_id, "rid": relationship_id}).rows
         if not rows:
             raise NotFound(
                 f"twin {source_id!r} has no relationship {relationship_id!r}",
                 details={"sourceId": source_id, "relationshipId": relationship_id},
             )
+        bump(self.store)
         at = utc_now()
         for name, target, model in rows:
             data = {"name": name, "target": target}
@@ -338,11 +371,11 @@ class TwinGraph:
 
     def relationships(self, twin_id: str) -> list[TwinRelationship]:
         """The relationships going out of ``twin_id``, by id."""
-        return self._list(_OUTGOING, twin_id)
+        return self._list(sql.OUTGOING, twin_id)
 
     def incoming_relationships(self, twin_id: str) -> list[TwinRelationship]:
         """The relationships pointing at ``twin_id``, by source then id."""
-        return self._list(_INCOMING, twin_id)
+        return self._list(sql.INCOMING, twin_id)
 
     def _emit(
         self,
@@ -371,7 +404,12 @@ class TwinGraph:
 
 
 def _twin_data(twin: Twin) -> dict[str, Any]:
-    return {"etag": twin.etag, "properties": twin.properties}
+    return {"etag": twin.etag, "properties": twin.properties, "telemetry": twin.telemetry.to_dict()}
+
+
+def _node_props(document: Mapping[str, Any], ref: TelemetryRef, system: Mapping[str, Any]) -> dict[str, Any]:
+    """Every property of a twin node: the encoded document, the system keys, the telemetry reference."""
+    return {**encode(document, system), **ref_properties(ref)}
 
 
 def _patch_data(twin: Twin, patch: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

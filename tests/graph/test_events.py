@@ -56,7 +56,11 @@ def test_creating_and_replacing_a_twin_announce_the_twin_then_its_patch(
         PUMP,
         first.updated_at,
     )
-    assert created.data == {"etag": first.etag, "properties": first.properties}
+    assert created.data == {
+        "etag": first.etag,
+        "properties": first.properties,
+        "telemetry": first.telemetry.to_dict(),
+    }
     assert (updated.kind, updated.data["etag"], updated.at) == (
         ChangeKind.TWIN_UPDATED,
         second.etag,

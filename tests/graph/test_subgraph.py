@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from graph.errors import CypherWriteRefused, LimitExceeded
 from graph.store import GraphStore
 from graph.subgraph import SubgraphSpec, select_subgraph, subgraph_from_cypher
+from graph.telemetry import TelemetryRef
 from graph.twins import TwinGraph
 from ontology import base_model_set
 from ontology.errors import BadRequest, NotFound
@@ -121,3 +122,15 @@ def test_an_analysts_variable_length_pattern_selects_the_same_twins_on_both_engi
     )
     assert sorted(graph.nodes) == ["pump-1", "pump-2", "tank-1"]
     assert len(graph.edges) == 3
+
+
+def test_subgraph_twins_carry_their_own_telemetry_reference(twins: TwinGraph) -> None:
+    # A simulation reading "fromTelemetry" parameters must read the series the twin points at.
+    elsewhere = TelemetryRef("plant", "scada_pumps", {"twin_id": "pump-2", "line": "north"}, ("flow",))
+    twins.set_telemetry_ref("pump-2", elsewhere)
+    spec = SubgraphSpec.model_validate({"roots": ["pump-1"], "relationships": ["feeds"], "maxDepth": 5})
+    graph = select_subgraph(twins.store, base_model_set(), spec)
+    assert TelemetryRef.from_dict(graph.nodes["pump-2"]["$telemetry"]) == elsewhere
+    assert graph.nodes["pump-1"]["$telemetry"]["tags"] == {"twin_id": "pump-1"}
+    by_cypher = subgraph_from_cypher(twins.store, "MATCH (t:Twin {id: 'pump-2'}) RETURN t")
+    assert TelemetryRef.from_dict(by_cypher.nodes["pump-2"]["$telemetry"]) == elsewhere

@@ -147,6 +147,15 @@ def test_a_twin_with_relationships_is_deleted_only_with_cascade(twins: TwinGraph
         twins.get_twin("room-1")
 
 
+def test_a_link_from_a_simulation_run_does_not_hold_a_twin_back(twins: TwinGraph) -> None:
+    twins.put_twin("room-1", ROOM, {"name": "Pump room"})
+    twins.store.write("MATCH (t:Twin {id: 'room-1'}) CREATE (:SimulationRun {id: 'run-1'})-[:SIMULATED]->(t)")
+    twins.delete_twin("room-1")
+    with pytest.raises(NotFound):
+        twins.get_twin("room-1")
+    assert twins.store.query_rows("MATCH (r:SimulationRun) RETURN r.id") == [["run-1"]]
+
+
 def test_deleting_a_relationship(twins: TwinGraph) -> None:
     _plant(twins)
     twins.put_relationship("pump-1", "r-feeds", "feeds", "tank-1")
@@ -191,3 +200,21 @@ def test_awkward_map_keys_and_empty_lists_round_trip(twins: TwinGraph) -> None:
     assert twins.get_twin("pump-1").properties == props
     rows = twins.store.read("MATCH (t:Twin) RETURN t.`tags.a b`, t.`tags.ünï`, size(t.speeds), t.serial").rows
     assert rows == [["1", "3", 0, props["serial"]]]
+
+
+def test_a_replace_with_if_match_needs_the_current_etag(twins: TwinGraph) -> None:
+    first = twins.put_twin("pump-1", PUMP, PUMP_PROPS)
+    second = twins.put_twin("pump-1", PUMP, {"serial": "P-2"}, if_match=first.etag)
+    assert second.properties == {"serial": "P-2"}
+    with pytest.raises(Conflict) as caught:
+        twins.put_twin("pump-1", PUMP, {"serial": "P-3"}, if_match=first.etag)
+    assert caught.value.details["etag"] == second.etag
+    assert twins.get_twin("pump-1").properties == {"serial": "P-2"}
+    assert twins.put_twin("pump-1", PUMP, {"serial": "P-4"}, if_match="*").properties == {"serial": "P-4"}
+
+
+def test_a_replace_with_if_match_does_not_create_a_missing_twin(twins: TwinGraph) -> None:
+    for if_match in ("*", 'W/"anything"'):
+        with pytest.raises(NotFound):
+            twins.put_twin("pump-9", PUMP, PUMP_PROPS, if_match=if_match)
+    assert twins.store.read("MATCH (n:Twin) RETURN count(n)").rows == [[0]]

@@ -1,0 +1,184 @@
+"""Writing a bulk import's validated relationships (``graph.importer``), one batch at a time.
+
+Relationships are kept by (source, id). A batch first reads which of its (source, id)
+pairs exist (one read), then creates the new edges (``UNWIND ... CREATE`` of positional
+rows, ``graph._rows``), rewrites the changed ones (another target or name: deleted and
+created again) and leaves unchanged ones alone, so a re-run writes nothing.
+``maxMultiplicity`` is counted once per name per batch, only for relationships that
+declare it. Once the batch's statements returned, the graph's version is renewed and its
+change events published (``graph._import_events``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from graph._import_events import BatchOutbox
+from graph._rows import map_literal, positional
+from graph.bulk import BulkIssue
+from graph.cypher import MAX_ROWS, identifier
+from graph.events import EventBus, utc_now
+from graph.physical import DOCUMENT
+from graph.store import GraphStore
+
+# Relationships are kept by (source, id): the edges of a batch's ids, one read per batch.
+# ``$groups`` rows are ``[source, [ids]]``: lists travel fastest (graph._rows).
+_EDGES_OF = """
+UNWIND $groups AS g
+MATCH (s:Twin {id: g[0]})
+WITH s, g
+MATCH (s)-[r]->(t:Twin) WHERE r.id IN g[1]
+RETURN s.id, r.id, type(r), t.id, r._document
+"""
+# maxMultiplicity: the edges of that name a source has, besides those of ids in the batch.
+# (``WITH`` keeps the planner on the id index, whatever its statistics of a young graph say.)
+_COUNT_OTHERS = """
+UNWIND $groups AS g
+MATCH (s:Twin {{id: g[0]}})
+WITH s, g
+MATCH (s)-[r:{type}]->() WHERE NOT r.id IN g[1]
+RETURN g[0], count(r)
+"""
+_DELETE_EDGES = "UNWIND $rows AS row MATCH (:Twin {id: row.source})-[r]->() WHERE r.id = row.rid DELETE r"
+_CREATE_EDGES = """
+UNWIND $rows AS r
+MATCH (s:Twin {{id: r[0]}}) MATCH (t:Twin {{id: r[1]}})
+CREATE (s)-[e:{type} {{{props}}}]->(t)
+RETURN count(e)
+"""
+_UPDATE_EDGES = """
+UNWIND $rows AS row
+MATCH (:Twin {{id: row.source}})-[r:{type}]->(:Twin {{id: row.target}}) WHERE r.id = row.props.id
+SET r = row.props
+RETURN count(r)
+"""
+
+
+class EdgeBatchWriter:
+    """Writes batches of validated relationship rows for one import, refusing into ``refuse``.
+
+    A row is a dict: ``line``, ``source``, ``target``, ``rid``, ``name``, ``max`` (the
+    declared maxMultiplicity or None), ``model`` (the source's), ``properties`` (DTDL) and
+    ``props`` (the encoded edge properties). ``models_of`` reads the models of twin ids.
+    """
+
+    def __init__(
+        self,
+        store: GraphStore,
+        events: EventBus | None,
+        refuse: Callable[[BulkIssue], None],
+        models_of: Callable[[set[str]], dict[str, str]],
+    ) -> None:
+        self.store = store
+        self.events = events
+        self.refuse = refuse
+        self._models_of = models_of
+        self.written = 0
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        """Write one batch; ``written`` counts the rows kept (those refused are reported)."""
+        rows = self._within_multiplicity(rows)
+        self.written += len(rows)
+        self._write_relationships(rows)
+
+    def _within_multiplicity(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows that keep their source within ``maxMultiplicity``; the others are refused.
+
+        A row counts the source's edges of its name in the graph (but those of ids in the
+        batch, which it rewrites) and the ids of that source and name ahead of it in the batch.
+        """
+        ids: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for row in rows:
+            if row["max"] is not None:
+                same = ids[row["source"], row["name"]]
+                if row["rid"] not in same:
+                    same.append(row["rid"])
+        if not ids:
+            return rows
+        others: dict[tuple[str, str], int] = {}
+        for name in {name for _, name in ids}:
+            groups = [[s, v] for (s, n), v in ids.items() if n == name]
+            query = _COUNT_OTHERS.format(type=identifier(name))
+            for source, count in self.store.read(query, {"groups": groups}, max_rows=MAX_ROWS).rows:
+                others[str(source), name] = int(count)
+        kept = []
+        for row in rows:
+            key = row["source"], row["name"]
+            if row["max"] is None or others.get(key, 0) + ids[key].index(row["rid"]) < row["max"]:
+                kept.append(row)
+                continue
+            message = (
+                f"relationship {row['rid']!r} of {row['source']!r}: the source would have more than "
+                f"{row['max']} {row['name']!r} relationships, the maxMultiplicity of its model"
+            )
+            self.refuse(BulkIssue(row["line"], "CONFLICT", message))
+        return kept
+
+    def _write_relationships(self, rows: list[dict[str, Any]]) -> None:
+        """Create new edges, rewrite changed ones (another target or name: replaced), skip the same."""
+        final = {(row["source"], row["rid"]): row for row in rows}  # a repeated id: the last line wins
+        groups: dict[str, list[str]] = defaultdict(list)
+        for source, rid in final:
+            groups[source].append(rid)
+        found: dict[tuple[str, str], list[tuple[str, str, Any]]] = defaultdict(list)
+        query = {"groups": [[s, v] for s, v in groups.items()]}
+        for source, rid, name, target, document in self.store.read(_EDGES_OF, query, max_rows=MAX_ROWS).rows:
+            found[str(source), str(rid)].append((str(name), str(target), document))
+        removed: list[dict[str, str]] = []
+        created: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        updated: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        written: list[tuple[bool, dict[str, Any]]] = []  # (replaced an existing id?, row)
+        for key, row in final.items():
+            sent = {"source": row["source"], "target": row["target"], "props": row["props"]}
+            old = found.get(key)
+            if not old:
+                created[row["name"]].append(sent)
+            elif len(old) == 1 and old[0][:2] == (row["name"], row["target"]):
+                if old[0][2] == row["props"][DOCUMENT]:
+                    continue
+                updated[row["name"]].append(sent)
+            else:
+                removed.append({"source": row["source"], "rid": row["rid"]})
+                created[row["name"]].append(sent)
+            written.append((bool(old), row))
+        if removed:
+            self.store.write(_DELETE_EDGES, {"rows": removed})
+        short = False
+        for name, sent_rows in updated.items():
+            result = self.store.write(_UPDATE_EDGES.format(type=identifier(name)), {"rows": sent_rows})
+            short = short or int(result.rows[0][0]) < len(sent_rows)
+        for name, sent_rows in created.items():
+            ends = [[row["source"], row["target"]] for row in sent_rows]
+            for keys, values in positional([row["props"] for row in sent_rows], ends):
+                text = _CREATE_EDGES.format(type=identifier(name), props=map_literal(keys, "r", 2))
+                result = self.store.write(text, {"rows": values})
+                short = short or int(result.rows[0][0]) < len(values)
+        gone: set[str] = set()
+        if short:  # a source or target was deleted since the batch was validated
+            there = self._models_of({row["source"] for row in rows} | {row["target"] for row in rows})
+            gone = {
+                twin_id for row in rows for twin_id in (row["source"], row["target"]) if twin_id not in there
+            }
+            for row in rows:
+                if row["source"] in gone or row["target"] in gone:
+                    self.written -= 1
+                    what = f"relationship {row['rid']!r} of {row['source']!r}"
+                    message = f"{what}: its source or target was deleted"
+                    self.refuse(BulkIssue(row["line"], "NOT_FOUND", message))
+        outbox = BatchOutbox(self.store, self.events, utc_now())
+        if removed:
+            outbox.wrote()
+        for replaced, row in written:
+            if row["source"] not in gone and row["target"] not in gone:
+                outbox.relationship_written(
+                    replaced,
+                    row["rid"],
+                    row["source"],
+                    row["model"],
+                    row["name"],
+                    row["target"],
+                    row["properties"],
+                )
+        outbox.commit()

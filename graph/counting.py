@@ -1,0 +1,32 @@
+"""Counting the twins a search matches, in one read, without reading them.
+
+``count_twins`` answers how many twins ``find_twins`` would page through for the same
+model and filter: the same label (subtypes included) and the same translation of the
+filter (``graph.search``), so the two never disagree on what matches, and a bad
+property path or operator is the same ``BadRequest``. The engine counts from its label
+scan; no twin crosses the wire, so a count of 100,000 twins is one small answer instead
+of a hundred pages of 1,000.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graph.search import Filter, _label, _where
+from graph.store import GraphStore
+from ontology.errors import BadRequest
+from ontology.model import ModelSet
+
+
+def count_twins(store: GraphStore, models: ModelSet, model: str, where: Filter | None = None) -> int:
+    """How many twins of ``model`` (or of a model extending it) match ``where``.
+
+    Raises ``BadRequest`` for an unknown model, a property path the model does not have,
+    or an operator that does not fit the property, exactly as ``find_twins`` does.
+    """
+    if model not in models:
+        raise BadRequest(f"model {model!r} is not in the model set", details={"model": model})
+    params: dict[str, Any] = {}
+    condition = f" WHERE {_where(models, model, where, params)}" if where is not None else ""
+    rows = store.query_rows(f"MATCH (t:{_label(models, model)}){condition} RETURN count(t) AS twins", params)
+    return int(rows[0][0]) if rows else 0
