@@ -1,0 +1,107 @@
+"""The last-value cache: each twin's newest value and time of each telemetry, in memory.
+
+The ingest path updates it once a point is durably stored, so the API can answer "what
+does this sensor read now?" without a time-series query. It also remembers which twins
+changed since they were last copied onto their graph node, so the graph is written at
+most once per second per twin (``graph.latest``), however fast a device publishes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from graph.telemetry import TWIN_TAG, FieldValue, TelemetryPoint
+
+
+class LatestValue(NamedTuple):
+    """The newest value of one telemetry of one twin and when it was observed (ns since the epoch)."""
+
+    value: FieldValue
+    time_ns: int
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromtimestamp(self.time_ns / 1e9, tz=UTC)
+
+
+class _TwinLatest:
+    """One twin's newest values and their times (two dicts, so updates stay C-level)."""
+
+    __slots__ = ("newest_ns", "times", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[str, FieldValue] = {}
+        self.times: dict[str, int] = {}
+        self.newest_ns = -1
+
+
+class LatestValues:
+    """Thread-safe map of twin id -> telemetry name -> :class:`LatestValue`.
+
+    An older point (a late or redelivered message) never replaces a newer value. Points
+    usually arrive in time order, so a point newer than everything known about its twin
+    is taken whole with two ``dict.update`` calls; only late points go field by field.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._twins: dict[str, _TwinLatest] = {}
+        self._dirty: set[str] = set()
+
+    def update(self, points: Iterable[TelemetryPoint]) -> None:
+        """Take the values of stored points."""
+        with self._lock:
+            twins, dirty = self._twins, self._dirty
+            for point in points:
+                twin_id = point.tags[TWIN_TAG]
+                twin = twins.get(twin_id)
+                if twin is None:
+                    twin = twins[twin_id] = _TwinLatest()
+                at = point.time_ns
+                if at >= twin.newest_ns:
+                    twin.values.update(point.fields)
+                    twin.times.update(dict.fromkeys(point.fields, at))
+                    twin.newest_ns = at
+                    dirty.add(twin_id)
+                    continue
+                times = twin.times
+                for name, value in point.fields.items():
+                    if times.get(name, -1) <= at:
+                        twin.values[name] = value
+                        times[name] = at
+                        dirty.add(twin_id)
+
+    def get(self, twin_id: str) -> dict[str, LatestValue]:
+        """The newest value of each telemetry of ``twin_id`` (empty when none arrived yet)."""
+        with self._lock:
+            twin = self._twins.get(twin_id)
+            if twin is None:
+                return {}
+            return {name: LatestValue(value, twin.times[name]) for name, value in twin.values.items()}
+
+    def twins(self) -> list[str]:
+        """The twins with at least one value."""
+        with self._lock:
+            return list(self._twins)
+
+    def take_changed(self) -> dict[str, tuple[dict[str, FieldValue], dict[str, int]]]:
+        """Values and times of the twins changed since the last call, then no longer "changed"."""
+        with self._lock:
+            dirty, self._dirty = self._dirty, set()
+            twins = self._twins
+            return {t: (dict(twins[t].values), dict(twins[t].times)) for t in dirty if t in twins}
+
+    def mark_changed(self, twin_ids: Iterable[str]) -> None:
+        """Flag twins again (their graph write failed and must be retried)."""
+        with self._lock:
+            self._dirty.update(t for t in twin_ids if t in self._twins)
+
+    def forget(self, twin_ids: Iterable[str]) -> None:
+        """Drop twins (deleted from the graph)."""
+        with self._lock:
+            for twin_id in twin_ids:
+                self._twins.pop(twin_id, None)
+                self._dirty.discard(twin_id)

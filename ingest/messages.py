@@ -1,0 +1,285 @@
+"""Telemetry messages: which twin a topic or payload names, and the readings a payload holds.
+
+Devices publish to ``kgtwin/twins/<twinId>/telemetry`` a JSON object of Telemetry names to
+values, with an optional ``ts`` (RFC 3339 text or epoch milliseconds; the server's clock
+when absent), or a JSON array of such objects. Devices that cannot change their topics
+are described by a :class:`TopicMapping`: a topic filter with MQTT wildcards, where the
+twin id is (a topic level or a payload key) and how payload keys map to Telemetry names.
+
+Nothing here touches the network: the ingest service feeds raw messages in and gets
+:class:`Reading` values or a :class:`Rejected` naming what was wrong, which becomes a
+dead letter (see docs/ingest.md for its format).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ontology.instances import InstanceIssue, TwinValidator
+
+DEFAULT_TOPIC = "kgtwin/twins/+/telemetry"
+DEADLETTER_TOPIC = "kgtwin/deadletter"
+TS_KEY = "ts"
+# A message bigger than this is refused before it is parsed (a device gone wrong).
+DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
+_NS_PER_MS = 1_000_000
+
+
+class Reason(StrEnum):
+    """Why a message went to the dead-letter topic; the stable ``reason`` of a dead letter."""
+
+    BAD_JSON = "BAD_JSON"
+    BAD_SHAPE = "BAD_SHAPE"
+    OVERSIZED = "OVERSIZED"
+    BAD_TIMESTAMP = "BAD_TIMESTAMP"
+    NO_TWIN_ID = "NO_TWIN_ID"
+    UNKNOWN_TWIN = "UNKNOWN_TWIN"
+    UNKNOWN_FIELD = "UNKNOWN_FIELD"
+    WRONG_TYPE = "WRONG_TYPE"
+    NO_MAPPING = "NO_MAPPING"
+
+
+class Rejected(Exception):
+    """Raised when a message (or one object of a batch) cannot become telemetry points."""
+
+    def __init__(self, reason: Reason, detail: str, *, twin_id: str | None = None, path: str = "") -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.twin_id = twin_id
+        self.path = path
+
+
+class TopicMapping(BaseModel):
+    """How messages on ``topic`` (an MQTT filter: ``+`` one level, ``#`` the rest) become readings.
+
+    The twin id is the topic level at ``twin_id_segment`` (0-based) or the payload key
+    ``twin_id_key``; ``fields`` renames payload keys to Telemetry names (other keys are kept
+    as they are unless ``drop_unmapped``); ``ts_key`` names the timestamp key.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    topic: str = Field(description="MQTT topic filter, e.g. factory/+/line/+/sensors.")
+    twin_id_segment: int | None = Field(default=None, ge=0, description="Topic level holding the twin id.")
+    twin_id_key: str | None = Field(default=None, description="Payload key holding the twin id.")
+    fields: dict[str, str] = Field(default_factory=dict, description="Payload key -> Telemetry name.")
+    drop_unmapped: bool = Field(default=False, description="Ignore payload keys not in fields.")
+    ts_key: str = Field(default=TS_KEY, description="Payload key of the timestamp.")
+
+    @model_validator(mode="after")
+    def _one_twin_source(self) -> TopicMapping:
+        if (self.twin_id_segment is None) == (self.twin_id_key is None):
+            raise ValueError(f"mapping {self.topic!r}: give exactly one of twin_id_segment, twin_id_key")
+        levels = self.topic.split("/")
+        if any(("#" in level and level != "#") or ("+" in level and level != "+") for level in levels):
+            raise ValueError(f"mapping {self.topic!r}: a wildcard must fill a whole topic level")
+        if "#" in levels[:-1]:
+            raise ValueError(f"mapping {self.topic!r}: '#' may only be the last level")
+        if self.twin_id_segment is not None and "#" not in levels and self.twin_id_segment >= len(levels):
+            raise ValueError(f"mapping {self.topic!r}: twin_id_segment beyond the topic's levels")
+        return self
+
+    def matches(self, levels: Sequence[str]) -> bool:
+        """Whether a topic (split on ``/``) matches this mapping's filter (MQTT 3.1.1 §4.7)."""
+        pattern = self.topic.split("/")
+        for i, want in enumerate(pattern):
+            if want == "#":
+                return True
+            if i >= len(levels) or (want != "+" and want != levels[i]):
+                return False
+        return len(levels) == len(pattern)
+
+
+DEFAULT_MAPPING = TopicMapping(topic=DEFAULT_TOPIC, twin_id_segment=2)
+
+
+class Reading(NamedTuple):
+    """Values of one twin's telemetry at one instant, decoded but not yet checked against its model."""
+
+    twin_id: str
+    values: dict[str, Any]
+    time_ns: int
+    has_ts: bool
+
+
+class MessageDecoder:
+    """Turns (topic, payload) into readings through the first mapping whose filter matches."""
+
+    def __init__(
+        self,
+        mappings: Sequence[TopicMapping] = (DEFAULT_MAPPING,),
+        *,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    ) -> None:
+        self.mappings = tuple(mappings)
+        self.max_payload_bytes = max_payload_bytes
+        # Devices keep publishing to the same topics: remember which mapping each one takes.
+        self._by_topic: dict[str, TopicMapping | None] = {}
+
+    @property
+    def filters(self) -> list[str]:
+        """The topic filters to subscribe to."""
+        return list(dict.fromkeys(m.topic for m in self.mappings))
+
+    def mapping_for(self, topic: str) -> TopicMapping | None:
+        found = self._by_topic.get(topic, self)
+        if found is self:
+            levels = topic.split("/")
+            found = next((m for m in self.mappings if m.matches(levels)), None)
+            if len(self._by_topic) > 100_000:
+                self._by_topic.clear()
+            self._by_topic[topic] = found
+        return found  # type: ignore[return-value]
+
+    def decode(self, topic: str, payload: bytes, received_ns: int) -> list[Reading | Rejected]:
+        """The readings of one message; each object of a batch succeeds or fails on its own.
+
+        A failure of the whole message (no mapping, oversized, not JSON, wrong shape) is one
+        ``Rejected``; ``received_ns`` is the time of readings without a timestamp.
+        """
+        mapping = self.mapping_for(topic)
+        if mapping is None:
+            return [Rejected(Reason.NO_MAPPING, f"no mapping matches topic {topic!r}")]
+        if len(payload) > self.max_payload_bytes:
+            return [Rejected(Reason.OVERSIZED, f"{len(payload)} bytes, more than {self.max_payload_bytes}")]
+        try:
+            document = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            return [Rejected(Reason.BAD_JSON, str(exc))]
+        segment_id = None
+        if mapping.twin_id_segment is not None:
+            levels = topic.split("/")
+            if mapping.twin_id_segment < len(levels) and levels[mapping.twin_id_segment]:
+                segment_id = levels[mapping.twin_id_segment]
+            else:
+                return [
+                    Rejected(Reason.NO_TWIN_ID, f"topic {topic!r} has no level {mapping.twin_id_segment}")
+                ]
+        if isinstance(document, dict):
+            return [_reading(mapping, document, segment_id, received_ns, "")]
+        if isinstance(document, list) and document:
+            return [
+                _reading(mapping, item, segment_id, received_ns, f"/{i}")
+                if isinstance(item, dict)
+                else Rejected(Reason.BAD_SHAPE, "expected a JSON object", path=f"/{i}")
+                for i, item in enumerate(document)
+            ]
+        return [Rejected(Reason.BAD_SHAPE, "expected a JSON object or a non-empty array of objects")]
+
+
+def _reading(
+    mapping: TopicMapping, document: dict[str, Any], twin_id: str | None, received_ns: int, path: str
+) -> Reading | Rejected:
+    values = dict(document)
+    if twin_id is None:
+        found = values.pop(mapping.twin_id_key or "", None)
+        if not isinstance(found, str) or not found:
+            return Rejected(Reason.NO_TWIN_ID, f"no string key {mapping.twin_id_key!r}", path=path)
+        twin_id = found
+    has_ts = mapping.ts_key in values
+    try:
+        time_ns = parse_ts(values.pop(mapping.ts_key)) if has_ts else received_ns
+    except ValueError as exc:
+        return Rejected(Reason.BAD_TIMESTAMP, str(exc), twin_id=twin_id, path=f"{path}/{mapping.ts_key}")
+    if mapping.fields:
+        renamed: dict[str, Any] = {}
+        for key, value in values.items():
+            name = mapping.fields.get(key)
+            if name is not None:
+                renamed[name] = value
+            elif not mapping.drop_unmapped:
+                renamed[key] = value
+        values = renamed
+    if not values:
+        return Rejected(Reason.BAD_SHAPE, "no telemetry values", twin_id=twin_id, path=path)
+    return Reading(twin_id, values, time_ns, has_ts)
+
+
+def parse_ts(value: Any) -> int:
+    """Nanoseconds since the epoch of an RFC 3339 string or a number of epoch milliseconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"ts must be RFC 3339 text or epoch milliseconds, got {value!r}")
+    if isinstance(value, int):
+        return value * _NS_PER_MS
+    if isinstance(value, float):
+        return round(value * _NS_PER_MS)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"ts {value!r} is not RFC 3339") from None
+        if moment.tzinfo is None:
+            raise ValueError(f"ts {value!r} has no UTC offset (RFC 3339 requires one)")
+        delta = moment - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+    raise ValueError(f"ts must be RFC 3339 text or epoch milliseconds, got {value!r}")
+
+
+_EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+
+
+def check_reading(reading: Reading, validator: TwinValidator) -> Rejected | None:
+    """``Rejected`` naming the first issue of ``reading`` against the twin's model, else None."""
+    issues = validator.validate_telemetry(reading.values)
+    if not issues:
+        return None
+    first: InstanceIssue = issues[0]
+    reason = Reason.UNKNOWN_FIELD if first.code == "TELEMETRY_UNKNOWN" else Reason.WRONG_TYPE
+    more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+    return Rejected(reason, first.message + more, twin_id=reading.twin_id, path=first.path)
+
+
+_SCALAR_TYPES = frozenset({float, int, bool, str})
+
+
+def field_values(values: dict[str, Any]) -> dict[str, float | int | bool | str]:
+    """Values as a store takes them: scalars as they are, Objects and arrays as JSON text.
+
+    ``values`` is returned itself when it holds scalars only (the usual case, no copy).
+    """
+    scalars = _SCALAR_TYPES
+    if all(type(v) in scalars for v in values.values()):
+        return values  # a fresh dict from the JSON parser: the caller may change it
+    return {
+        k: v if type(v) in scalars else json.dumps(v, separators=(",", ":"), sort_keys=True)
+        for k, v in values.items()
+    }
+
+
+def dead_letter(
+    rejected: Rejected, topic: str, payload: bytes, received_ns: int, *, max_echo_bytes: int = 4096
+) -> bytes:
+    """The JSON document published to the dead-letter topic for one refused message.
+
+    The original payload is echoed (as text when it is UTF-8, else base64), cut to
+    ``max_echo_bytes`` so an oversized message does not become an oversized dead letter.
+    """
+    echo = payload[:max_echo_bytes]
+    letter: dict[str, Any] = {
+        "reason": str(rejected.reason),
+        "detail": rejected.detail,
+        "topic": topic,
+        "receivedAt": datetime.fromtimestamp(received_ns / 1e9, tz=_EPOCH.tzinfo).isoformat(
+            timespec="milliseconds"
+        ),
+    }
+    if rejected.twin_id is not None:
+        letter["twinId"] = rejected.twin_id
+    if rejected.path:
+        letter["path"] = rejected.path
+    try:
+        letter["payload"] = echo.decode("utf-8")
+    except UnicodeDecodeError:
+        letter["payloadBase64"] = base64.b64encode(echo).decode("ascii")
+    if len(payload) > max_echo_bytes:
+        letter["payloadTruncated"] = True
+    return json.dumps(letter, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,201 @@
+"""The ingest service in-process against the real Mosquitto, embedded FalkorDB and DuckDB."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from graph.twins import TwinGraph
+from ingest.embedded_broker import EmbeddedBroker
+from ingest.messages import DEADLETTER_TOPIC
+from ingest.service import IngestService
+from kgtwin.settings import Settings, load_settings
+from kgtwin.wiring import Backends, build_ingest, open_backends
+from ontology import ModelSet
+from tests.ingest.helpers import (
+    FIELDS,
+    Collector,
+    connect,
+    publish_all,
+    reading,
+    seed_sensors,
+    topic,
+    wait_until,
+)
+from tests.servers.process import free_port
+
+
+@dataclass
+class Twin:
+    """The module's backends and the sensor twins in their graph."""
+
+    backends: Backends
+    models: ModelSet
+    data: Path
+    mqtt_url: str
+
+    def settings(self, **overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "graph_url": f"falkordb:///{self.data}/graph",
+            "telemetry_url": f"duckdb:///{self.data}/telemetry.duckdb",
+            "broker_url": self.mqtt_url,
+            "ingest_client_id": f"test-{uuid.uuid4().hex[:8]}",
+            # Each test's session is its own group: a stopped session keeps its share of a
+            # group's stream, and expires soon so the shared test broker does not hoard copies.
+            "ingest_shared_group": f"test-{uuid.uuid4().hex[:8]}",
+            "ingest_session_expiry_s": 10,
+            "ingest_spool_dir": str(self.data / "spool"),
+            "ingest_latest_interval_s": 0.2,
+        }
+        return load_settings(**{**values, **overrides})
+
+
+SENSORS = [f"s-{i}" for i in range(5)]
+pytestmark = pytest.mark.mosquitto
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory: pytest.TempPathFactory, mqtt_url: str) -> Iterator[Twin]:
+    data = tmp_path_factory.mktemp("ingest-service")
+    probe = Twin(Backends(), ModelSet({}), data, mqtt_url)
+    backends = open_backends(probe.settings(), ("graph", "telemetry", "broker"))
+    assert backends.graph is not None
+    try:
+        models = seed_sensors(backends.graph, SENSORS)
+        yield Twin(backends, models, data, mqtt_url)
+    finally:
+        backends.close()
+
+
+@pytest.fixture
+def service(twin: Twin) -> Iterator[IngestService]:
+    running = build_ingest(twin.settings(), twin.backends)
+    running.start()
+    yield running
+    running.stop()
+
+
+def test_valid_telemetry_is_stored_cached_and_copied_onto_the_twin_node(
+    twin: Twin, service: IngestService
+) -> None:
+    graph = twin.backends.graph
+    assert graph is not None
+    etag_before = TwinGraph(graph, twin.models).get_twin("s-1").etag
+    base_ms = int(time.time() * 1000) - 60_000
+    publisher = connect(twin.mqtt_url)
+    try:
+        published = publish_all(
+            publisher, [(topic(s), reading(i, base_ms + i)) for i in range(20) for s in SENSORS[:3]]
+        )
+        # The batch form: two readings of s-3 in one message.
+        both = json.dumps([{"v0": 1.0, "ts": base_ms}, {"v0": 2.0, "state": "run", "ts": base_ms + 1}])
+        published += publish_all(publisher, [(topic("s-3"), both.encode())])
+    finally:
+        publisher.disconnect()
+    wait_until(lambda: service.stats.messages >= published, 30, "every message taken")
+    assert service.stats.points == 62
+    assert service.stats.values == 20 * 3 * len(FIELDS) + 3
+
+    ref = TwinGraph(graph, twin.models).get_twin("s-1").telemetry
+    start = datetime.fromtimestamp(base_ms / 1000 - 1, tz=UTC)
+    stop = datetime.fromtimestamp(base_ms / 1000 + 1, tz=UTC)
+    store = twin.backends.telemetry
+    assert store is not None
+    [samples] = store.query([ref], "v9", start, stop)
+    assert [s.value for s in samples] == [float(i) for i in range(20)]
+
+    latest = service.latest.get("s-1")
+    assert latest["v0"].value == 19.0
+    assert latest["v0"].time_ns == (base_ms + 19) * 1_000_000
+    assert service.latest.get("s-3")["state"].value == "run"
+
+    def on_node() -> bool:
+        rows = graph.query_rows("MATCH (t:Twin {id: 's-1'}) RETURN t.`_latest.v0`, t.`_latestAt.v0`, t.etag")
+        return bool(rows[0][0] == 19.0)
+
+    wait_until(on_node, 10, "latest values on the twin node")
+    [[_, at, etag]] = graph.query_rows(
+        "MATCH (t:Twin {id: 's-1'}) RETURN t.`_latest.v0`, t.`_latestAt.v0`, t.etag"
+    )
+    assert (
+        at
+        == datetime.fromtimestamp((base_ms + 19) / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    )
+    assert etag == etag_before  # telemetry is not an edit of the twin
+    # Analysts filter on current state in Cypher:
+    hot = graph.query_rows("MATCH (t:Twin) WHERE t.`_latest.v0` >= 19.0 RETURN t.id ORDER BY t.id")
+    assert [r[0] for r in hot] == ["s-0", "s-1", "s-2"]
+
+
+def test_invalid_messages_become_dead_letters_and_the_stream_goes_on(
+    twin: Twin, service: IngestService
+) -> None:
+    letters = Collector(twin.mqtt_url, DEADLETTER_TOPIC)
+    publisher = connect(twin.mqtt_url)
+    now_ms = int(time.time() * 1000)
+    try:
+        publish_all(
+            publisher,
+            [
+                (topic("s-4"), b"{not json"),
+                (topic("ghost"), reading(1, now_ms)),
+                (topic("s-4"), b'{"v0": 1.0, "pressure": 3}'),
+                (topic("s-4"), b'{"v0": "hot"}'),
+                (topic("s-4"), b'{"v0": 1.0, "ts": "noon"}'),
+                (topic("s-4"), b'{"v0": [' + b"1.0," * 100_000 + b"1.0]}"),
+                (topic("s-4"), reading(7, now_ms)),
+            ],
+        )
+        found = letters.wait_for(6)
+    finally:
+        publisher.disconnect()
+        letters.close()
+    reasons = sorted(letter["reason"] for letter in found)
+    assert reasons == sorted(
+        ["BAD_JSON", "UNKNOWN_TWIN", "UNKNOWN_FIELD", "WRONG_TYPE", "BAD_TIMESTAMP", "OVERSIZED"]
+    )
+    unknown = next(letter for letter in found if letter["reason"] == "UNKNOWN_FIELD")
+    assert unknown["twinId"] == "s-4"
+    assert unknown["path"] == "/pressure"
+    assert unknown["topic"] == topic("s-4")
+    assert json.loads(unknown["payload"]) == {"v0": 1.0, "pressure": 3}
+    wait_until(lambda: "v0" in service.latest.get("s-4"), 10, "the valid message after the bad ones")
+    assert service.latest.get("s-4")["v0"].value == 7.0
+    # Counted once acknowledged (after the dead letters' own PUBACKs):
+    wait_until(lambda: sum(service.stats.rejected.values()) == 6, 10, "six rejections counted")
+
+
+def test_the_embedded_broker_speaks_3_1_1_and_ingest_falls_back_to_it(twin: Twin) -> None:
+    port = free_port()
+    broker = EmbeddedBroker("127.0.0.1", port)
+    broker.start()
+    try:
+        running = build_ingest(twin.settings(broker_url=f"embedded://127.0.0.1:{port}"), twin.backends)
+        running.start()
+        try:
+            assert running.subscriber.protocol == "3.1.1"
+            assert running.subscriber.subscriptions == ["kgtwin/twins/+/telemetry"]  # amqtt: no $share
+            publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+            publisher.connect("127.0.0.1", port)
+            publisher.loop_start()
+            now_ms = int(time.time() * 1000)
+            publish_all(publisher, [(topic("s-0"), reading(i, now_ms + i)) for i in range(50)])
+            # Stay connected until they are through: amqtt drops the messages of a publisher
+            # that disconnects before it has passed them on (see docs/ingest.md).
+            wait_until(lambda: running.stats.points >= 50, 30, "50 points through amqtt")
+            publisher.disconnect()
+            publisher.loop_stop()
+            assert running.latest.get("s-0")["v3"].value == 49.0
+        finally:
+            running.stop()
+    finally:
+        broker.stop()
