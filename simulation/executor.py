@@ -1,8 +1,8 @@
 """The ``Executor`` port: where simulation replications run.
 
 ``local`` (a process pool on this machine, ``simulation.local``) is the default;
-a Dask executor joins with the simulation release. Both take the same pure functions,
-so results do not depend on which one ran them.
+``dask`` (``simulation.dask``) fans the work out to a dask.distributed cluster. Both take
+the same pure functions, so results do not depend on which one ran them.
 """
 
 from __future__ import annotations

@@ -1,0 +1,83 @@
+"""Fixtures of the simulation tests.
+
+``graph_store`` yields an embedded FalkorDB, then the session's real Neo4j 5, each wiped
+(as in ``tests/graph``): runs are nodes of the twin graph. ``flow_line`` adds a small
+production line the ``flow`` model can run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from graph.falkordb import FalkorGraphStore
+from graph.neo4j import Neo4jGraphStore
+from graph.store import GraphStore
+from tests.simulation.builders import InProcessExecutor
+
+
+@pytest.fixture
+def executor() -> InProcessExecutor:
+    """Replications run in the test process, counted."""
+    return InProcessExecutor()
+
+
+@pytest.fixture(scope="session")
+def sim_falkordb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FalkorGraphStore]:
+    backend = FalkorGraphStore(tmp_path_factory.mktemp("sim-falkordb"))
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+@pytest.fixture(scope="session")
+def sim_neo4j(neo4j_url: str) -> Iterator[Neo4jGraphStore]:
+    backend = Neo4jGraphStore(neo4j_url)
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+@pytest.fixture(params=["falkordb", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+def graph_store(request: pytest.FixtureRequest) -> GraphStore:
+    """A ``GraphStore`` on an empty graph of each engine in turn."""
+    backend: GraphStore = request.getfixturevalue(f"sim_{request.param}")
+    backend.write("MATCH (n) DETACH DELETE n")
+    return backend
+
+
+LINE = [
+    ("S", "Source", {"interarrivalTimeMean": 60.0, "interarrivalTimeDistribution": "exponential"}),
+    ("B1", "Buffer", {"capacity": 4}),
+    ("M1", "Machine", {"cycleTimeMean": 50.0, "cycleTimeDistribution": "exponential"}),
+    ("K", "Sink", {}),
+]
+
+
+@pytest.fixture
+def flow_line(graph_store: GraphStore) -> GraphStore:
+    """A source, a buffer, a machine and a sink joined by ``feeds``, written as twins are stored."""
+    twins = [
+        {
+            "id": twin_id,
+            "model": f"dtmi:kgtwin:production:{kind};1",
+            "etag": 'W/"1"',
+            "createdAt": "2026-11-25T08:00:00.000Z",
+            "updatedAt": "2026-11-25T08:00:00.000Z",
+            "_document": json.dumps(properties),
+        }
+        for twin_id, kind, properties in LINE
+    ]
+    graph_store.write("UNWIND $twins AS t CREATE (n:Twin) SET n = t", {"twins": twins})
+    pairs = [[a[0], b[0]] for a, b in itertools.pairwise(LINE)]
+    graph_store.write(
+        "UNWIND $pairs AS p MATCH (a:Twin {id: p[0]}), (b:Twin {id: p[1]}) "
+        "CREATE (a)-[:feeds {id: 'f-' + p[0], _document: '{}'}]->(b)",
+        {"pairs": pairs},
+    )
+    return graph_store
