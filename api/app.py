@@ -11,11 +11,16 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.requests import HTTPConnection
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from api.context import ApiContext
+from api.auth import secure
+from api.context import ApiContext, RequestContext, principal_of
+from api.loaders import Loaders
+from api.modeling import modeling_router
 from api.schema import schema
 from ontology.errors import ErrorCode, KgtwinError
 
@@ -45,12 +50,22 @@ def create_app(context: ApiContext) -> FastAPI:
     """Build the application around the backends the composition root opened."""
     app = FastAPI(title="kgtwin", version=context.version, summary="Knowledge-graph digital twin API")
 
-    async def graphql_context() -> dict[str, ApiContext]:
-        return {"kgtwin": context}
+    async def graphql_context(connection: HTTPConnection) -> RequestContext:
+        # The caller comes from api.auth (request.state.principal) when it ran, else the
+        # loopback edge profile's local admin.
+        return RequestContext(context, principal_of(connection.state), Loaders(context))
 
     app.include_router(
-        GraphQLRouter(schema, context_getter=graphql_context, graphql_ide="graphiql"), prefix="/graphql"
+        GraphQLRouter(
+            schema,
+            context_getter=graphql_context,
+            graphql_ide="graphiql",
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        ),
+        prefix="/graphql",
     )
+    app.include_router(modeling_router(context))
+    secure(app, schema, auth=context.auth, limits=context.limits, graph=context.graph)
 
     @app.get("/healthz", summary="Liveness: the process answers.")
     async def healthz() -> dict[str, str]:

@@ -1,13 +1,47 @@
-"""What the API needs from the rest of kgtwin, handed over by the composition root."""
+"""What the API needs from the rest of kgtwin, handed over by the composition root.
+
+:class:`ApiContext` lives for the process: the backends and the twin services built on
+them (model registry, twin graph, change events). :class:`RequestContext` lives for one
+GraphQL request or websocket: the caller (``principal``), the request's DataLoaders (so
+one request batches and caches its reads) and the instant relative times are read from.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
+import structlog
+from strawberry.fastapi import BaseContext
+
+from api.auth import AuthConfig
+from api.limits import Limits
+from api.roles import LOCAL_ADMIN, Permission, Principal
+from api.windows import aggregate, window
+from graph.events import EventBus
+from graph.model_store import GraphModelStore
+from graph.relabel import relabel_twins
 from graph.store import GraphStore
+from graph.telemetry import Aggregate
+from graph.twins import TwinGraph
 from ingest.broker import Broker
+from ingest.latest import LatestValues
 from ingest.store import TelemetryStore
-from ontology.errors import KgtwinError
+from ontology.base import base_models
+from ontology.errors import BackendUnavailable, KgtwinError
+from ontology.model_store import StoredModel
+from ontology.registry import ModelRegistry
+from simulation.jobs import RunStore
+
+if TYPE_CHECKING:
+    from api.loaders import Loaders
+
+_log = structlog.get_logger("api.context")
+
+Window = tuple[datetime, datetime, float | None, Aggregate]
+"""A telemetry read's start, stop, window length in seconds (None: raw points) and function."""
 
 
 @dataclass
@@ -22,12 +56,29 @@ class BackendHealth:
 
 @dataclass
 class ApiContext:
-    """The backends the API serves from; any of them may be absent in a given profile."""
+    """The backends the API serves from; any of them may be absent in a given profile.
+
+    ``registry`` and ``twins`` exist when a graph is configured (see :func:`twin_context`);
+    ``events`` carries every committed graph change to subscriptions and MQTT.
+    """
 
     version: str
     graph: GraphStore | None = None
     telemetry: TelemetryStore | None = None
     broker: Broker | None = None
+    registry: ModelRegistry | None = None
+    model_store: GraphModelStore | None = None
+    twins: TwinGraph | None = None
+    events: EventBus = field(default_factory=EventBus)
+    latest: LatestValues | None = None
+    """The ingest's last-value cache, when ingest runs in this process (the edge profile)."""
+    runs: RunStore | None = None
+    telemetry_poll_s: float = 1.0
+    """How often the ``telemetry`` subscription looks for new values."""
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    """How callers authenticate (``api.auth``); the default, auth off, is the loopback edge profile."""
+    limits: Limits = field(default_factory=Limits)
+    """Body size, rate, GraphQL depth and complexity, Cypher time and rows (``api.limits``)."""
 
     def health(self) -> list[BackendHealth]:
         """Ping every configured backend; never raises."""
@@ -43,3 +94,113 @@ class ApiContext:
             else:
                 checks.append(BackendHealth(port=port, backend=name, ok=True))
         return checks
+
+    def require_graph(self) -> tuple[GraphStore, ModelRegistry, TwinGraph]:
+        """The graph, the registry and the twin graph, in step with the registry's latest models.
+
+        ``TwinGraph`` validates against the model set it holds; the registry replaces its
+        set on every upload or delete, so it is handed over here, before each use.
+        """
+        if self.graph is None or self.registry is None or self.twins is None:
+            raise BackendUnavailable("graph", "this service runs without a twin graph")
+        models = self.registry.models
+        if self.twins.models is not models:
+            self.twins.models = models
+        return self.graph, self.registry, self.twins
+
+    def require_telemetry(self) -> TelemetryStore:
+        """The time-series store; ``BACKEND_UNAVAILABLE`` in a profile without one."""
+        if self.telemetry is None:
+            raise BackendUnavailable("telemetry", "this service runs without a time-series store")
+        return self.telemetry
+
+
+def twin_context(
+    version: str,
+    graph: GraphStore,
+    *,
+    telemetry: TelemetryStore | None = None,
+    broker: Broker | None = None,
+    events: EventBus | None = None,
+    load_base: bool = True,
+) -> ApiContext:
+    """An :class:`ApiContext` on ``graph`` with its model registry (kept in the graph) and twin graph.
+
+    With ``load_base``, the base ontology's models that the graph lacks are uploaded first,
+    so a fresh graph can hold twins at once.
+    """
+    bus = events or EventBus()
+    model_store = GraphModelStore(graph, events=bus)
+    registry = ModelRegistry(model_store)
+    if load_base:
+        load_base_ontology(registry)
+    twins = TwinGraph(graph, registry.models, events=bus)
+    return ApiContext(
+        version=version,
+        graph=graph,
+        telemetry=telemetry,
+        broker=broker,
+        registry=registry,
+        model_store=model_store,
+        twins=twins,
+        events=bus,
+    )
+
+
+def load_base_ontology(registry: ModelRegistry) -> list[str]:
+    """Upload the base ontology's models the registry does not hold yet; their DTMIs."""
+    missing: Sequence[dict[str, object]] = [
+        doc for doc in base_models() if str(doc["@id"]) not in registry.models
+    ]
+    if not missing:
+        return []
+    stored = registry.upload(list(missing))
+    _log.info("ontology.base_loaded", models=len(stored))
+    return [m.dtmi for m in stored]
+
+
+class RequestContext(BaseContext):
+    """One GraphQL request's context: ``info.context`` in every resolver."""
+
+    def __init__(self, api: ApiContext, principal: Principal, loaders: Loaders) -> None:
+        super().__init__()
+        self.api = api
+        self.principal = principal
+        self.loaders = loaders
+        # One "now" per request: every twin's ``start: "-1h"`` names the same window,
+        # so the telemetry reads of a list of twins batch into one query.
+        self.now = datetime.now(UTC)
+        self.granted: set[Permission] = set()
+        """Permissions already checked in this request (``api.types.context``)."""
+        self._windows: dict[tuple[str, str | None, str | None, str], Window] = {}
+
+    def window(self, start: str, stop: str | None, every: str | None, fn: str) -> Window:
+        """A ``telemetry`` field's arguments read once per request, whatever the number of twins.
+
+        Raises ``BadRequest`` for a bad time, duration or function (``api.windows``).
+        """
+        key = (start, stop, every, fn)
+        found = self._windows.get(key)
+        if found is None:
+            begin, end, every_s = window(start, stop, every, self.now)
+            found = self._windows[key] = (begin, end, every_s, aggregate(fn))
+        return found
+
+
+def principal_of(state: object) -> Principal:
+    """The caller ``api.auth`` put on the connection's state, or the loopback admin without auth."""
+    found = getattr(state, "principal", None)
+    return found if isinstance(found, Principal) else LOCAL_ADMIN
+
+
+def upload_models(store: GraphStore, registry: ModelRegistry, documents: list[Any]) -> list[StoredModel]:
+    """Register ``documents`` (all or nothing), then relabel twins whose labels they changed.
+
+    A new model can lengthen the labels of registered ones (``Room`` becomes ``core_Room``
+    once a second ``Room`` arrives, ontology.labels); the twins already carrying the old
+    labels are rewritten so that analysts' Cypher keeps matching them.
+    """
+    before = registry.models
+    stored = registry.upload(documents)
+    relabel_twins(store, before, registry.models)
+    return stored

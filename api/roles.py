@@ -83,3 +83,7 @@ class Principal:
 
 # The edge profile bound to loopback runs without auth: its one caller may do everything.
 LOCAL_ADMIN = Principal(name="local", roles=frozenset({Role.ADMIN}))
+
+# The caller of a public path (health probes, the GraphiQL page) when auth is on: no role,
+# so a resolver that is reached anyway grants nothing.
+ANONYMOUS = Principal(name="anonymous", roles=frozenset())

@@ -21,7 +21,7 @@ _CACHE_KEY = "_labels"
 # Labels the twin graph uses for its own nodes (twins, models, simulation runs). An
 # Interface whose short name is one of them keeps more DTMI segments (``ex_Model``), or,
 # with a single segment, gets ``_`` appended, so its twins never mix with kgtwin's nodes.
-RESERVED_LABELS = frozenset({"Twin", "Model", "SimulationRun"})
+RESERVED_LABELS = frozenset({"Twin", "Model", "SimulationRun", "ApiKey"})
 
 
 def _path(dtmi: str) -> list[str]:

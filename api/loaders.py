@@ -1,0 +1,266 @@
+"""DataLoaders: one request's reads, batched across every twin that asks.
+
+A list of twins that each ask for ``latest`` and ``telemetry`` costs one latest-values
+read and one time-series query per distinct window (field, start, stop, every, fn), not
+one per twin: each resolver ``load``s a key, and the loader answers all keys gathered in
+one event-loop tick with one backend call. The loaders also cache per request, so a
+twin's model document or count is read once however often the query names it.
+Relationships batch too: one depth-1 subgraph walk from every twin that asks for the same
+``(name, direction)``; and so do neighbours: one walk (one read per level) from every twin
+that asks for the same ``(relationship, direction, depth)``, each twin's neighbours then
+found in what that walk met.
+
+Backend calls block (drivers are synchronous), so each batch runs in a worker thread
+and the event loop keeps serving other requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Hashable
+from dataclasses import dataclass
+from datetime import datetime
+
+from strawberry.dataloader import DataLoader
+
+from api.context import ApiContext
+from graph import (
+    MAX_ROWS,
+    Direction,
+    LimitExceeded,
+    SubgraphSpec,
+    Twin,
+    TwinRelationship,
+    neighbours,
+    select_subgraph,
+)
+from graph._traversal import DEFAULT_MAX_TWINS, Move, Walk, walk
+from graph.store import GraphStore
+from graph.subgraph import RELATIONSHIP_NAME
+from graph.telemetry import Aggregate, Sample, TelemetryRef
+from ontology.errors import KgtwinError
+from ontology.model_store import StoredModel
+
+_TWIN_COUNTS = "MATCH (t:Twin) WHERE t.model IN $models RETURN t.model AS model, count(t) AS twins"
+
+
+@dataclass(frozen=True)
+class LatestKey:
+    """The newest value of field ``name`` of the series ``ref`` names."""
+
+    ref: TelemetryRef
+    name: str
+
+
+@dataclass(frozen=True)
+class RelationshipsKey:
+    """The relationships of twin ``twin_id`` named ``name`` (any when None), in ``direction``."""
+
+    twin_id: str
+    name: str | None
+    direction: Direction
+
+
+@dataclass(frozen=True)
+class SeriesKey:
+    """The points (or window aggregates) of field ``name`` of ``ref`` in ``[start, stop)``."""
+
+    ref: TelemetryRef
+    name: str
+    start: datetime
+    stop: datetime
+    every_s: float | None
+    fn: Aggregate
+
+    @property
+    def window(self) -> tuple[str, datetime, datetime, float | None, Aggregate]:
+        """What one batched query shares: everything but the series."""
+        return (self.name, self.start, self.stop, self.every_s, self.fn)
+
+
+@dataclass(frozen=True)
+class NeighborsKey:
+    """The twins up to ``depth`` relationships named ``name`` (any when None) from ``twin_id``."""
+
+    twin_id: str
+    name: str | None
+    direction: Direction
+    depth: int
+
+
+def ref_key(ref: TelemetryRef) -> Hashable:
+    """A hashable identity of a reference (its tags are a mapping)."""
+    return (ref.bucket, ref.measurement, tuple(sorted(ref.tags.items())), ref.fields)
+
+
+class Loaders:
+    """The DataLoaders of one request."""
+
+    def __init__(self, api: ApiContext) -> None:
+        self.api = api
+        self.latest: DataLoader[LatestKey, Sample | None] = DataLoader(
+            self._load_latest, cache_key_fn=lambda k: (ref_key(k.ref), k.name)
+        )
+        self.series: DataLoader[SeriesKey, list[Sample]] = DataLoader(
+            self._load_series, cache_key_fn=lambda k: (ref_key(k.ref), *k.window)
+        )
+        self.twin_count: DataLoader[str, int] = DataLoader(self._load_twin_counts)
+        self.relationships: DataLoader[RelationshipsKey, list[TwinRelationship]] = DataLoader(
+            self._load_relationships
+        )
+        self.neighbors: DataLoader[NeighborsKey, list[Twin]] = DataLoader(self._load_neighbors)
+        self._stored: asyncio.Task[dict[str, StoredModel]] | None = None
+
+    async def stored_model(self, dtmi: str) -> StoredModel | None:
+        """The stored document of top-level model ``dtmi`` (one read of all models per request)."""
+        if self._stored is None:
+            self._stored = asyncio.ensure_future(asyncio.to_thread(self._read_stored))
+        return (await self._stored).get(dtmi)
+
+    def _read_stored(self) -> dict[str, StoredModel]:
+        _, registry, _ = self.api.require_graph()
+        return {m.dtmi: m for m in registry.list()}
+
+    async def _load_latest(self, keys: list[LatestKey]) -> list[Sample | None]:
+        """From the ingest's last-value cache when this process has one; the rest in one store read."""
+        answers: list[Sample | None] = [None] * len(keys)
+        cache = self.api.latest
+        misses: list[int] = []
+        for i, key in enumerate(keys):
+            cached = cache.get(key.ref.twin_id).get(key.name) if cache is not None else None
+            if cached is not None:
+                answers[i] = Sample(cached.time, cached.value)
+            else:
+                misses.append(i)
+        if misses:
+            store = self.api.require_telemetry()
+            identities = {i: ref_key(keys[i].ref) for i in misses}
+            refs: dict[Hashable, TelemetryRef] = {}
+            for i in misses:
+                refs.setdefault(identities[i], keys[i].ref)
+            names = sorted({keys[i].name for i in misses})
+            found = await asyncio.to_thread(store.latest, list(refs.values()), names)
+            by_ref = dict(zip(refs, found, strict=True))
+            for i in misses:
+                answers[i] = by_ref[identities[i]].get(keys[i].name)
+        return answers
+
+    async def _load_series(self, keys: list[SeriesKey]) -> list[list[Sample]]:
+        """One store query per window (field, start, stop, every, fn) for every series asking it."""
+        store = self.api.require_telemetry()
+        asked = [(ref_key(key.ref), key.window) for key in keys]
+        groups: dict[tuple[str, datetime, datetime, float | None, Aggregate], dict[Hashable, TelemetryRef]]
+        groups = {}
+        for key, (identity, window) in zip(keys, asked, strict=True):
+            groups.setdefault(window, {}).setdefault(identity, key.ref)
+        answers: dict[tuple[Hashable, tuple[object, ...]], list[Sample]] = {}
+        for window, refs in groups.items():
+            name, start, stop, every_s, fn = window
+            series = await asyncio.to_thread(store.query, list(refs.values()), name, start, stop, every_s, fn)
+            for identity, samples in zip(refs, series, strict=True):
+                answers[(identity, window)] = samples
+        return [answers[pair] for pair in asked]
+
+    async def _load_twin_counts(self, dtmis: list[str]) -> list[int]:
+        graph, _, _ = self.api.require_graph()
+        rows = await asyncio.to_thread(graph.query_rows, _TWIN_COUNTS, {"models": list(dtmis)})
+        counts = {str(model): int(n) for model, n in rows}
+        return [counts.get(dtmi, 0) for dtmi in dtmis]
+
+    async def _load_relationships(self, keys: list[RelationshipsKey]) -> list[list[TwinRelationship]]:
+        """One subgraph walk of depth 1 per (name, direction) asked, from every twin asking it."""
+        graph, registry, _ = self.api.require_graph()
+        groups: dict[tuple[str | None, Direction], list[str]] = {}
+        for key in keys:
+            groups.setdefault((key.name, key.direction), []).append(key.twin_id)
+        found: dict[RelationshipsKey, list[TwinRelationship]] = {}
+        for (name, direction), twin_ids in groups.items():
+            spec = SubgraphSpec(
+                roots=tuple(dict.fromkeys(twin_ids)),
+                relationships=(name,) if name is not None else (),
+                direction=direction,
+                max_depth=1,
+            )
+            sub = await asyncio.to_thread(select_subgraph, graph, registry.models, spec, max_twins=MAX_ROWS)
+            by_end: dict[tuple[str, Direction], list[TwinRelationship]] = {}
+            for source, target, rid, attrs in sub.edges(keys=True, data=True):
+                props = {k: v for k, v in attrs.items() if k != RELATIONSHIP_NAME}
+                rel = TwinRelationship(str(rid), str(attrs[RELATIONSHIP_NAME]), source, target, props)
+                by_end.setdefault((source, Direction.OUT), []).append(rel)
+                by_end.setdefault((target, Direction.IN), []).append(rel)
+            for twin_id in twin_ids:
+                ends = (Direction.OUT, Direction.IN) if direction == Direction.BOTH else (direction,)
+                rels = {(r.source, r.id): r for end in ends for r in by_end.get((twin_id, end), [])}
+                # Outgoing by id, then incoming by source and id: TwinGraph's order.
+                found[RelationshipsKey(twin_id, name, direction)] = sorted(
+                    rels.values(), key=lambda r: (r.source != twin_id, r.source, r.id)
+                )
+        return [found[key] for key in keys]
+
+    async def _load_neighbors(self, keys: list[NeighborsKey]) -> list[list[Twin] | BaseException]:
+        """One walk per (name, direction, depth) from all the twins asking; each twin's share after."""
+        graph, _, _ = self.api.require_graph()
+        groups: dict[tuple[str | None, Direction, int], list[str]] = {}
+        for key in keys:
+            groups.setdefault((key.name, key.direction, key.depth), []).append(key.twin_id)
+        found: dict[NeighborsKey, list[Twin] | BaseException] = {}
+        for (name, direction, depth), twin_ids in groups.items():
+            roots = list(dict.fromkeys(twin_ids))
+            answers = await asyncio.to_thread(neighbours_of_each, graph, roots, name, direction, depth)
+            for twin_id, answer in answers.items():
+                found[NeighborsKey(twin_id, name, direction, depth)] = answer
+        return [found[key] for key in keys]
+
+
+def neighbours_of_each(
+    graph: GraphStore, roots: list[str], name: str | None, direction: Direction, depth: int
+) -> dict[str, list[Twin] | BaseException]:
+    """``graph.neighbours`` of every root, from one walk of them all (one read per level).
+
+    The walk from all roots reaches every twin within ``depth`` of any root and records
+    every relationship out of each twin it expands, so it holds each root's own
+    breadth-first walk: replayed per root, it gives the same twins at the same depths as
+    a walk from that root alone. Errors are answers too, per root: a root that does not
+    exist (deleted meanwhile), a bad name or depth, more neighbours than one walk allows.
+    """
+    names = (name,) if name else ()
+    try:
+        met = walk(graph, roots, [Move(names, direction)], depth, edges=True, max_twins=MAX_ROWS)
+    except KgtwinError as exc:
+        if len(roots) == 1:
+            return {roots[0]: exc}
+        # A missing root, or a shared walk past the row cap: each root on its own.
+        return {root: _alone(graph, root, names, direction, depth) for root in roots}
+    after: dict[str, list[str]] = {}
+    for source, target, _ in met.edges:
+        if direction != Direction.IN:
+            after.setdefault(source, []).append(target)
+        if direction != Direction.OUT:
+            after.setdefault(target, []).append(source)
+    return {root: _replay(met, after, root, depth) for root in roots}
+
+
+def _alone(
+    graph: GraphStore, root: str, names: tuple[str, ...], direction: Direction, depth: int
+) -> list[Twin] | BaseException:
+    try:
+        found = neighbours(graph, root, relationships=names, direction=direction, max_depth=depth)
+    except KgtwinError as exc:
+        return exc
+    return [n.twin for n in found]
+
+
+def _replay(met: Walk, after: dict[str, list[str]], root: str, depth: int) -> list[Twin] | BaseException:
+    """The breadth-first walk from ``root`` alone, over what the shared walk met."""
+    seen = {root: 0}
+    frontier = [root]
+    for level in range(1, depth + 1):
+        reached = [n for at in frontier for n in after.get(at, ()) if n not in seen]
+        for twin_id in reached:
+            seen.setdefault(twin_id, level)
+        frontier = list(dict.fromkeys(reached))
+    del seen[root]
+    if len(seen) > DEFAULT_MAX_TWINS:
+        return LimitExceeded("twins in the walk", DEFAULT_MAX_TWINS)
+    ordered = sorted(seen, key=lambda twin_id: (seen[twin_id], twin_id))
+    return [Twin.from_node(met.nodes[twin_id]) for twin_id in ordered]

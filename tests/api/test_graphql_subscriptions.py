@@ -1,0 +1,156 @@
+"""Subscriptions over a websocket (graphql-transport-ws), fed by the graph's change events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from starlette.testclient import WebSocketTestSession
+
+from graph.telemetry import TelemetryPoint
+from tests.api.conftest import BUILDING, FLOOR, ROOM, SPACE, Api
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@contextmanager
+def subscription(
+    api: Api, query: str, variables: dict[str, Any] | None = None
+) -> Iterator[WebSocketTestSession]:
+    """A live subscription: connected, acknowledged, subscribed (its event stream is open)."""
+    with api.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init"})
+        assert ws.receive_json()["type"] == "connection_ack"
+        ws.send_json(
+            {"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables or {}}}
+        )
+        yield ws
+        ws.send_json({"id": "1", "type": "complete"})
+
+
+def wait_subscribed(api: Api) -> None:
+    assert api.bus.subscribed.acquire(timeout=10), "the subscription never opened its event stream"
+
+
+def next_data(ws: WebSocketTestSession) -> dict[str, Any]:
+    message = ws.receive_json()
+    assert message["type"] == "next", message
+    assert not message["payload"].get("errors"), message
+    data: dict[str, Any] = message["payload"]["data"]
+    return data
+
+
+def put(api: Api, twin_id: str, model: str, **props: Any) -> None:
+    assert api.context.twins is not None
+    api.data(
+        "mutation($id: ID!, $m: String!, $p: JSON) { createTwin(id: $id, model: $m, properties: $p) { id } }",
+        {"id": twin_id, "m": model, "p": props},
+    )
+
+
+def relate(api: Api, source: str, target: str) -> None:
+    api.data(
+        'mutation($s: ID!, $t: ID!) { createRelationship(source: $s, target: $t, name: "contains") { id } }',
+        {"s": source, "t": target},
+    )
+
+
+CHANGES = """subscription($ids: [ID!], $models: [String!], $within: ID) {
+  twinChanged(ids: $ids, models: $models, within: $within) { kind id model source data dropped }
+}"""
+
+
+def test_twin_changed_by_id(api: Api) -> None:
+    put(api, "r1", ROOM, area=1.0)
+    with subscription(api, CHANGES, {"ids": ["r1"]}) as ws:
+        wait_subscribed(api)
+        put(api, "r2", ROOM)  # another twin: not sent
+        api.data(
+            'mutation { updateTwin(id: "r1", patch: [{op: "replace", path: "/area", value: 2.0}]) { id } }'
+        )
+        change = next_data(ws)["twinChanged"]
+    assert change["kind"] == "twin.updated"
+    assert change["id"] == "r1"
+    assert change["model"] == ROOM
+    assert change["data"]["patch"] == [{"op": "replace", "path": "/area", "value": 2.0}]
+    assert change["dropped"] == 0
+
+
+def test_twin_changed_by_model_includes_subtypes(api: Api) -> None:
+    with subscription(api, CHANGES, {"models": [SPACE]}) as ws:
+        wait_subscribed(api)
+        thing = {"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:Thing;1", "@type": "Interface"}
+        api.data(
+            "mutation($m: JSON!) { uploadModels(models: $m) { id } }", {"m": thing}
+        )  # not a twin: not sent
+        put(api, "r1", ROOM, area=3.0)
+        change = next_data(ws)["twinChanged"]
+    assert (change["kind"], change["id"], change["data"]["properties"]) == (
+        "twin.created",
+        "r1",
+        {"area": 3.0},
+    )
+
+
+def test_twin_changed_within_a_containment_subtree_follows_moves(api: Api) -> None:
+    put(api, "b1", BUILDING)
+    put(api, "b2", BUILDING)
+    put(api, "f1", FLOOR)
+    relate(api, "b1", "f1")
+    put(api, "r1", ROOM)
+    with subscription(api, CHANGES, {"within": "b1"}) as ws:
+        wait_subscribed(api)
+        put(api, "b2", BUILDING, name="elsewhere")  # outside the subtree: not sent
+        relate(api, "f1", "r1")  # r1 moves in
+        moved = next_data(ws)["twinChanged"]
+        put(api, "r1", ROOM, area=9.0)
+        inside = next_data(ws)["twinChanged"]
+        api.data('mutation { deleteRelationship(source: "f1", id: "contains:r1") }')
+        moved_out = next_data(ws)["twinChanged"]
+        put(api, "r1", ROOM, area=10.0)  # no longer inside: not sent
+        put(api, "f1", FLOOR, level=3)
+        last = next_data(ws)["twinChanged"]
+    assert (moved["kind"], moved["source"], moved["data"]["target"]) == ("relationship.created", "f1", "r1")
+    assert (inside["kind"], inside["id"]) == ("twin.updated", "r1")
+    assert (moved_out["kind"], moved_out["id"]) == ("relationship.deleted", "contains:r1")
+    assert (last["kind"], last["id"]) == ("twin.updated", "f1")
+
+
+@pytest.mark.parametrize(
+    ("variables", "code"),
+    [({"within": "ghost"}, "NOT_FOUND"), ({"models": ["dtmi:ex:Nope;1"]}, "BAD_REQUEST")],
+)
+def test_a_bad_subscription_is_an_error_with_a_code(api: Api, variables: dict[str, Any], code: str) -> None:
+    with subscription(api, CHANGES, variables) as ws:
+        message = ws.receive_json()
+    assert message["type"] in ("next", "error"), message
+    errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+    assert errors[0]["extensions"]["code"] == code
+
+
+def test_telemetry_sends_current_values_then_new_ones(api: Api) -> None:
+    put(api, "r1", ROOM)
+    now_ns = int(datetime.now(UTC).timestamp() * 1e9)
+    api.telemetry.write(
+        [TelemetryPoint("telemetry", "Room", {"twin_id": "r1"}, {"temperature": 21.0}, now_ns)]
+    )
+    query = 'subscription { telemetry(twinIds: ["r1"], names: ["temperature"]) { twinId name value time } }'
+    with subscription(api, query) as ws:
+        first = next_data(ws)["telemetry"]
+        point = TelemetryPoint("telemetry", "Room", {"twin_id": "r1"}, {"temperature": 22.5}, now_ns + 10**9)
+        api.telemetry.write([point])
+        second = next_data(ws)["telemetry"]
+    assert (first["twinId"], first["name"], first["value"]) == ("r1", "temperature", 21.0)
+    assert second["value"] == 22.5
+    assert second["time"] > first["time"]
+
+
+def test_telemetry_of_an_unknown_field_is_bad_request(api: Api) -> None:
+    put(api, "r1", ROOM)
+    with subscription(api, 'subscription { telemetry(twinIds: ["r1"], names: ["colour"]) { value } }') as ws:
+        message = ws.receive_json()
+    errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+    assert errors[0]["extensions"]["code"] == "BAD_REQUEST"
