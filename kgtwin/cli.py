@@ -20,6 +20,7 @@ import structlog
 import typer
 
 from kgtwin import __version__
+from kgtwin.keys import keys_app
 from kgtwin.logs import configure_logging
 from kgtwin.settings import Settings, load_settings
 from ontology import validate_files
@@ -36,17 +37,13 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Work with DTDL models (for modelers).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.add_typer(keys_app, name="keys")
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """End the command with one line on stderr."""
     typer.echo(f"kgtwin: {message}", err=True)
     raise typer.Exit(code)
-
-
-def not_yet(verb: str, capability: str) -> NoReturn:
-    """The one-line answer of a verb whose capability lands in a later release."""
-    fail(f"`kgtwin {verb}` is not available yet: {capability} lands in a later release.")
 
 
 def user_errors[**P, R](command: Callable[P, R]) -> Callable[P, R]:
@@ -103,15 +100,19 @@ def api(host: HostOption = None, port: PortOption = None) -> None:
 @app.command()
 @user_errors
 def ingest() -> None:
-    """Run the MQTT ingest service only (microservices profile)."""
-    not_yet("ingest", "MQTT telemetry ingest")
+    """Run the MQTT ingest service only (microservices profile); SIGTERM drains and exits 0."""
+    from kgtwin.services import run_ingest
+
+    run_ingest(_settings())
 
 
 @app.command()
 @user_errors
 def worker() -> None:
-    """Run a simulation worker only (microservices profile)."""
-    not_yet("worker", "the simulation worker")
+    """Run a simulation worker only (microservices profile); SIGTERM requeues its run and exits 0."""
+    from kgtwin.services import run_worker
+
+    run_worker(_settings())
 
 
 @app.command("import")
@@ -198,8 +199,29 @@ def _progress(quiet: bool, what: str, total: int | None) -> Iterator[Callable[[i
 @app.command()
 @user_errors
 def demo() -> None:
-    """Load the demo twin (a small campus and factory) into the configured backends."""
-    not_yet("demo", "the demo twin")
+    """Load the demo twin (a campus with HVAC and a production line) into the configured graph.
+
+    Loading it again changes nothing. `kgtwin serve --demo` does the same and also starts
+    simulated devices that publish the demo's telemetry over MQTT.
+    """
+    from kgtwin.demo import load_demo
+    from kgtwin.wiring import open_backends
+
+    backends = open_backends(_settings(), ["graph"])
+    try:
+        assert backends.graph is not None
+        report = load_demo(backends.graph)
+    finally:
+        backends.close()
+    for issue in report.issues:
+        typer.echo(str(issue))
+    typer.echo(
+        f"demo: {report.models} model(s), {report.twins} twin(s), {report.relationships} relationship(s) "
+        "loaded; try `kgtwin serve` and GraphiQL at /graphql",
+        err=True,
+    )
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @models_app.command("validate")

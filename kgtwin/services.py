@@ -6,7 +6,9 @@ driver; the CLI imports this module only when a service starts.
 
 from __future__ import annotations
 
+import gc
 import signal
+import threading
 from collections.abc import Iterable
 from types import FrameType
 
@@ -14,9 +16,22 @@ import structlog
 import uvicorn
 
 from api import ApiContext, create_app
+from api.auth import AuthConfig, OidcConfig
+from api.context import twin_context
+from api.limits import Limits
+from api.notifications import ChangeNotifier
 from kgtwin import __version__
+from kgtwin.demo import DemoDevices, load_demo
 from kgtwin.settings import Settings
-from kgtwin.wiring import open_backends
+from kgtwin.wiring import (
+    Backends,
+    build_ingest,
+    build_run_store,
+    build_worker,
+    open_backends,
+    open_executor,
+)
+from simulation.jobs import RunStore
 
 _log = structlog.get_logger("kgtwin.service")
 
@@ -27,21 +42,53 @@ def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
+def security(settings: Settings) -> tuple[AuthConfig, Limits]:
+    """The API's authentication and limits, as the settings describe them (docs/security.md)."""
+    oidc = None
+    if settings.oidc_jwks_url and settings.oidc_issuer and settings.oidc_audience:
+        oidc = OidcConfig(
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+            jwks_url=settings.oidc_jwks_url,
+            roles_claim=settings.oidc_roles_claim,
+        )
+    limits = Limits(
+        max_body_bytes=settings.max_body_bytes,
+        rate_per_second=settings.rate_limit_per_second,
+        rate_burst=settings.rate_limit_burst,
+        graphql_max_depth=settings.graphql_max_depth,
+        graphql_max_complexity=settings.graphql_max_complexity,
+        cypher_timeout_s=settings.cypher_timeout_s,
+        cypher_max_rows=settings.cypher_max_rows,
+    )
+    return AuthConfig(api_keys=settings.api_keys, oidc=oidc), limits
+
+
 def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: bool) -> None:
     """Open the backends, serve the API until interrupted, then close everything."""
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    settings.check_exposure()  # before anything opens: no unauthenticated twin off loopback
     backends = open_backends(settings, ports)
     try:
-        if demo:
-            _log.warning("demo.unavailable", reason="the demo twin lands in a later release; serving empty")
+        if demo and backends.graph is not None:
+            # Before the API and ingest start, so their caches begin with the demo's twins.
+            report = load_demo(backends.graph)
+            _log.info("demo.loaded", twins=report.twins, relationships=report.relationships, ok=report.ok)
+        runs = build_run_store(backends)
+        context = api_context(backends)
         if profile == "edge":
-            _log.info(
-                "service.partial",
-                reason="MQTT ingest and the simulation worker land in later releases; serving the API",
-            )
-        context = ApiContext(
-            version=__version__, graph=backends.graph, telemetry=backends.telemetry, broker=backends.broker
-        )
+            ingest = build_ingest(settings, backends)
+            ingest.start()
+            backends._closers.append(ingest.stop)
+            context.latest = ingest.latest  # the API answers latest(name) from ingest's cache
+            context.events.subscribe(ingest.on_change)  # new twins' telemetry is taken at once
+            start_worker(settings, backends, runs)
+            if demo and backends.broker is not None:
+                devices = DemoDevices(backends.broker, interval_s=settings.demo_interval_s)
+                devices.start()
+                backends._closers.append(devices.stop)
+        context.auth, context.limits = security(settings)
+        context.runs = runs
         config = uvicorn.Config(
             create_app(context), host=settings.host, port=settings.port, log_config=None, access_log=True
         )
@@ -53,6 +100,7 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
             graph=backends.graph.backend if backends.graph else None,
             telemetry=backends.telemetry.backend if backends.telemetry else None,
         )
+        _tune_garbage_collector()
         server.run()
         if not server.started:
             # uvicorn logs the cause (address in use ...) and returns without serving.
@@ -60,3 +108,111 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
     finally:
         backends.close()
         _log.info("service.stopped", profile=profile)
+
+
+def _tune_garbage_collector() -> None:
+    """Keep Python's cyclic collector off the request path.
+
+    Under 32 concurrent GraphQL requests the collector was the largest single cost of the
+    server (22-43% of CPU per request, bench/api.py): every request allocates thousands of
+    short-lived objects and each young-generation pass also rescans what start-up built.
+    Freezing the start-up heap and collecting the young generation less often removes
+    that; reference counting still frees everything acyclic at once.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
+
+
+def api_context(backends: Backends) -> ApiContext:
+    """What the API serves: with a graph, its model registry (base ontology loaded), twin graph
+    and change events; with a broker too, those events published to MQTT (``kgtwin/events/...``).
+    """
+    if backends.graph is None:
+        return ApiContext(version=__version__, telemetry=backends.telemetry, broker=backends.broker)
+    context = twin_context(__version__, backends.graph, telemetry=backends.telemetry, broker=backends.broker)
+    if backends.broker is not None:
+        notifier = ChangeNotifier(context.events, backends.broker)
+        notifier.start()
+        backends._closers.append(notifier.stop)  # closers run in reverse: before the broker closes
+    return context
+
+
+def run_ingest(settings: Settings) -> None:
+    """Run the MQTT ingest service until SIGTERM or SIGINT, then drain and return (exit 0).
+
+    Draining stores and acknowledges what was received; what the broker still holds
+    stays in the session for the next start (or goes to the group's other processes).
+    """
+    stop = threading.Event()
+
+    def _request_stop(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _request_stop)
+    signal.signal(signal.SIGINT, _request_stop)
+    backends = open_backends(settings, ("graph", "telemetry", "broker"))
+    try:
+        service = build_ingest(settings, backends)
+        service.start()
+        _log.info(
+            "ingest.started",
+            client_id=settings.ingest_client_id,
+            subscriptions=service.subscriber.subscriptions,
+            protocol=service.subscriber.protocol,
+            telemetry=service.store.backend,
+        )
+        try:
+            while not stop.wait(settings.ingest_stats_interval_s):
+                _log.info("ingest.stats", **service.stats.to_dict(), spool_points=service.spool.points)
+        finally:
+            service.stop()
+            whole_run = service.stats.to_dict(recent=False)
+            _log.info("ingest.stopped", **whole_run, spool_points=service.spool.points)
+    finally:
+        backends.close()
+
+
+def start_worker(settings: Settings, backends: Backends, runs: RunStore) -> None:
+    """Run a simulation worker in a thread of this process until the backends close.
+
+    Closing stops it first: its current run goes back to the queue, then the executor's
+    processes stop.
+    """
+    executor = open_executor(settings)
+    backends._closers.append(executor.close)
+    worker = build_worker(settings, backends, runs, executor)
+    thread = threading.Thread(target=worker.serve, name="simulation-worker", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        worker.stop()
+        thread.join(worker.grace_s + worker.heartbeat_s)
+
+    backends._closers.append(stop)
+
+
+def run_worker(settings: Settings) -> None:
+    """Run the simulation worker service until SIGTERM or SIGINT, then return (exit 0).
+
+    A signal stops the current run through its ``cancelled`` callable and puts it back in
+    the queue for another worker (docs/simulation-jobs.md), so a stop takes at most one
+    batch of replications, not a whole run.
+    """
+    backends = open_backends(settings, ("graph", "telemetry"))
+    try:
+        executor = open_executor(settings)
+        backends._closers.append(executor.close)
+        worker = build_worker(settings, backends, build_run_store(backends), executor)
+
+        def _request_stop(signum: int, _frame: FrameType | None) -> None:
+            # Not worker.stop() here: the handler may interrupt the main thread inside the
+            # very Event it would set, and threading's locks are not reentrant.
+            threading.Thread(target=worker.stop).start()
+
+        signal.signal(signal.SIGTERM, _request_stop)
+        signal.signal(signal.SIGINT, _request_stop)
+        _log.info("worker.starting", executor=settings.executor_url, worker=worker.name)
+        worker.serve()
+    finally:
+        backends.close()

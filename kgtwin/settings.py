@@ -9,11 +9,12 @@ machine needs nothing else.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,11 +22,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ingest.messages import TopicMapping
 from kgtwin.urls import (
     BrokerUrl,
+    ExecutorUrl,
     GraphUrl,
     TelemetryUrl,
     parse_broker_url,
+    parse_executor_url,
     parse_graph_url,
     parse_telemetry_url,
 )
@@ -63,6 +67,88 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = Field(
         default="json", description="json: one JSON object per line; console: for humans."
     )
+    # Authentication (docs/security.md). Off by default: the edge profile on loopback has
+    # one caller, the machine's owner; any other bind address refuses to start without it.
+    api_keys: bool = Field(
+        default=False, description="Accept (and require) API keys made with `kgtwin keys create`."
+    )
+    oidc_jwks_url: str | None = Field(
+        default=None, description="Accept (and require) OIDC bearer tokens signed by a key of this JWKS."
+    )
+    oidc_issuer: str | None = Field(default=None, description="The `iss` every bearer token must carry.")
+    oidc_audience: str | None = Field(default=None, description="The `aud` every bearer token must carry.")
+    oidc_roles_claim: str = Field(
+        default="roles", description="Dotted path of the token claim holding kgtwin role names."
+    )
+    # Limits (docs/security.md); 0 switches the rate limit off.
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, description="Largest request body.")
+    rate_limit_per_second: float = Field(default=20.0, ge=0, description="Requests per second per key.")
+    rate_limit_burst: int = Field(default=100, ge=1, description="Requests a key may send at once.")
+    graphql_max_depth: int = Field(default=12, ge=1, description="Deepest nesting of a GraphQL query.")
+    graphql_max_complexity: int = Field(
+        default=5000, ge=1, description="Most fields a GraphQL query may ask for, lists counted by size."
+    )
+    cypher_timeout_s: float = Field(default=30.0, gt=0, le=600, description="Budget of one Cypher query.")
+    cypher_max_rows: int = Field(default=10_000, ge=1, le=100_000, description="Rows a Cypher query returns.")
+
+    # MQTT ingest (docs/ingest.md).
+    ingest_client_id: str = Field(
+        default="kgtwin-ingest",
+        min_length=1,
+        description="MQTT client id of the ingest session: fixed, so the broker keeps the session "
+        "(and what arrives meanwhile) across restarts; give each ingest process its own.",
+    )
+    ingest_shared_group: str = Field(
+        default="kgtwin",
+        description="Shared-subscription group: ingest processes of one group split the stream "
+        "($share/<group>/...). Empty for a plain subscription; the embedded broker always uses one.",
+    )
+    ingest_session_expiry_s: int = Field(
+        default=7 * 24 * 3600,
+        ge=1,
+        description="How long the broker keeps a stopped ingest process's session and its share "
+        "of the stream (MQTT 5); past it, what the session held is dropped by the broker.",
+    )
+    ingest_mappings: list[TopicMapping] = Field(
+        default_factory=list,
+        description="Topic mappings for devices that cannot publish to kgtwin/twins/<id>/telemetry.",
+    )
+    ingest_spool_dir: Path = Field(
+        default=Path("data/ingest-spool"),
+        description="Where points wait on disk while the telemetry store is unreachable.",
+    )
+    ingest_spool_max_points: int = Field(default=2_000_000, ge=1, description="Points the spool may hold.")
+    ingest_batch_points: int = Field(default=5000, ge=1, description="Values written per store call.")
+    ingest_batch_wait_ms: int = Field(default=50, ge=1, description="Longest wait to fill a batch.")
+    ingest_max_payload_bytes: int = Field(default=256 * 1024, ge=64, description="Largest message taken.")
+    ingest_twin_cache_ttl_s: float = Field(
+        default=60.0, gt=0, description="How long a twin's model and telemetry reference are cached."
+    )
+    ingest_stats_interval_s: float = Field(
+        default=10.0, gt=0, description="How often `kgtwin ingest` logs its counters and lag."
+    )
+    ingest_latest_interval_s: float = Field(
+        default=1.0, gt=0, description="How often latest values are copied onto twin nodes."
+    )
+    demo_interval_s: float = Field(
+        default=5.0, gt=0, description="How often `serve --demo`'s simulated devices publish telemetry."
+    )
+
+    # Simulation runs (docs/simulation-jobs.md).
+    executor_url: str = Field(
+        default="local",
+        description="Where replications run: local (a process pool, one process per core), "
+        "local://?workers=N, or dask://scheduler-host:8786.",
+    )
+    worker_lease_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a claimed run stays a worker's without a heartbeat; a run whose "
+        "worker died is claimed again after it.",
+    )
+    run_time_limit_s: float = Field(
+        default=3600.0, gt=0, description="Wall-clock limit of one run; past it the run fails."
+    )
 
     @field_validator("graph_url")
     @classmethod
@@ -82,6 +168,40 @@ class Settings(BaseSettings):
         parse_broker_url(value)
         return value
 
+    @field_validator("executor_url")
+    @classmethod
+    def _check_executor_url(cls, value: str) -> str:
+        parse_executor_url(value)
+        return value
+
+    @model_validator(mode="after")
+    def _check_oidc(self) -> Settings:
+        given = [self.oidc_jwks_url, self.oidc_issuer, self.oidc_audience]
+        if any(given) and not all(given):
+            # A token checked without its issuer or audience would let any tenant of the
+            # identity provider in: all three or none.
+            names = ", ".join(f"{ENV_PREFIX}OIDC_{n}" for n in ("JWKS_URL", "ISSUER", "AUDIENCE"))
+            raise ValueError(f"{names} are set together or not at all")
+        return self
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Whether requests must carry an API key or a bearer token."""
+        return self.api_keys or self.oidc_jwks_url is not None
+
+    def check_exposure(self) -> None:
+        """Refuse to serve without authentication on anything but a loopback address.
+
+        Raises ``ConfigurationInvalid`` naming ``KGTWIN_HOST``, for the one-line, exit-2 start-up error.
+        """
+        if self.auth_enabled or _is_loopback(self.host):
+            return
+        raise ConfigurationInvalid(
+            f"{ENV_PREFIX}HOST",
+            f"{self.host} is not a loopback address and authentication is off: "
+            f"set {ENV_PREFIX}API_KEYS=true or {ENV_PREFIX}OIDC_JWKS_URL (see docs/security.md)",
+        )
+
     @property
     def graph(self) -> GraphUrl:
         return parse_graph_url(self.graph_url)
@@ -94,6 +214,10 @@ class Settings(BaseSettings):
     def broker(self) -> BrokerUrl:
         return parse_broker_url(self.broker_url)
 
+    @property
+    def executor(self) -> ExecutorUrl:
+        return parse_executor_url(self.executor_url)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -105,6 +229,16 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
         return (init_settings, env_settings, toml)
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -194,3 +194,45 @@ def parse_broker_url(url: str) -> BrokerUrl:
             tls=scheme == "mqtts",
         )
     raise ValueError(f"unknown broker {scheme!r}: use embedded or mqtt://host:1883")
+
+
+@dataclass(frozen=True)
+class LocalExecutorUrl:
+    """A process pool on this machine; ``workers`` ``None`` means one per core."""
+
+    workers: int | None = None
+
+
+@dataclass(frozen=True)
+class DaskUrl:
+    """A dask.distributed scheduler, as its client is given it (``tcp://host:8786``)."""
+
+    address: str
+
+
+ExecutorUrl = LocalExecutorUrl | DaskUrl
+
+
+def parse_executor_url(url: str) -> ExecutorUrl:
+    """``local``, ``local://?workers=N`` or ``dask://host:8786`` (``tls://`` kept for dask's TLS)."""
+    if url == "local":
+        return LocalExecutorUrl()
+    scheme, _ = _split(url)
+    try:
+        parts = urlsplit(url)
+        port = _port(parts.port, 8786, url)
+    except ValueError as exc:
+        raise ValueError(f"malformed executor URL: {exc}") from None
+    if scheme == "local":
+        workers = parse_qs(parts.query).get("workers", [None])[0]
+        if workers is None:
+            return LocalExecutorUrl()
+        if not workers.isdigit() or int(workers) < 1:
+            raise ValueError(f"workers must be a positive integer in {url!r}")
+        return LocalExecutorUrl(int(workers))
+    if scheme in {"dask", "tcp", "tls"}:
+        if not parts.hostname:
+            raise ValueError("dask URL has no host: expected dask://scheduler-host:8786")
+        protocol = "tls" if scheme == "tls" else "tcp"
+        return DaskUrl(f"{protocol}://{parts.hostname}:{port}")
+    raise ValueError(f"unknown executor {scheme!r}: use local, local://?workers=N or dask://host:8786")

@@ -21,10 +21,24 @@ from ingest.broker import Broker, MqttBroker
 from ingest.duckdb import DuckDbTelemetryStore
 from ingest.embedded_broker import EmbeddedBroker
 from ingest.influx import InfluxTelemetryStore
+from ingest.service import IngestConfig, IngestService
 from ingest.store import TelemetryStore
 from kgtwin.settings import ENV_PREFIX, Settings
-from kgtwin.urls import DuckDbUrl, EmbeddedBrokerUrl, FalkorUrl, InfluxUrl, MqttUrl, Neo4jUrl
+from kgtwin.urls import (
+    DaskUrl,
+    DuckDbUrl,
+    EmbeddedBrokerUrl,
+    FalkorUrl,
+    InfluxUrl,
+    LocalExecutorUrl,
+    MqttUrl,
+    Neo4jUrl,
+)
 from ontology.errors import ConfigurationInvalid, KgtwinError
+from simulation.executor import Executor
+from simulation.jobs import RunStore
+from simulation.local import LocalExecutor
+from simulation.worker import Worker, check_request, simulation_job
 
 _log = structlog.get_logger("kgtwin.wiring")
 
@@ -130,3 +144,116 @@ def _open[T](setting: str, opener: Callable[[], T]) -> T:
         return opener()
     except KgtwinError as exc:
         raise ConfigurationInvalid(_setting(setting), exc.message) from exc
+
+
+def build_ingest(settings: Settings, backends: Backends) -> IngestService:
+    """The MQTT ingest service over already opened backends (``graph``, ``telemetry``, ``broker``).
+
+    Its session is its own connection (persistent, acknowledged by hand), next to the
+    backends' broker client; with the embedded broker, which has no shared subscriptions,
+    it subscribes plainly.
+    """
+    from graph.latest import write_latest
+    from graph.model_store import GraphModelStore
+    from graph.telemetry import telemetry_targets
+    from ingest.messages import DEFAULT_MAPPING, MessageDecoder
+    from ingest.pipeline import Models, Pipeline
+    from ingest.spool import Spool
+    from ingest.subscriber import SessionOptions
+    from ingest.twins import TwinTargets
+    from ontology.registry import ModelRegistry
+
+    graph, telemetry = backends.graph, backends.telemetry
+    assert graph is not None
+    assert telemetry is not None
+    url = settings.broker
+    embedded = isinstance(url, EmbeddedBrokerUrl)
+    mqtt = url if isinstance(url, MqttUrl) else None
+    user, password, tls = (mqtt.user, mqtt.password, mqtt.tls) if mqtt else (None, None, False)
+    decoder = MessageDecoder(
+        [*settings.ingest_mappings, DEFAULT_MAPPING], max_payload_bytes=settings.ingest_max_payload_bytes
+    )
+    options = SessionOptions(
+        host=url.host,
+        port=url.port,
+        client_id=settings.ingest_client_id,
+        filters=decoder.filters,
+        user=user,
+        password=password,
+        tls=tls,
+        share_group=None if embedded else (settings.ingest_shared_group or None),
+        prefer_v5=not embedded,
+        session_expiry_s=settings.ingest_session_expiry_s,
+    )
+    pipeline = Pipeline(
+        decoder,
+        TwinTargets(lambda ids: telemetry_targets(graph, ids), ttl_s=settings.ingest_twin_cache_ttl_s),
+        Models(lambda: ModelRegistry(GraphModelStore(graph)).models),
+    )
+    spool = Spool(
+        settings.ingest_spool_dir / f"{settings.ingest_client_id}.sqlite",
+        max_points=settings.ingest_spool_max_points,
+    )
+    config = IngestConfig(
+        batch_points=settings.ingest_batch_points,
+        batch_wait_s=settings.ingest_batch_wait_ms / 1000,
+        graph_interval_s=settings.ingest_latest_interval_s,
+    )
+    backends._closers.append(spool.close)
+    return IngestService(
+        options, telemetry, pipeline, spool, write_latest=lambda v: write_latest(graph, v), config=config
+    )
+
+
+def _dask(url: DaskUrl) -> Executor:
+    # dask.distributed takes a second to import: only when it is the configured executor.
+    from simulation.dask import DaskExecutor
+
+    return DaskExecutor(url.address)
+
+
+EXECUTORS: dict[type[Any], Callable[[Any], Executor]] = {
+    LocalExecutorUrl: lambda url: LocalExecutor(url.workers),
+    DaskUrl: _dask,
+}
+
+
+def open_executor(settings: Settings) -> Executor:
+    """The configured executor; an unreachable Dask scheduler names ``KGTWIN_EXECUTOR_URL``."""
+    url = settings.executor
+    return _open("executor_url", lambda: EXECUTORS[type(url)](url))
+
+
+def build_run_store(backends: Backends) -> RunStore:
+    """The simulation runs over the graph, checking requests with the runner's models.
+
+    One per process: the API and an in-process worker share it, so its events carry the
+    worker's progress to GraphQL subscriptions.
+    """
+    assert backends.graph is not None
+    runs = RunStore(backends.graph, validate=check_request)
+    runs.ensure_schema()
+    return runs
+
+
+def build_worker(settings: Settings, backends: Backends, runs: RunStore, executor: Executor) -> Worker:
+    """A simulation worker over opened backends; its result series go to the telemetry store."""
+    from graph.model_store import GraphModelStore
+    from ontology.model import ModelSet
+    from ontology.registry import ModelRegistry
+
+    graph = backends.graph
+    assert graph is not None
+
+    def models() -> ModelSet:
+        # Read afresh for each run: models may have been uploaded since the worker started.
+        return ModelRegistry(GraphModelStore(graph)).models
+
+    job = simulation_job(graph, models, executor, history=backends.telemetry)
+    return Worker(
+        runs,
+        job,
+        sink=backends.telemetry,
+        lease_s=settings.worker_lease_s,
+        time_limit_s=settings.run_time_limit_s,
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
 from tests.foundation.conftest import RunKgtwin
 from tests.servers.process import free_port
@@ -21,17 +21,18 @@ def test_help_lists_every_verb(run_kgtwin: RunKgtwin) -> None:
     assert "--demo" in serve.stdout
 
 
-@pytest.mark.parametrize(
-    "args",
-    [["ingest"], ["worker"], ["demo"]],
-)
-def test_verbs_of_later_releases_exit_2_with_one_line(run_kgtwin: RunKgtwin, args: list[str]) -> None:
-    result = run_kgtwin(*args)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "not available yet" in lines[0]
-    assert "Traceback" not in result.stderr + result.stdout
+def test_demo_loads_the_demo_twin_into_the_configured_graph_and_again_harmlessly(
+    run_kgtwin: RunKgtwin, tmp_path: Path
+) -> None:
+    env = {"KGTWIN_GRAPH_URL": f"falkordb:///{tmp_path}/graph"}
+    for _ in range(2):
+        result = run_kgtwin("demo", env=env)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr + result.stdout
+    assert "35 twin(s)" in result.stderr
+    exported = run_kgtwin("export", env=env)
+    assert exported.returncode == 0, exported.stderr
+    assert '"$dtId":"room-a101"' in exported.stdout
 
 
 def test_malformed_url_stops_start_up_with_one_line(run_kgtwin: RunKgtwin) -> None:
