@@ -99,17 +99,25 @@ def _value(x: Mapping[str, Any]) -> FieldValue:
     return str(x["t"])
 
 
+# DuckDB's buffer pool grows to 80% of RAM by default: on an edge box it shares the
+# process with the API and ingest, and bench/ingest.py saw ingest's RSS pass 300 MB.
+# Writes and the windowed queries of a few thousand series work within this.
+DEFAULT_MEMORY_LIMIT = "128MB"
+
+
 class DuckDbTelemetryStore:
     """Telemetry points in an embedded DuckDB file (or in memory when ``path`` is None)."""
 
     backend = "duckdb"
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, *, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> None:
         self.path = path
         try:
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = duckdb.connect(str(path) if path is not None else ":memory:")
+            self._conn = duckdb.connect(
+                str(path) if path is not None else ":memory:", config={"memory_limit": memory_limit}
+            )
         except (OSError, duckdb.Error) as exc:
             raise BackendUnavailable("duckdb", f"cannot open {path}: {exc}") from exc
         try:

@@ -101,7 +101,7 @@ def api(host: HostOption = None, port: PortOption = None) -> None:
 @user_errors
 def ingest() -> None:
     """Run the MQTT ingest service only (microservices profile); SIGTERM drains and exits 0."""
-    from kgtwin.services import run_ingest
+    from kgtwin.ingest_service import run_ingest
 
     run_ingest(_settings())
 

@@ -138,41 +138,6 @@ def api_context(backends: Backends) -> ApiContext:
     return context
 
 
-def run_ingest(settings: Settings) -> None:
-    """Run the MQTT ingest service until SIGTERM or SIGINT, then drain and return (exit 0).
-
-    Draining stores and acknowledges what was received; what the broker still holds
-    stays in the session for the next start (or goes to the group's other processes).
-    """
-    stop = threading.Event()
-
-    def _request_stop(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _request_stop)
-    signal.signal(signal.SIGINT, _request_stop)
-    backends = open_backends(settings, ("graph", "telemetry", "broker"))
-    try:
-        service = build_ingest(settings, backends)
-        service.start()
-        _log.info(
-            "ingest.started",
-            client_id=settings.ingest_client_id,
-            subscriptions=service.subscriber.subscriptions,
-            protocol=service.subscriber.protocol,
-            telemetry=service.store.backend,
-        )
-        try:
-            while not stop.wait(settings.ingest_stats_interval_s):
-                _log.info("ingest.stats", **service.stats.to_dict(), spool_points=service.spool.points)
-        finally:
-            service.stop()
-            whole_run = service.stats.to_dict(recent=False)
-            _log.info("ingest.stopped", **whole_run, spool_points=service.spool.points)
-    finally:
-        backends.close()
-
-
 def start_worker(settings: Settings, backends: Backends, runs: RunStore) -> None:
     """Run a simulation worker in a thread of this process until the backends close.
 

@@ -10,18 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from graph.falkordb import FalkorGraphStore
-from graph.neo4j import Neo4jGraphStore
 from graph.store import GraphStore
 from ingest.broker import Broker, MqttBroker
-from ingest.duckdb import DuckDbTelemetryStore
-from ingest.embedded_broker import EmbeddedBroker
-from ingest.influx import InfluxTelemetryStore
-from ingest.service import IngestConfig, IngestService
 from ingest.store import TelemetryStore
 from kgtwin.settings import ENV_PREFIX, Settings
 from kgtwin.urls import (
@@ -36,20 +30,49 @@ from kgtwin.urls import (
 )
 from ontology.errors import ConfigurationInvalid, KgtwinError
 from simulation.executor import Executor
-from simulation.jobs import RunStore
-from simulation.local import LocalExecutor
-from simulation.worker import Worker, check_request, simulation_job
+
+if TYPE_CHECKING:
+    from ingest.embedded_broker import EmbeddedBroker
+    from ingest.service import IngestService
+    from simulation.jobs import RunStore
+    from simulation.worker import Worker
 
 _log = structlog.get_logger("kgtwin.wiring")
 
-GRAPH_BACKENDS: dict[type[Any], Callable[[Any], GraphStore]] = {
-    FalkorUrl: lambda url: FalkorGraphStore(url.data_dir, url.graph),
-    Neo4jUrl: lambda url: Neo4jGraphStore(url.uri, url.user, url.password, url.database),
-}
+# Each adapter is imported when its URL is configured, not before: a process loads only the
+# drivers it uses (the Neo4j driver, influxdb-client and the simulation stack each cost tens
+# of MB of RSS, and `kgtwin ingest` has a memory budget).
+
+
+def _falkordb(url: FalkorUrl) -> GraphStore:
+    from graph.falkordb import FalkorGraphStore
+
+    return FalkorGraphStore(url.data_dir, url.graph)
+
+
+def _neo4j(url: Neo4jUrl) -> GraphStore:
+    from graph.neo4j import Neo4jGraphStore
+
+    return Neo4jGraphStore(url.uri, url.user, url.password, url.database)
+
+
+def _duckdb(url: DuckDbUrl) -> TelemetryStore:
+    from ingest.duckdb import DuckDbTelemetryStore
+
+    return DuckDbTelemetryStore(url.path)
+
+
+def _influx(url: InfluxUrl) -> TelemetryStore:
+    from ingest.influx import InfluxTelemetryStore
+
+    return InfluxTelemetryStore(url.url, url.token, url.org, url.bucket)
+
+
+GRAPH_BACKENDS: dict[type[Any], Callable[[Any], GraphStore]] = {FalkorUrl: _falkordb, Neo4jUrl: _neo4j}
 
 TELEMETRY_BACKENDS: dict[type[Any], Callable[[Any], TelemetryStore]] = {
-    DuckDbUrl: lambda url: DuckDbTelemetryStore(url.path),
-    InfluxUrl: lambda url: InfluxTelemetryStore(url.url, url.token, url.org, url.bucket),
+    DuckDbUrl: _duckdb,
+    InfluxUrl: _influx,
 }
 
 
@@ -95,6 +118,8 @@ def open_broker(settings: Settings) -> tuple[Broker, EmbeddedBroker | None]:
     url = settings.broker
     embedded = None
     if isinstance(url, EmbeddedBrokerUrl):
+        from ingest.embedded_broker import EmbeddedBroker
+
         embedded = EmbeddedBroker(url.host, url.port)
         embedded.start()
         try:
@@ -158,6 +183,7 @@ def build_ingest(settings: Settings, backends: Backends) -> IngestService:
     from graph.telemetry import telemetry_targets
     from ingest.messages import DEFAULT_MAPPING, MessageDecoder
     from ingest.pipeline import Models, Pipeline
+    from ingest.service import IngestConfig, IngestService
     from ingest.spool import Spool
     from ingest.subscriber import SessionOptions
     from ingest.twins import TwinTargets
@@ -212,10 +238,13 @@ def _dask(url: DaskUrl) -> Executor:
     return DaskExecutor(url.address)
 
 
-EXECUTORS: dict[type[Any], Callable[[Any], Executor]] = {
-    LocalExecutorUrl: lambda url: LocalExecutor(url.workers),
-    DaskUrl: _dask,
-}
+def _local(url: LocalExecutorUrl) -> Executor:
+    from simulation.local import LocalExecutor
+
+    return LocalExecutor(url.workers)
+
+
+EXECUTORS: dict[type[Any], Callable[[Any], Executor]] = {LocalExecutorUrl: _local, DaskUrl: _dask}
 
 
 def open_executor(settings: Settings) -> Executor:
@@ -230,6 +259,9 @@ def build_run_store(backends: Backends) -> RunStore:
     One per process: the API and an in-process worker share it, so its events carry the
     worker's progress to GraphQL subscriptions.
     """
+    from simulation.jobs import RunStore
+    from simulation.worker import check_request
+
     assert backends.graph is not None
     runs = RunStore(backends.graph, validate=check_request)
     runs.ensure_schema()
@@ -241,6 +273,7 @@ def build_worker(settings: Settings, backends: Backends, runs: RunStore, executo
     from graph.model_store import GraphModelStore
     from ontology.model import ModelSet
     from ontology.registry import ModelRegistry
+    from simulation.worker import Worker, simulation_job
 
     graph = backends.graph
     assert graph is not None
