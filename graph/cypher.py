@@ -152,3 +152,31 @@ def _render(value: Any, ids: Mapping[Any, Any]) -> Any:
 
 # EXPLAIN answers one row per plan operator, indented four spaces per level (FalkorDB's layout).
 PLAN_COLUMNS = ["plan"]
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def check_params(params: Mapping[str, Any] | None) -> None:
+    """Refuse integers neither engine can hold, before they reach a driver.
+
+    Both engines' integers are signed 64-bit. Neo4j's driver fails a larger one with an
+    ``OverflowError`` halfway through packing the request, leaving the connection unusable
+    for a while; FalkorDB silently changes it. An analyst's JSON parameter may hold any
+    integer, so both adapters call this first.
+    """
+    stack: list[Any] = [dict(params or {})]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            if not _INT64[0] <= value <= _INT64[1]:
+                raise BadRequest(
+                    f"Cypher parameters refused: {value} does not fit a 64-bit integer",
+                    details={"value": str(value)},
+                )
+        elif isinstance(value, Mapping):
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend(value)

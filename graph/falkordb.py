@@ -31,6 +31,7 @@ from graph.cypher import (
     GraphNode,
     GraphPath,
     check_limits,
+    check_params,
     is_explain,
     render_rows,
 )
@@ -86,6 +87,7 @@ class FalkorGraphStore:
         max_rows: int = DEFAULT_MAX_ROWS,
     ) -> CypherResult:
         check_limits(timeout_s, max_rows)
+        check_params(params)
         if is_explain(query):
             return self._explain(query.lstrip()[len("EXPLAIN") :], params)
         try:
@@ -112,6 +114,7 @@ class FalkorGraphStore:
         self, query: str, params: Mapping[str, Any] | None = None, *, timeout_s: float = DEFAULT_TIMEOUT_S
     ) -> list[list[Any]]:
         check_limits(timeout_s, 1)
+        check_params(params)
         try:
             result = self._graph.ro_query(
                 _with_params(query, params), timeout=max(1, round(timeout_s * 1000))
@@ -129,6 +132,8 @@ class FalkorGraphStore:
     def _explain(self, query: str, params: Mapping[str, Any] | None) -> CypherResult:
         try:
             plan = self._graph.explain(_with_params(query, params))
+        except ValueError as exc:
+            raise BadRequest(f"Cypher parameters refused: {exc}") from exc
         except ResponseError as exc:
             raise BadRequest(f"Cypher query failed: {exc}") from exc
         except RedisError as exc:
@@ -142,6 +147,7 @@ class FalkorGraphStore:
         return {row[0]: row[1] for row in result.result_set}
 
     def write(self, query: str, params: Mapping[str, Any] | None = None) -> CypherResult:
+        check_params(params)
         try:
             result = self._write(query, dict(params or {}))
         except ValueError as exc:

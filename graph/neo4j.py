@@ -31,6 +31,7 @@ from graph.cypher import (
     GraphNode,
     GraphPath,
     check_limits,
+    check_params,
     is_explain,
     render_rows,
 )
@@ -81,6 +82,7 @@ class Neo4jGraphStore:
         max_rows: int = DEFAULT_MAX_ROWS,
     ) -> CypherResult:
         check_limits(timeout_s, max_rows)
+        check_params(params)
         truncated = False
         try:
             with self._driver.session(
@@ -110,6 +112,7 @@ class Neo4jGraphStore:
         self, query: str, params: Mapping[str, Any] | None = None, *, timeout_s: float = DEFAULT_TIMEOUT_S
     ) -> list[list[Any]]:
         check_limits(timeout_s, 1)
+        check_params(params)
         try:
             # The caller wants every row: one PULL of all of them saves a round trip per 1,000.
             with self._driver.session(
@@ -131,6 +134,7 @@ class Neo4jGraphStore:
         return {record[0]: record[1] for record in result}
 
     def write(self, query: str, params: Mapping[str, Any] | None = None) -> CypherResult:
+        check_params(params)
         try:
             columns, rows = self._write(query, dict(params or {}))
         except ConstraintError as exc:

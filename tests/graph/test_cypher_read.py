@@ -113,3 +113,12 @@ def test_explain_answers_the_plan_without_running_the_query(store: GraphStore) -
     plan = store.read("explain CREATE (:Twin {id: 'x'})")
     assert any("Create" in row[0] for row in plan.rows)
     assert store.read("MATCH (n) RETURN count(n) AS n").rows == [[0]]
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, {"deep": [1, 2**70]}])
+def test_an_integer_beyond_64_bits_is_a_bad_request_and_the_store_stays_usable(
+    store: GraphStore, value: object
+) -> None:
+    with pytest.raises(BadRequest, match="64-bit"):
+        store.read("RETURN $x AS x", {"x": value})
+    assert store.read("RETURN $x AS x", {"x": 2**63 - 1}).rows == [[2**63 - 1]]
