@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from graph.falkordb import FalkorGraphStore
+from graph.neo4j import Neo4jGraphStore
 from tests.servers.process import ServerUnavailable
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -112,3 +114,26 @@ def mqtt_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+# One store per engine for the whole session, shared by the graph, API and simulation
+# suites (each of their fixtures wipes the graph first): stopping an embedded
+# redis-server costs about 4 s, too much to pay per test or per suite.
+@pytest.fixture(scope="session")
+def falkordb_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FalkorGraphStore]:
+    """One embedded FalkorDB for the session."""
+    backend = FalkorGraphStore(tmp_path_factory.mktemp("falkordb"))
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+@pytest.fixture(scope="session")
+def neo4j_store(neo4j_url: str) -> Iterator[Neo4jGraphStore]:
+    """One driver to the session's Neo4j server."""
+    backend = Neo4jGraphStore(neo4j_url)
+    try:
+        yield backend
+    finally:
+        backend.close()

@@ -21,8 +21,6 @@ from fastapi.testclient import TestClient
 from api import create_app
 from api.context import ApiContext, twin_context
 from graph.events import EventBus, Subscriber
-from graph.falkordb import FalkorGraphStore
-from graph.neo4j import Neo4jGraphStore
 from graph.store import CypherResult, GraphStore
 from graph.telemetry import Aggregate, Sample, TelemetryPoint, TelemetryRef
 from ingest.duckdb import DuckDbTelemetryStore
@@ -155,28 +153,10 @@ class Api:
         return error
 
 
-@pytest.fixture(scope="session")
-def api_falkordb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FalkorGraphStore]:
-    backend = FalkorGraphStore(tmp_path_factory.mktemp("api-falkordb"))
-    try:
-        yield backend
-    finally:
-        backend.close()
-
-
-@pytest.fixture(scope="session")
-def api_neo4j(neo4j_url: str) -> Iterator[Neo4jGraphStore]:
-    backend = Neo4jGraphStore(neo4j_url)
-    try:
-        yield backend
-    finally:
-        backend.close()
-
-
 @pytest.fixture(params=["falkordb", pytest.param("neo4j", marks=pytest.mark.neo4j)])
 def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     """The app on an empty graph of each engine, base ontology loaded, DuckDB telemetry."""
-    store: GraphStore = request.getfixturevalue(f"api_{request.param}")
+    store: GraphStore = request.getfixturevalue(f"{request.param}_store")
     store.write("MATCH (n) DETACH DELETE n")
     graph = CountingGraph(store)
     telemetry = CountingTelemetry(DuckDbTelemetryStore(tmp_path / "telemetry.duckdb"))

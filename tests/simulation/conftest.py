@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 
 import pytest
 
-from graph.falkordb import FalkorGraphStore
-from graph.neo4j import Neo4jGraphStore
 from graph.store import GraphStore
 from tests.simulation.builders import InProcessExecutor
 
@@ -25,28 +22,10 @@ def executor() -> InProcessExecutor:
     return InProcessExecutor()
 
 
-@pytest.fixture(scope="session")
-def sim_falkordb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FalkorGraphStore]:
-    backend = FalkorGraphStore(tmp_path_factory.mktemp("sim-falkordb"))
-    try:
-        yield backend
-    finally:
-        backend.close()
-
-
-@pytest.fixture(scope="session")
-def sim_neo4j(neo4j_url: str) -> Iterator[Neo4jGraphStore]:
-    backend = Neo4jGraphStore(neo4j_url)
-    try:
-        yield backend
-    finally:
-        backend.close()
-
-
 @pytest.fixture(params=["falkordb", pytest.param("neo4j", marks=pytest.mark.neo4j)])
 def graph_store(request: pytest.FixtureRequest) -> GraphStore:
     """A ``GraphStore`` on an empty graph of each engine in turn."""
-    backend: GraphStore = request.getfixturevalue(f"sim_{request.param}")
+    backend: GraphStore = request.getfixturevalue(f"{request.param}_store")
     backend.write("MATCH (n) DETACH DELETE n")
     return backend
 
