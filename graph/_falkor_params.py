@@ -17,7 +17,7 @@ Unlike the client, a non-finite float is refused (``ValueError``) rather than se
 ``inf``, which FalkorDB would read as a variable name.
 
 **Fast path.** A value made only of lists and scalars (no maps), such as the positional
-rows of a bulk import, is written by ``json.dumps`` in C: for those, JSON text *is*
+rows of a bulk import, is written by orjson (in Rust): for those, JSON text *is*
 FalkorDB's text (strings quoted with ``\"`` and ``\\``; ``\n``, ``\r``, ``\t``, ``\b``,
 ``\f`` are decoded by FalkorDB as by JSON; ``true``, ``false``, ``null``; Unicode raw).
 JSON's only other escape, ``\uXXXX`` for the remaining control characters, FalkorDB would
@@ -26,11 +26,12 @@ not decode, so a text containing ``\u`` is written again by the exact encoder.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
+
+import orjson
 
 
 def params_header(params: Mapping[str, Any]) -> str:
@@ -46,24 +47,31 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 def _param_text(value: Any) -> str:
     if _plain(value):
         try:
-            text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        except ValueError as exc:  # NaN or an infinity
-            raise ValueError(f"a parameter cannot hold a non-finite number: {exc}") from exc
+            text = orjson.dumps(value).decode()
+        except TypeError:  # an integer beyond 64 bits
+            text = "\\u"
         if "\\u" not in text:
             return text
     return value_text(value)
 
 
 def _plain(value: Any) -> bool:
-    """Lists (or tuples) and scalars of exact types all the way down: JSON writes them as FalkorDB does."""
+    """Lists (or tuples) and finite scalars of exact types all the way down: JSON writes them
+    as FalkorDB does (orjson would write NaN as ``null``; :func:`value_text` refuses it)."""
     kind = type(value)
+    if kind is float:
+        return math.isfinite(value)
     if kind in _SCALARS:
         return True
     if kind is not list and kind is not tuple:
         return False
     # A plain loop: this runs over every value of a batch, and all() with a generator costs twice as much.
-    for item in value:  # noqa: SIM110 (see above)
-        if type(item) not in _SCALARS and not _plain(item):
+    for item in value:
+        kind = type(item)
+        if kind is float:
+            if not math.isfinite(item):
+                return False
+        elif kind not in _SCALARS and not _plain(item):
             return False
     return True
 

@@ -7,6 +7,12 @@ created again) and leaves unchanged ones alone, so a re-run writes nothing.
 ``maxMultiplicity`` is counted once per name per batch, only for relationships that
 declare it. Once the batch's statements returned, the graph's version is renewed and its
 change events published (``graph._import_events``).
+
+In a fresh import (the graph held no twin at the start, ``graph.importer``) the only edges
+are the ones this run wrote, so the writer remembers them (as hashes of (source, id) and of
+(source, name), up to ``MEMO_LIMIT`` each) and reads only for pairs it may have written:
+a first load reads nothing. Batches run one at a time, in order, on the import's writer
+thread (``graph._import_pipeline``), so each one's reads see the batches before it.
 """
 
 from __future__ import annotations
@@ -56,12 +62,16 @@ RETURN count(r)
 """
 
 
+MEMO_LIMIT = 1_000_000
+
+
 class EdgeBatchWriter:
     """Writes batches of validated relationship rows for one import, refusing into ``refuse``.
 
     A row is a dict: ``line``, ``source``, ``target``, ``rid``, ``name``, ``max`` (the
     declared maxMultiplicity or None), ``model`` (the source's), ``properties`` (DTDL) and
     ``props`` (the encoded edge properties). ``models_of`` reads the models of twin ids.
+    ``fresh``: the graph held no twin (so no edge) when the import started.
     """
 
     def __init__(
@@ -70,18 +80,33 @@ class EdgeBatchWriter:
         events: EventBus | None,
         refuse: Callable[[BulkIssue], None],
         models_of: Callable[[set[str]], dict[str, str]],
+        *,
+        fresh: bool = False,
     ) -> None:
         self.store = store
         self.events = events
         self.refuse = refuse
         self._models_of = models_of
-        self.written = 0
+        self.fresh = fresh
+        self._pairs: set[int] = set()  # hash((source, id)) of the edges written
+        self._named: set[int] = set()  # hash((source, name)) of the edges written that declare a maximum
 
-    def write(self, rows: list[dict[str, Any]]) -> None:
-        """Write one batch; ``written`` counts the rows kept (those refused are reported)."""
+    def write(self, rows: list[dict[str, Any]]) -> int:
+        """Write one batch; the number of rows kept (those refused are reported)."""
         rows = self._within_multiplicity(rows)
-        self.written += len(rows)
-        self._write_relationships(rows)
+        return self._write_relationships(rows)
+
+    def _written_before(self, memo: set[int], keys: list[tuple[str, str]]) -> list[bool]:
+        """For each key: may an edge of it exist? (Not when fresh and this run wrote none.)"""
+        if not self.fresh:
+            return [True] * len(keys)
+        return [hash(key) in memo for key in keys]
+
+    def _remember(self, memo: set[int], keys: list[tuple[str, str]]) -> None:
+        if len(memo) + len(keys) > MEMO_LIMIT:
+            self.fresh = False  # the run forgets from here on: read for every batch
+        else:
+            memo.update(hash(key) for key in keys)
 
     def _within_multiplicity(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The rows that keep their source within ``maxMultiplicity``; the others are refused.
@@ -98,11 +123,15 @@ class EdgeBatchWriter:
         if not ids:
             return rows
         others: dict[tuple[str, str], int] = {}
-        for name in {name for _, name in ids}:
-            groups = [[s, v] for (s, n), v in ids.items() if n == name]
+        keys = list(ids)
+        maybes = self._written_before(self._named, keys)
+        counted = [key for key, maybe in zip(keys, maybes, strict=True) if maybe]
+        for name in {name for _, name in counted}:
+            groups = [[s, ids[s, n]] for s, n in counted if n == name]
             query = _COUNT_OTHERS.format(type=identifier(name))
             for source, count in self.store.read(query, {"groups": groups}, max_rows=MAX_ROWS).rows:
                 others[str(source), name] = int(count)
+        self._remember(self._named, keys)
         kept = []
         for row in rows:
             key = row["source"], row["name"]
@@ -116,15 +145,18 @@ class EdgeBatchWriter:
             self.refuse(BulkIssue(row["line"], "CONFLICT", message))
         return kept
 
-    def _write_relationships(self, rows: list[dict[str, Any]]) -> None:
+    def _write_relationships(self, rows: list[dict[str, Any]]) -> int:
         """Create new edges, rewrite changed ones (another target or name: replaced), skip the same."""
         final = {(row["source"], row["rid"]): row for row in rows}  # a repeated id: the last line wins
+        pairs = list(final)
         groups: dict[str, list[str]] = defaultdict(list)
-        for source, rid in final:
-            groups[source].append(rid)
+        for (source, rid), maybe in zip(pairs, self._written_before(self._pairs, pairs), strict=True):
+            if maybe:
+                groups[source].append(rid)
+        self._remember(self._pairs, pairs)
         found: dict[tuple[str, str], list[tuple[str, str, Any]]] = defaultdict(list)
         query = {"groups": [[s, v] for s, v in groups.items()]}
-        for source, rid, name, target, document in self.store.read(_EDGES_OF, query, max_rows=MAX_ROWS).rows:
+        for source, rid, name, target, document in self._edges_of(query):
             found[str(source), str(rid)].append((str(name), str(target), document))
         removed: list[dict[str, str]] = []
         created: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -156,6 +188,7 @@ class EdgeBatchWriter:
                 result = self.store.write(text, {"rows": values})
                 short = short or int(result.rows[0][0]) < len(values)
         gone: set[str] = set()
+        kept = len(rows)
         if short:  # a source or target was deleted since the batch was validated
             there = self._models_of({row["source"] for row in rows} | {row["target"] for row in rows})
             gone = {
@@ -163,7 +196,7 @@ class EdgeBatchWriter:
             }
             for row in rows:
                 if row["source"] in gone or row["target"] in gone:
-                    self.written -= 1
+                    kept -= 1
                     what = f"relationship {row['rid']!r} of {row['source']!r}"
                     message = f"{what}: its source or target was deleted"
                     self.refuse(BulkIssue(row["line"], "NOT_FOUND", message))
@@ -182,3 +215,9 @@ class EdgeBatchWriter:
                     row["properties"],
                 )
         outbox.commit()
+        return kept
+
+    def _edges_of(self, query: dict[str, Any]) -> list[list[Any]]:
+        if not query["groups"]:
+            return []
+        return self.store.read(_EDGES_OF, query, max_rows=MAX_ROWS).rows

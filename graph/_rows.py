@@ -33,7 +33,11 @@ def positional(props: Sequence[Mapping[str, Any]], lead: Sequence[list[Any]] | N
             groups.setdefault(tuple(sorted(p)), []).append(i)
     found: list[Group] = []
     for keys, indexes in groups.items():
-        rows = [[*(lead[i] if lead else ()), *(props[i].get(k) for k in keys)] for i in indexes]
+        # ``map`` of the bound ``get``: the cheapest way to read many keys of many dicts.
+        if lead:
+            rows = [[*lead[i], *map(props[i].get, keys)] for i in indexes]
+        else:
+            rows = [list(map(props[i].get, keys)) for i in indexes]
         found.append((keys, rows))
     return found
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import IO, Any
 
+import orjson
+
 FILE_VERSION = "1.0.0"
 HEADER = {"fileVersion": FILE_VERSION, "format": "kgtwin"}
 # Keys of a twin line and a relationship line that are not DTDL properties (ADT's names).
@@ -52,7 +54,7 @@ class BulkIssue:
         return f"line {self.line}: {self.code}: {self.message}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is built a third slower, for every line
 class BulkLine:
     """One content line: its section, number, the bytes read up to its end, and its JSON value.
 
@@ -74,19 +76,19 @@ def read_bulk(stream: IO[bytes]) -> Iterator[BulkLine]:
     """
     section: Section | None = None
     offset = 0
-    for number, raw in enumerate(stream, start=1):
+    for number, raw in enumerate(_raw_lines(stream), start=1):
         offset += len(raw)
         text = raw.strip()
         if not text:
             continue
         try:
-            value = json.loads(text)
+            value = _loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
             yield BulkLine(
                 section or Section.HEADER, number, offset, None, _issue(number, "JSON_INVALID", exc)
             )
             continue
-        if isinstance(value, dict) and set(value) == {SECTION}:
+        if type(value) is dict and len(value) == 1 and SECTION in value:
             found = _section(value[SECTION])
             if found is None or (section is not None and _ORDER.index(found) <= _ORDER.index(section)):
                 expected = ", ".join(s.value for s in _ORDER)
@@ -116,6 +118,34 @@ def read_bulk(stream: IO[bytes]) -> Iterator[BulkLine]:
             continue
         issue = _shape_issue(section, number, value)
         yield BulkLine(section, number, offset, None if issue else value, issue)
+
+
+CHUNK = 1 << 16
+
+
+def _raw_lines(stream: IO[bytes]) -> Iterator[bytes]:
+    """The lines of ``stream``, newline included, read 64 KiB at a time (a third faster
+    than iterating the file: an import reads millions of short lines)."""
+    rest = b""
+    while chunk := stream.read(CHUNK):
+        lines = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            yield line + b"\n"
+    if rest:
+        yield rest
+
+
+def _loads(text: bytes) -> Any:
+    """One line's JSON value: orjson (several times faster), the standard parser where it refuses.
+
+    orjson refuses what ``json`` accepts and the importer reports later with its own
+    reasons (integers beyond 64 bits, NaN), and ``json``'s messages name the column.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _section(name: object) -> Section | None:

@@ -165,18 +165,33 @@ def check_params(params: Mapping[str, Any] | None) -> None:
     for a while; FalkorDB silently changes it. An analyst's JSON parameter may hold any
     integer, so both adapters call this first.
     """
+    # Containers wait on a stack; their scalars are checked in a tight loop with exact types
+    # first: an import batch carries millions of strings, and isinstance against ``Mapping``
+    # (an ABC) costs several times a type comparison.
     stack: list[Any] = [dict(params or {})]
     while stack:
         value = stack.pop()
-        if isinstance(value, bool):
-            continue
-        if isinstance(value, int):
-            if not _INT64[0] <= value <= _INT64[1]:
-                raise BadRequest(
-                    f"Cypher parameters refused: {value} does not fit a 64-bit integer",
-                    details={"value": str(value)},
-                )
-        elif isinstance(value, Mapping):
-            stack.extend(value.values())
-        elif isinstance(value, list | tuple):
-            stack.extend(value)
+        for item in value.values() if type(value) is dict else value:
+            kind = type(item)
+            if kind is str or kind is float or kind is bool or item is None:
+                continue
+            if kind is int:
+                _check_int(item)
+            elif kind is list or kind is tuple or kind is dict:
+                stack.append(item)
+            elif isinstance(item, bool):
+                continue
+            elif isinstance(item, int):
+                _check_int(item)
+            elif isinstance(item, Mapping):
+                stack.append(dict(item))
+            elif isinstance(item, list | tuple):
+                stack.append(item)
+
+
+def _check_int(value: int) -> None:
+    if not _INT64[0] <= value <= _INT64[1]:
+        raise BadRequest(
+            f"Cypher parameters refused: {value} does not fit a 64-bit integer",
+            details={"value": str(value)},
+        )

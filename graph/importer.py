@@ -3,20 +3,28 @@
 :func:`import_bulk` streams a bulk file (``graph.bulk``) in batches: models not yet
 registered are uploaded, every twin and relationship is validated against the ontology,
 and valid lines are written so that a re-run changes nothing and a failed import can be
-fixed and run again. Each batch first reads which of its twins and edges exist (one read),
-then creates the new ones with ``UNWIND ... CREATE``, merges changed twins, rewrites
-changed edges and leaves unchanged ones alone. Invalid lines are reported with their
-numbers and skipped (like Azure Digital Twins import jobs); ``dry_run`` validates
-everything and writes nothing. Nodes and edges get the same physical shape ``TwinGraph``
-writes (``docs/graph-model.md``), telemetry reference included. Relationship batches are
-written by ``graph._import_edges``; change events and the graph's version by
-``graph._import_events``. ``graph.exporter`` writes the same format.
+fixed and run again. Each batch learns which of its twins and edges exist, then creates
+the new ones with ``UNWIND ... CREATE``, merges changed twins, rewrites changed edges and
+leaves unchanged ones alone. Invalid lines are reported with their numbers and skipped
+(like Azure Digital Twins import jobs); ``dry_run`` validates everything and writes
+nothing. Nodes and edges get the same physical shape ``TwinGraph`` writes
+(``docs/graph-model.md``), telemetry reference included.
+
+Two things keep a large import fast. The run remembers the twins it wrote (id and model,
+up to ``MEMO_LIMIT``), so relationships between them need no read; and when the graph held
+no twin at the start (a *fresh* import, the usual first load), a twin it has not written
+is known to be absent, so no batch reads at all. Batches are written on a thread of their
+own (``graph._import_pipeline``) while the next ones are parsed and validated. Twin
+batches are written by ``graph._import_twins``, relationship batches by
+``graph._import_edges``, change events and the graph's version by ``graph._import_events``.
+``graph.exporter`` writes the same format.
 """
 
 from __future__ import annotations
 
 import gc
-import uuid
+import itertools
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -25,22 +33,16 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from graph._import_edges import EdgeBatchWriter
-from graph._import_events import BatchOutbox
-from graph._rows import map_literal, positional
+from graph._import_pipeline import WritePipeline, write_pipeline
+from graph._import_twins import PendingTwin, write_twins
 from graph.bulk import TELEMETRY, BulkIssue, BulkLine, Section, read_bulk, twin_document
-from graph.cypher import MAX_ROWS, identifier
+from graph.cypher import MAX_ROWS
 from graph.events import EventBus
 from graph.model_store import GraphModelStore
 from graph.physical import DOCUMENT, SYSTEM_KEYS, encode
 from graph.relabel import relabel_twins
 from graph.store import GraphStore
-from graph.telemetry import (
-    TWIN_TAG,
-    TelemetryRef,
-    default_ref,
-    ref_problems,
-    ref_properties,
-)
+from graph.telemetry import DefaultRefs, TelemetryRef, ref_problems, ref_properties
 from ontology.errors import Conflict, KgtwinError
 from ontology.instances import InstanceIssue, validator_for
 from ontology.labels import LabelIndex, label_index
@@ -51,23 +53,9 @@ from ontology.registry import ModelRegistry
 DEFAULT_BATCH = 5000
 _RELATIONSHIP_KEYS = frozenset({"$dtId", "$relationshipId", "$relationshipName", "$targetId"})
 MAX_ISSUES = 1000
-
-# Twins not in the graph when their batch was read are created; the others merged by id.
-# New elements travel as positional rows (lists, no maps): Bolt and FalkorDB's parameter
-# text (graph._falkor_params) both send lists of scalars fastest; the keys are in the text.
-_CREATE_TWINS = "UNWIND $rows AS r CREATE (t:Twin{labels} {{{props}}})"
-# Unchanged twins (same model, same document) are left alone, etag included: a re-run writes nothing.
-# ``_telemetry`` is the reference as canonical JSON text: it differs exactly when the reference does.
-_MERGE_TWINS = """
-UNWIND $rows AS row
-MERGE (t:Twin {{id: row.id}})
-WITH t, row, t._document AS before, coalesce(t.createdAt, $now) AS created, t._telemetry AS ref
-WHERE before IS NULL OR before <> row.props._document
-    OR t._telemetry IS NULL OR t._telemetry <> row.props._telemetry
-SET t = row.props, t.createdAt = created
-SET t{labels}
-RETURN t.id, before, ref
-"""
+MEMO_LIMIT = 1_000_000
+"""Twins (and relationships) a run remembers having written: about 100 bytes each."""
+_ANY_TWIN = "MATCH (t:Twin) RETURN t.id LIMIT 1"
 _MODELS_OF = "UNWIND $ids AS id MATCH (t:Twin {id: id}) RETURN t.id, t.model"
 Progress = Callable[[int], None]
 
@@ -85,15 +73,22 @@ class ImportReport:
     relationships: int = 0
     issues: list[BulkIssue] = field(default_factory=list)
     issue_count: int = 0
+    # Relationship batches refuse lines from the writer thread (graph._import_pipeline).
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         return self.issue_count == 0
 
     def refuse(self, issue: BulkIssue) -> None:
-        self.issue_count += 1
-        if len(self.issues) < MAX_ISSUES:
-            self.issues.append(issue)
+        with self._lock:
+            self.issue_count += 1
+            if len(self.issues) < MAX_ISSUES:
+                self.issues.append(issue)
+
+    def count_relationships(self, written: int) -> None:
+        with self._lock:
+            self.relationships += written
 
 
 def import_bulk(
@@ -111,8 +106,8 @@ def import_bulk(
     announced there as ``TwinGraph`` announces them, each batch once its statements returned.
     """
     store.ensure_schema()
-    job = _Import(store, dry_run, max(1, batch_size), events)
-    with _no_cycle_collection():
+    with _no_cycle_collection(), write_pipeline() as pipeline:
+        job = _Import(store, dry_run, max(1, batch_size), events, pipeline)
         for line in read_bulk(stream):
             if progress is not None:
                 progress(line.offset)
@@ -135,9 +130,9 @@ def _no_cycle_collection() -> Iterator[None]:
     A batch allocates hundreds of thousands of small objects that live until it is
     written, so the collector keeps scanning them (over a tenth of the import's time) and
     finds nothing: parsed JSON and rows hold no reference cycles, and reference counting
-    frees each batch when it is done. Drivers do leave cycles (sessions, results), so each
-    written batch ends with a collection of the young generations (:func:`_collect_young`),
-    which is cheap once the batch is freed: memory stays bounded by the batch.
+    frees each batch when it is done. Drivers do leave cycles (sessions, results), so every
+    few batches end with a collection of the young generations (:func:`_collect_young`):
+    memory stays bounded by a few batches.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -149,22 +144,19 @@ def _no_cycle_collection() -> Iterator[None]:
         gc.collect()
 
 
-@dataclass(frozen=True, slots=True)
-class _PendingTwin:
-    """A valid twin line waiting for its batch: the node properties it will get, reference included."""
-
-    line: int
-    id: str
-    model: str
-    document: dict[str, Any]
-    ref: dict[str, Any]
-
-
 class _Import:
     """One import run: the models, then batches of twins per label set, then of relationships."""
 
-    def __init__(self, store: GraphStore, dry_run: bool, batch_size: int, events: EventBus | None) -> None:
+    def __init__(
+        self,
+        store: GraphStore,
+        dry_run: bool,
+        batch_size: int,
+        events: EventBus | None,
+        pipeline: WritePipeline,
+    ) -> None:
         self.store = store
+        self.pipeline = pipeline
         self.dry_run = dry_run
         self.batch_size = batch_size
         self.events = events
@@ -173,16 +165,18 @@ class _Import:
         self.models: ModelSet | None = None
         self.registry: ModelRegistry | None = None
         self.labels: LabelIndex | None = None
-        self.pending_twins: list[_PendingTwin] = []
+        self.pending_twins: list[PendingTwin] = []
         self.relationships: list[BulkLine] = []
-        # Dry run only: the file's valid twins, which are not in the graph to check targets against.
-        self.seen: dict[str, str] = {}
+        # The twins this run wrote (or, in a dry run, found valid): id -> model, up to MEMO_LIMIT.
+        self.memo: dict[str, str] = {}
+        # A fresh import: the graph held no twin at the start, so one not in ``memo`` is absent.
+        self.fresh = not store.read(_ANY_TWIN).rows
         self.now = _now()
         self.declared: dict[tuple[str, str], Relationship | None] = {}
         self.fits: dict[tuple[str, str], bool] = {}
-        self.edges = EdgeBatchWriter(store, events, self.report.refuse, self._models_of)
-        # Per model: the default reference's keys but the twin_id tag, and whether new twins may use it.
-        self.default_refs: dict[str, TelemetryRef] = {}
+        self.edges = EdgeBatchWriter(store, events, self.report.refuse, self._models_of, fresh=self.fresh)
+        self.default_refs: DefaultRefs | None = None
+        # Per model: why new twins may not use it (decommissioned), or None.
         self.instantiable: dict[str, str | None] = {}
 
     def ontology(self) -> ModelSet:
@@ -247,17 +241,12 @@ class _Import:
                 return
             ref_props = ref_properties(ref)
         else:
-            ref_props = self._default_ref(models, model, twin_id)
-        self.pending_twins.append(_PendingTwin(line.line, twin_id, model, document, ref_props))
+            if self.default_refs is None:
+                self.default_refs = DefaultRefs(models)
+            ref_props = self.default_refs.properties(model, twin_id)
+        self.pending_twins.append(PendingTwin(line.line, twin_id, model, document, ref_props))
         if len(self.pending_twins) >= self.batch_size:
             self._flush_twins()
-
-    def _default_ref(self, models: ModelSet, model: str, twin_id: str) -> dict[str, Any]:
-        """The node properties of the default reference (per model once: it is on every twin's path)."""
-        base = self.default_refs.get(model)
-        if base is None:
-            base = self.default_refs[model] = default_ref(models, model, "")
-        return ref_properties(TelemetryRef(base.bucket, base.measurement, {TWIN_TAG: twin_id}, base.fields))
 
     def _decommissioned(self, model: str) -> str | None:
         """Why no new twin may have ``model`` (it is decommissioned), or None."""
@@ -273,20 +262,20 @@ class _Import:
 
     def _flush_twins(self) -> None:
         """Refuse twins whose id is taken by a twin of another model, and new twins of
-        decommissioned models, then write the rest by label set.
+        decommissioned models, then write the rest by label set (on the writer thread).
 
         Twins the graph does not hold are created, the others merged (left alone when unchanged).
         """
         pending, self.pending_twins = self.pending_twins, []
         if not pending:
             return
-        existing = self._models_of({twin.id for twin in pending})
+        existing = self._existing({twin.id for twin in pending})
         batch: dict[str, str] = {}
-        created: dict[tuple[str, ...], dict[str, _PendingTwin]] = defaultdict(dict)
-        merged: dict[tuple[str, ...], dict[str, _PendingTwin]] = defaultdict(dict)
+        created: dict[tuple[str, ...], dict[str, PendingTwin]] = defaultdict(dict)
+        merged: dict[tuple[str, ...], dict[str, PendingTwin]] = defaultdict(dict)
         assert self.labels is not None
         for twin in pending:
-            other = existing.get(twin.id) or batch.get(twin.id) or self.seen.get(twin.id)
+            other = existing.get(twin.id) or batch.get(twin.id) or self.memo.get(twin.id)
             if other is not None and other != twin.model:
                 message = f"twin {twin.id!r} has model {other}; delete it to give it model {twin.model}"
                 self.report.refuse(BulkIssue(twin.line, "CONFLICT", message))
@@ -296,46 +285,30 @@ class _Import:
                 continue
             self.report.twins += 1
             batch[twin.id] = twin.model
-            if self.dry_run:
-                self.seen[twin.id] = twin.model
-                continue
-            # The last line of an id repeated in the batch wins, as a merge would have it.
-            labels = self.labels.labels(twin.model)
-            (merged if twin.id in existing else created)[labels][twin.id] = twin
-        if self.dry_run:
-            _collect_young()
-            return
-        outbox = BatchOutbox(self.store, self.events, self.now)
-        for labels, by_id in created.items():
-            props = [self._props(twin, created=True) for twin in by_id.values()]
-            for keys, values in positional(props):
-                text = _CREATE_TWINS.format(labels=_labels(labels), props=map_literal(keys, "r", 0))
-                self.store.write(text, {"rows": values})
-            for twin, row in zip(by_id.values(), props, strict=True):
-                outbox.twin_created(twin.id, twin.model, row["etag"], twin.document, twin.ref)
-        for labels, by_id in merged.items():
-            etags: dict[str, str] = {}
-            maps: list[dict[str, Any]] = []
-            for t in by_id.values():
-                node = self._props(t)
-                etags[t.id] = node["etag"]
-                maps.append({"id": t.id, "props": node})
-            query = _MERGE_TWINS.format(labels=_labels(labels))
-            for twin_id, before, old_ref in self.store.write(query, {"rows": maps, "now": self.now}).rows:
-                t = by_id[twin_id]
-                if before is None:  # deleted between the batch's read and its write: created again
-                    outbox.twin_created(t.id, t.model, etags[t.id], t.document, t.ref)
-                else:
-                    outbox.twin_replaced(t.id, t.model, etags[t.id], t.document, t.ref, before, old_ref)
-        outbox.commit()
+            self._remember(twin.id, twin.model)
+            if not self.dry_run:
+                # The last line of an id repeated in the batch wins, as a merge would have it.
+                labels = self.labels.labels(twin.model)
+                (merged if twin.id in existing else created)[labels][twin.id] = twin
+        if not self.dry_run and (created or merged):
+            store, events, now = self.store, self.events, self.now
+            self.pipeline.submit(lambda: write_twins(store, events, now, created, merged))
         _collect_young()
 
-    def _props(self, twin: _PendingTwin, *, created: bool = False) -> dict[str, Any]:
-        """The node properties of ``twin``: encoded document, system keys (a new etag), reference."""
-        system = {"id": twin.id, "model": twin.model, "etag": f'W/"{uuid.uuid4()}"', "updatedAt": self.now}
-        if created:
-            system["createdAt"] = self.now
-        return {**encode(twin.document, system), **twin.ref}
+    def _existing(self, ids: set[str]) -> dict[str, str]:
+        """The models of those of ``ids`` the graph holds (in a dry run: or the file's valid twins)."""
+        if self.fresh:
+            return {twin_id: self.memo[twin_id] for twin_id in ids if twin_id in self.memo}
+        self.pipeline.drain()
+        return self._models_of(ids)
+
+    def _remember(self, twin_id: str, model: str) -> None:
+        if twin_id in self.memo:
+            return
+        if len(self.memo) >= MEMO_LIMIT:
+            self.fresh = False  # a twin the run forgot may exist: read from now on
+            return
+        self.memo[twin_id] = model
 
     def relationship(self, line: BulkLine) -> None:
         if self.pending_twins:
@@ -351,17 +324,15 @@ class _Import:
             return
         models = self.ontology()
         ids = {line.value["$dtId"] for line in batch} | {line.value["$targetId"] for line in batch}
-        known = self._models_of(ids)
-        if self.dry_run:
-            known.update({twin_id: self.seen[twin_id] for twin_id in ids if twin_id in self.seen})
+        known = {twin_id: self.memo[twin_id] for twin_id in ids if twin_id in self.memo}
+        if len(known) < len(ids) and not self.fresh:
+            self.pipeline.drain()
+            known.update(self._models_of(ids - known.keys()))
         rows = [row for line in batch if (row := self._relationship_row(line, models, known)) is not None]
         if self.dry_run:
-            self.report.relationships += len(rows)
-            _collect_young()
-            return
-        written = self.edges.written
-        self.edges.write(rows)
-        self.report.relationships += self.edges.written - written
+            self.report.count_relationships(len(rows))
+        elif rows:
+            self.pipeline.submit(lambda: self.report.count_relationships(self.edges.write(rows)))
         _collect_young()
 
     def _relationship_row(
@@ -427,16 +398,18 @@ class _Import:
         self.ontology()
         self._flush_twins()
         self._flush_relationships()
+        self.pipeline.drain()
+
+
+_batches = itertools.count(1)
+COLLECT_EVERY = 8
+"""Batches between collections: each scans the batches still queued for the writer (~10 ms)."""
 
 
 def _collect_young() -> None:
-    """Free the reference cycles a batch's statements left (see :func:`_no_cycle_collection`)."""
-    if not gc.isenabled():
+    """Free the reference cycles earlier batches' statements left (see :func:`_no_cycle_collection`)."""
+    if not gc.isenabled() and next(_batches) % COLLECT_EVERY == 0:
         gc.collect(1)
-
-
-def _labels(labels: tuple[str, ...]) -> str:
-    return "".join(":" + identifier(label) for label in labels)
 
 
 def _reserved(document: Mapping[str, Any]) -> list[InstanceIssue]:

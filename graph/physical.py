@@ -11,6 +11,9 @@ becomes a list (numbers widened to float when mixed, as Neo4j lists are homogene
 an array holding objects, or of mixed types, is stored as JSON text. A Map key that is
 empty or holds a backtick is not flattened (it stays in ``_document``). Graph engines store
 no nested maps and no lists of maps, hence the flattening.
+
+``_document`` is canonical JSON (:func:`canonical_json`): keys sorted, no spaces, Unicode
+raw, so that an unchanged document gives the same text and imports can skip it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from ontology.errors import KgtwinError
 
@@ -62,8 +67,25 @@ def encode(document: Mapping[str, Any], system: Mapping[str, Any]) -> dict[str, 
     return {
         **flatten(document),
         **system,
-        DOCUMENT: json.dumps(dict(document), separators=(",", ":"), sort_keys=True),
+        DOCUMENT: canonical_json(document),
     }
+
+
+def canonical_json(value: Any) -> str:
+    """``value`` as JSON text with sorted keys, no spaces and Unicode raw: one text per value.
+
+    orjson writes it about ten times faster than ``json`` (an import encodes every twin).
+    It cannot write integers beyond 64 bits, and it writes NaN as ``null``; a value that
+    would meet either (validated documents never hold NaN, but a ``$`` key could) is written
+    by ``json`` instead, so the text is still a function of the value alone.
+    """
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        text = b"null"
+    if b"null" in text:
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return text.decode()
 
 
 def decode(properties: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,12 +13,13 @@ below both the ingest path that writes points and the simulations that read them
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+import orjson
 
 from graph.store import GraphStore
 from ontology import ModelSet, Telemetry
@@ -147,8 +148,44 @@ def ref_properties(ref: TelemetryRef) -> dict[str, Any]:
         FIELDS_KEY: list(ref.fields),
     }
     props.update({TAG_PREFIX + key: value for key, value in ref.tags.items()})
-    props[TELEMETRY_COLUMN] = json.dumps(ref.to_dict(), separators=(",", ":"), ensure_ascii=False)
+    # orjson: the same text as ``json.dumps(..., separators=(",", ":"), ensure_ascii=False)``
+    # for these strings and lists, several times faster (an import writes one per twin).
+    props[TELEMETRY_COLUMN] = orjson.dumps(ref.to_dict()).decode()
     return props
+
+
+class DefaultRefs:
+    """Node properties of default references, twin after twin, as ``ref_properties(default_ref(...))``.
+
+    A bulk import gives most twins their model's default reference; building a
+    ``TelemetryRef`` and its JSON text for each cost a tenth of the import. Per model the
+    properties are made once, with the JSON text cut around the twin id, which is then
+    the only part written per twin.
+    """
+
+    _MARK = "\x00"  # in no bucket, measurement or DTDL name
+
+    def __init__(self, models: ModelSet) -> None:
+        self._models = models
+        self._templates: dict[str, tuple[dict[str, Any], str, str]] = {}
+
+    def properties(self, model: str, twin_id: str) -> dict[str, Any]:
+        template = self._templates.get(model)
+        if template is None:
+            template = self._templates[model] = self._template(model)
+        base, head, tail = template
+        props = dict(base)
+        props[_TWIN_KEY] = twin_id
+        props[TELEMETRY_COLUMN] = head + orjson.dumps(twin_id).decode() + tail
+        return props
+
+    def _template(self, model: str) -> tuple[dict[str, Any], str, str]:
+        props = ref_properties(default_ref(self._models, model, self._MARK))
+        head, _, tail = props[TELEMETRY_COLUMN].partition(orjson.dumps(self._MARK).decode())
+        return props, head, tail
+
+
+_TWIN_KEY = TAG_PREFIX + TWIN_TAG
 
 
 def ref_from_node(
@@ -161,7 +198,7 @@ def ref_from_node(
     """
     text = props.get(TELEMETRY_COLUMN)
     if isinstance(text, str):
-        return TelemetryRef.from_dict(json.loads(text))
+        return TelemetryRef.from_dict(orjson.loads(text))
     if models is not None:
         return default_ref(models, model, twin_id)
     return TelemetryRef(DEFAULT_BUCKET, short_name(model), {TWIN_TAG: twin_id})

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from graph.physical import DOCUMENT, decode, encode, flatten
+from graph.physical import DOCUMENT, canonical_json, decode, encode, flatten
 from ontology.patch import apply_patch
 
 names = st.from_regex(r"[a-z][a-zA-Z0-9_]{0,8}", fullmatch=True)
@@ -57,3 +59,19 @@ def test_adding_then_removing_a_property_is_no_change(
     patched = apply_patch(document, [{"op": "add", "path": f"/{name}", "value": value}])
     assert patched[name] == value
     assert apply_patch(patched, [{"op": "remove", "path": f"/{name}"}]) == document
+
+
+@given(documents)
+def test_canonical_json_is_sorted_compact_and_reads_back(document: dict[str, Any]) -> None:
+    text = canonical_json(document)
+    assert json.loads(text) == document
+    assert text == canonical_json(json.loads(text))  # one text per value
+    assert json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False) == (
+        json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    )
+
+
+def test_canonical_json_writes_what_orjson_cannot_with_the_standard_encoder() -> None:
+    assert canonical_json({"b": 1, "a": "é"}) == '{"a":"é","b":1}'
+    assert canonical_json({"$meta": math.nan}) == '{"$meta":NaN}'  # not silently null
+    assert canonical_json({"big": 2**70}) == '{"big":1180591620717411303424}'

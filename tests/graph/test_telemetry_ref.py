@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from graph import TelemetryRef, TwinTarget, default_ref, neighbours, telemetry_targets
 from graph.bulk import TELEMETRY, twin_line, write_bulk
@@ -15,6 +17,7 @@ from graph.events import ChangeEvent, ChangeKind, EventBus
 from graph.exporter import export_bulk
 from graph.importer import import_bulk
 from graph.store import CypherResult, GraphStore
+from graph.telemetry import DefaultRefs, ref_properties
 from graph.twins import TwinGraph
 from ontology import ModelSet, parse
 from tests.graph.plant import CTX, DOCS, PUMP, ROOM
@@ -242,3 +245,11 @@ def test_bulk_lines_with_a_bad_reference_are_refused_by_line(store: GraphStore) 
     assert [(i.line, i.code) for i in report.issues] == [(10, "TELEMETRY_INVALID"), (11, "LINE_INVALID")]
     assert "twin_id" in report.issues[0].message
     assert store.read("MATCH (t:Twin) RETURN t.id").rows == [["s-3"]]
+
+
+@given(st.text(min_size=1))
+def test_default_refs_give_the_properties_of_the_default_reference(twin_id: str) -> None:
+    models = parse([*DOCS, SENSOR_DOC])
+    refs = DefaultRefs(models)
+    for model in (SENSOR, PUMP, ROOM):
+        assert refs.properties(model, twin_id) == ref_properties(default_ref(models, model, twin_id))

@@ -1,0 +1,120 @@
+"""Writing a bulk import's validated twins (``graph.importer``), one batch at a time.
+
+The importer sorts a batch's twins into those the graph does not hold (created with
+``UNWIND ... CREATE`` of positional rows, ``graph._rows``) and those it does (merged by
+id, and left alone when their model, document and reference are unchanged, so a re-run
+writes nothing), grouped by label set. Once the batch's statements returned, the graph's
+version is renewed and the change events published (``graph._import_events``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graph._import_events import BatchOutbox
+from graph._rows import map_literal, positional
+from graph.cypher import identifier
+from graph.events import EventBus
+from graph.physical import encode
+from graph.store import GraphStore
+from ontology.errors import Conflict
+
+# New elements travel as positional rows (lists, no maps): Bolt and FalkorDB's parameter
+# text (graph._falkor_params) both send lists of scalars fastest; the keys are in the text.
+_CREATE_TWINS = "UNWIND $rows AS r CREATE (t:Twin{labels} {{{props}}})"
+# Unchanged twins (same model, same document) are left alone, etag included: a re-run writes nothing.
+# ``_telemetry`` is the reference as canonical JSON text: it differs exactly when the reference does.
+_MERGE_TWINS = """
+UNWIND $rows AS row
+MERGE (t:Twin {{id: row.id}})
+WITH t, row, t._document AS before, coalesce(t.createdAt, $now) AS created, t._telemetry AS ref
+WHERE before IS NULL OR before <> row.props._document
+    OR t._telemetry IS NULL OR t._telemetry <> row.props._telemetry
+SET t = row.props, t.createdAt = created
+SET t{labels}
+RETURN t.id, before, ref
+"""
+
+
+@dataclass(slots=True)  # not frozen: a frozen dataclass is built a third slower, for every twin
+class PendingTwin:
+    """A valid twin line waiting for its batch: the node properties it will get, reference included."""
+
+    line: int
+    id: str
+    model: str
+    document: dict[str, Any]
+    ref: dict[str, Any]
+
+
+Groups = Mapping[tuple[str, ...], Mapping[str, PendingTwin]]
+"""Twins to write by label set, then by id (the last line of a repeated id wins)."""
+
+
+def write_twins(
+    store: GraphStore, events: EventBus | None, now: str, created: Groups, merged: Groups
+) -> None:
+    """Create the ``created`` twins, merge the ``merged`` ones, then announce the batch."""
+    outbox = BatchOutbox(store, events, now)
+    for labels, by_id in created.items():
+        tags = etags(len(by_id))
+        props = [_node(twin, now, tag, created=True) for twin, tag in zip(by_id.values(), tags, strict=True)]
+        for keys, values in positional(props):
+            text = _CREATE_TWINS.format(labels=_labels(labels), props=map_literal(keys, "r", 0))
+            try:
+                store.write(text, {"rows": values})
+            except Conflict as exc:
+                raise Conflict(
+                    "another writer created twins of this import while it ran; run the import "
+                    f"again (it is idempotent): {exc.message}"
+                ) from exc
+        for twin, row in zip(by_id.values(), props, strict=True):
+            outbox.twin_created(twin.id, twin.model, row["etag"], twin.document, twin.ref)
+    for labels, by_id in merged.items():
+        new_etags: dict[str, str] = {}
+        maps: list[dict[str, Any]] = []
+        for twin, tag in zip(by_id.values(), etags(len(by_id)), strict=True):
+            node = _node(twin, now, tag)
+            new_etags[twin.id] = node["etag"]
+            maps.append({"id": twin.id, "props": node})
+        query = _MERGE_TWINS.format(labels=_labels(labels))
+        for twin_id, before, old_ref in store.write(query, {"rows": maps, "now": now}).rows:
+            t = by_id[twin_id]
+            if before is None:  # deleted between the batch's read and its write: created again
+                outbox.twin_created(t.id, t.model, new_etags[t.id], t.document, t.ref)
+            else:
+                outbox.twin_replaced(t.id, t.model, new_etags[t.id], t.document, t.ref, before, old_ref)
+    outbox.commit()
+
+
+def etags(count: int) -> list[str]:
+    """``count`` new etags, ``W/"<uuid4>"`` as ``TwinGraph`` makes them, from one read of randomness.
+
+    ``uuid.uuid4()`` reads the system's randomness once per call and builds a ``UUID``;
+    for 100,000 twins that cost a tenth of a second more than cutting one random read.
+    """
+    digits = os.urandom(16 * count).hex()
+    tags = []
+    for i in range(0, 32 * count, 32):
+        h = digits[i : i + 32]
+        variant = _VARIANT[int(h[16], 16) & 3]  # RFC 4122: the top bits of byte 8 are 10
+        tags.append(f'W/"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"')
+    return tags
+
+
+_VARIANT = "89ab"
+
+
+def _node(twin: PendingTwin, now: str, etag: str, *, created: bool = False) -> dict[str, Any]:
+    """The node properties of ``twin``: encoded document, system keys (``etag``: a new one), reference."""
+    system = {"id": twin.id, "model": twin.model, "etag": etag, "updatedAt": now}
+    if created:
+        system["createdAt"] = now
+    return {**encode(twin.document, system), **twin.ref}
+
+
+def _labels(labels: tuple[str, ...]) -> str:
+    return "".join(":" + identifier(label) for label in labels)
