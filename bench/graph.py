@@ -286,14 +286,14 @@ def export_row(store: GraphStore, engine: str) -> Row:
     )
 
 
-def load_rows(stats: LoadStats, engine: str, campus: Campus) -> list[Row]:
+def load_rows(stats: LoadStats, engine: str, campus: Campus, when: str) -> list[Row]:
     rate = stats.elements / stats.seconds
     size = f"{len(campus.twins):,} twins + {len(campus.relationships):,} rels"
     target = IMPORT_RATE[engine]
     engine_rss = f", engine {stats.peak_engine_rss / 2**20:,.0f} MB" if stats.peak_engine_rss else ""
     return [
         Row(
-            stats.method,
+            f"{stats.method}: {when}",
             engine,
             size,
             f"{stats.seconds:,.1f} s total",
@@ -302,7 +302,7 @@ def load_rows(stats: LoadStats, engine: str, campus: Campus) -> list[Row]:
             rate >= target,
         ),
         Row(
-            "load: peak RSS of this process (+ engine)",
+            f"load: peak RSS of this process (+ engine): {when}",
             engine,
             f"before load {stats.base_rss / 2**20:,.0f} MB",
             "",
@@ -313,14 +313,39 @@ def load_rows(stats: LoadStats, engine: str, campus: Campus) -> list[Row]:
     ]
 
 
+def wipe(store: GraphStore) -> None:
+    """Delete everything (models and the version node included), in slices the engines take easily."""
+    while store.write("MATCH (n) WITH n LIMIT 20000 DETACH DELETE n RETURN count(*)").rows[0][0]:
+        pass
+
+
+def measure_loads(
+    store: GraphStore, models: ModelSet, campus: Campus, engine: str, engine_pid: int | None, workdir: Path
+) -> list[Row]:
+    """Two loads of the campus into an empty graph: the engine's first, then a second after a wipe.
+
+    The first runs on an engine that has done nothing yet: Neo4j's JVM compiles Cypher's
+    runtime and its own write paths then, which doubles its CPU time for this load. A
+    server in service has long been warm, so the second load, into the same empty graph
+    (models uploaded again), is the rate an operator sees; both are reported.
+    """
+    first = measure_load(store, models, campus, engine_pid, workdir)
+    wipe(store)
+    second = measure_load(store, models, campus, engine_pid, workdir)
+    return [
+        *load_rows(first, engine, campus, "engine just started"),
+        *load_rows(second, engine, campus, "warm engine"),
+    ]
+
+
 def run_falkordb(models: ModelSet, campus: Campus) -> list[Row]:
     from graph.falkordb import FalkorGraphStore
 
     with tempfile.TemporaryDirectory(prefix="kgtwin-bench-falkordb-") as tmp:
         store = FalkorGraphStore(Path(tmp))
         try:
-            stats = measure_load(store, models, campus, _process_in(Path(tmp)), Path(tmp))
-            rows = load_rows(stats, "falkordb", campus) + query_rows(store, models, campus, "falkordb")
+            rows = measure_loads(store, models, campus, "falkordb", _process_in(Path(tmp)), Path(tmp))
+            rows += query_rows(store, models, campus, "falkordb")
             return [*rows, export_row(store, "falkordb")]
         finally:
             store.close()
@@ -350,8 +375,8 @@ def run_neo4j(models: ModelSet, campus: Campus) -> list[Row]:
             if store.read("MATCH (t:Twin) RETURN count(t)").rows[0][0]:
                 raise SystemExit(f"{url} already holds twins: the benchmark needs an empty database")
             pid = server.process.process.pid if server is not None else None
-            stats = measure_load(store, models, campus, pid, Path(tmp))
-            rows = load_rows(stats, "neo4j", campus) + query_rows(store, models, campus, "neo4j")
+            rows = measure_loads(store, models, campus, "neo4j", pid, Path(tmp))
+            rows += query_rows(store, models, campus, "neo4j")
             return [*rows, export_row(store, "neo4j")]
         finally:
             store.close()
