@@ -165,6 +165,11 @@ def _shape_issue(section: Section, line: int, value: Any) -> BulkIssue | None:
     """Why ``value`` cannot be a line of ``section`` (its keys and their types), or None."""
     if not isinstance(value, dict):
         return BulkIssue(line, "LINE_INVALID", f"a {section.value} line is a JSON object")
+    if section is Section.RELATIONSHIPS:  # first: most lines of a file are relationships
+        if _texts(value, _RELATIONSHIP_KEYS):
+            return None
+        missing = [key for key in _RELATIONSHIP_KEYS if not _text(value.get(key))]
+        return BulkIssue(line, "LINE_INVALID", f"a relationship line needs {', '.join(missing)}")
     if section is Section.HEADER:
         version = value.get("fileVersion")
         if version != FILE_VERSION:
@@ -184,16 +189,23 @@ def _shape_issue(section: Section, line: int, value: Any) -> BulkIssue | None:
                 "of strings) and fields (a list of strings)"
             )
             return BulkIssue(line, "LINE_INVALID", message)
-    else:
-        keys = (TWIN_ID, RELATIONSHIP_ID, TARGET_ID, RELATIONSHIP_NAME)
-        missing = [key for key in keys if not _text(value.get(key))]
-        if missing:
-            return BulkIssue(line, "LINE_INVALID", f"a relationship line needs {', '.join(missing)}")
     return None
+
+
+_RELATIONSHIP_KEYS = (TWIN_ID, RELATIONSHIP_ID, TARGET_ID, RELATIONSHIP_NAME)
 
 
 def _text(value: object) -> bool:
     return isinstance(value, str) and bool(value)
+
+
+def _texts(value: dict[str, Any], keys: tuple[str, ...]) -> bool:
+    """Whether ``value`` holds a non-empty string at each of ``keys`` (inline: it runs for every line)."""
+    for key in keys:
+        item = value.get(key)
+        if type(item) is not str or not item:
+            return False
+    return True
 
 
 def _telemetry_shape(value: object) -> bool:

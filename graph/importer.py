@@ -350,7 +350,10 @@ class _Import:
             message = f"relationship {rid!r} of {source!r}: its {role} twin {twin_id!r} does not exist"
             self.report.refuse(BulkIssue(line.line, "NOT_FOUND", message))
             return None
-        properties = {k: v for k, v in value.items() if k not in _RELATIONSHIP_KEYS}
+        # A line of only the four keys (most relationships) has no properties to pick out.
+        properties = {}
+        if len(value) > len(_RELATIONSHIP_KEYS):
+            properties = {k: v for k, v in value.items() if k not in _RELATIONSHIP_KEYS}
         declared = self._declared(models, known[source], name)
         issues: list[InstanceIssue] = []
         if properties or declared is None:

@@ -41,10 +41,13 @@ def flatten(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     for name, value in document.items():
         # FalkorDB's client inlines parameters as Cypher text and cannot quote a backtick
         # in a map key; such Map entries (and empty keys) stay in ``_document`` only.
-        if name.startswith("$") or value is None or not name or "`" in name:
+        if value is None or not name or name[0] == "$" or "`" in name:
             continue
         key = prefix + name
-        if isinstance(value, Mapping):
+        kind = type(value)
+        if kind is str or kind is float or kind is int or kind is bool:  # most values: no ABC checks
+            flat[key] = value
+        elif kind is dict or isinstance(value, Mapping):
             flat.update(flatten(value, key + "."))
         elif isinstance(value, list):
             flat[key] = _list(value)

@@ -247,6 +247,8 @@ class TwinValidator:
         self.dtmi = interface.dtmi
         compiler = _Compiler()
         self._properties: dict[str, Check] = {}
+        # Each property's JSON Pointer step, escaped once: every document of every twin needs it.
+        self._steps: dict[str, str] = {}
         self._telemetry: dict[str, Check] = {}
         self._relationships: dict[str, dict[str, Check]] = {}
         self._components: dict[str, str] = {}
@@ -256,6 +258,7 @@ class TwinValidator:
         for name, content in interface.contents.items():
             if isinstance(content, Property):
                 self._properties[name] = compiler.compile(content.schema)
+                self._steps[name] = "/" + _escape(name)
             elif isinstance(content, Telemetry):
                 self._telemetry[name] = compiler.compile(content.schema)
             elif isinstance(content, Relationship):
@@ -277,11 +280,11 @@ class TwinValidator:
 
     def _validate_properties(self, properties: Mapping[str, Any], base: str) -> list[InstanceIssue]:
         issues: list[InstanceIssue] = []
-        checks = self._properties
+        checks, steps = self._properties, self._steps
         for name, value in properties.items():
             check = checks.get(name)
             if check is not None:
-                found = check(value, f"{base}/{_escape(name)}")
+                found = check(value, base + steps[name])
                 if found:
                     issues.extend(found)
             elif name in self._components:
