@@ -26,12 +26,13 @@ import gc
 import itertools
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO
 
+from graph._import_checks import RelationshipChecks, refuse_all, reserved
 from graph._import_edges import EdgeBatchWriter
 from graph._import_pipeline import WritePipeline, write_pipeline
 from graph._import_twins import PendingTwin, write_twins
@@ -39,19 +40,18 @@ from graph.bulk import TELEMETRY, BulkIssue, BulkLine, Section, read_bulk, twin_
 from graph.cypher import MAX_ROWS
 from graph.events import EventBus
 from graph.model_store import GraphModelStore
-from graph.physical import DOCUMENT, SYSTEM_KEYS, encode
+from graph.physical import SYSTEM_KEYS
 from graph.relabel import relabel_twins
 from graph.store import GraphStore
 from graph.telemetry import DefaultRefs, TelemetryRef, ref_problems, ref_properties
 from ontology.errors import Conflict, KgtwinError
-from ontology.instances import InstanceIssue, validator_for
+from ontology.instances import validator_for
 from ontology.labels import LabelIndex, label_index
-from ontology.model import ModelSet, Relationship
+from ontology.model import ModelSet
 from ontology.parser import parse
 from ontology.registry import ModelRegistry
 
 DEFAULT_BATCH = 5000
-_RELATIONSHIP_KEYS = frozenset({"$dtId", "$relationshipId", "$relationshipName", "$targetId"})
 MAX_ISSUES = 1000
 MEMO_LIMIT = 1_000_000
 """Twins (and relationships) a run remembers having written: about 100 bytes each."""
@@ -172,8 +172,7 @@ class _Import:
         # A fresh import: the graph held no twin at the start, so one not in ``memo`` is absent.
         self.fresh = not store.read(_ANY_TWIN).rows
         self.now = _now()
-        self.declared: dict[tuple[str, str], Relationship | None] = {}
-        self.fits: dict[tuple[str, str], bool] = {}
+        self.checks: RelationshipChecks | None = None
         self.edges = EdgeBatchWriter(store, events, self.report.refuse, self._models_of, fresh=self.fresh)
         self.default_refs: DefaultRefs | None = None
         # Per model: why new twins may not use it (decommissioned), or None.
@@ -229,7 +228,7 @@ class _Import:
         document = twin_document(value)
         issues = validator_for(models, model).validate_properties(document)
         if issues or not SYSTEM_KEYS.isdisjoint(document):
-            self._refuse_all(line.line, f"twin {twin_id!r}", issues + _reserved(document))
+            refuse_all(self.report.refuse, line.line, f"twin {twin_id!r}", issues + reserved(document))
             return
         if TELEMETRY in value:
             ref = TelemetryRef.from_dict(value[TELEMETRY])
@@ -328,74 +327,22 @@ class _Import:
         if len(known) < len(ids) and not self.fresh:
             self.pipeline.drain()
             known.update(self._models_of(ids - known.keys()))
-        rows = [row for line in batch if (row := self._relationship_row(line, models, known)) is not None]
+        checks = self._checks(models)
+        rows = [row for line in batch if (row := checks.row(line, known)) is not None]
         if self.dry_run:
             self.report.count_relationships(len(rows))
         elif rows:
             self.pipeline.submit(lambda: self.report.count_relationships(self.edges.write(rows)))
         _collect_young()
 
-    def _relationship_row(
-        self, line: BulkLine, models: ModelSet, known: Mapping[str, str]
-    ) -> dict[str, Any] | None:
-        value = line.value
-        source, rid, name, target = (
-            value["$dtId"],
-            value["$relationshipId"],
-            value["$relationshipName"],
-            value["$targetId"],
-        )
-        if source not in known or target not in known:
-            role, twin_id = ("source", source) if source not in known else ("target", target)
-            message = f"relationship {rid!r} of {source!r}: its {role} twin {twin_id!r} does not exist"
-            self.report.refuse(BulkIssue(line.line, "NOT_FOUND", message))
-            return None
-        # A line of only the four keys (most relationships) has no properties to pick out.
-        properties = {}
-        if len(value) > len(_RELATIONSHIP_KEYS):
-            properties = {k: v for k, v in value.items() if k not in _RELATIONSHIP_KEYS}
-        declared = self._declared(models, known[source], name)
-        issues: list[InstanceIssue] = []
-        if properties or declared is None:
-            validator = validator_for(models, known[source])
-            issues = validator.validate_relationship(name, properties) + _reserved(properties)
-        if declared is not None and declared.target is not None:
-            fits = self.fits.get((known[target], declared.target))
-            if fits is None:
-                fits = self.fits[known[target], declared.target] = models.is_a(known[target], declared.target)
-            if not fits:
-                message = f"{name!r} must point to a {declared.target}, and {target!r} is a {known[target]}"
-                issues.append(InstanceIssue("/$targetId", "TARGET_MODEL_INVALID", message))
-        if issues:
-            self._refuse_all(line.line, f"relationship {rid!r} of {source!r}", issues)
-            return None
-        assert declared is not None  # validate_relationship reported an unknown name
-        return {
-            "line": line.line,
-            "source": source,
-            "target": target,
-            "rid": rid,
-            "name": name,
-            "max": declared.max_multiplicity,
-            "model": known[source],
-            "properties": properties,
-            "props": encode(properties, {"id": rid}) if properties else {"id": rid, DOCUMENT: "{}"},
-        }
-
-    def _declared(self, models: ModelSet, model: str, name: str) -> Relationship | None:
-        """The relationship ``name`` of ``model`` (cached: ``Interface.relationships`` builds a dict)."""
-        key = model, name
-        if key not in self.declared:
-            self.declared[key] = models[model].relationships.get(name)
-        return self.declared[key]
+    def _checks(self, models: ModelSet) -> RelationshipChecks:
+        if self.checks is None or self.checks.models is not models:
+            self.checks = RelationshipChecks(models, self.report.refuse)
+        return self.checks
 
     def _models_of(self, ids: set[str]) -> dict[str, str]:
         rows = self.store.read(_MODELS_OF, {"ids": sorted(ids)}, max_rows=MAX_ROWS).rows
         return {str(twin_id): str(model) for twin_id, model in rows}
-
-    def _refuse_all(self, line: int, what: str, issues: list[InstanceIssue]) -> None:
-        for issue in issues:
-            self.report.refuse(BulkIssue(line, issue.code, f"{what}: {issue.path or '/'}: {issue.message}"))
 
     def finish(self) -> None:
         self.ontology()
@@ -413,14 +360,6 @@ def _collect_young() -> None:
     """Free the reference cycles earlier batches' statements left (see :func:`_no_cycle_collection`)."""
     if not gc.isenabled() and next(_batches) % COLLECT_EVERY == 0:
         gc.collect(1)
-
-
-def _reserved(document: Mapping[str, Any]) -> list[InstanceIssue]:
-    return [
-        InstanceIssue(f"/{name}", "PROPERTY_RESERVED", f"{name!r} is a system property of the twin graph")
-        for name in document
-        if name in SYSTEM_KEYS
-    ]
 
 
 def _now() -> str:
