@@ -32,7 +32,8 @@ from graph.telemetry import (
     default_ref,
     telemetry_targets,
 )
-from graph.twins import Twin, TwinGraph, TwinRelationship
+from graph.twin import Twin, TwinRelationship
+from graph.twins import TwinGraph
 
 __all__ = [
     "CONTAINMENT",

@@ -18,7 +18,7 @@ from graph._traversal import DEFAULT_MAX_TWINS, Direction, Move, walk
 from graph._version import current as current_version
 from graph.cypher import MAX_ROWS
 from graph.store import GraphStore
-from graph.twins import Twin
+from graph.twin import Twin
 from ontology.errors import BadRequest
 from ontology.labels import label_index
 from ontology.model import ModelSet

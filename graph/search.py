@@ -23,7 +23,7 @@ from typing import Any
 from graph._traversal import TWIN_KEYS, twin_columns
 from graph.cypher import identifier
 from graph.store import GraphStore
-from graph.twins import Twin
+from graph.twin import Twin
 from ontology.errors import BadRequest
 from ontology.labels import label_index
 from ontology.model import ArraySchema, EnumSchema, MapSchema, ModelSet, ObjectSchema, PrimitiveSchema, Schema

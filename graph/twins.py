@@ -17,7 +17,6 @@ import copy
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,53 +34,13 @@ from graph.telemetry import (
     ref_problems,
     ref_properties,
 )
+from graph.twin import Twin as Twin  # re-exported: callers read twins from here too
+from graph.twin import TwinRelationship as TwinRelationship
 from ontology.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from ontology.instances import InstanceIssue, validator_for
 from ontology.labels import label_index
 from ontology.model import ModelSet
 from ontology.patch import apply_patch
-
-
-@dataclass(frozen=True)
-class Twin:
-    """A digital twin as stored: its identity, model, version and DTDL property document."""
-
-    id: str
-    model: str
-    etag: str
-    created_at: str
-    updated_at: str
-    telemetry: TelemetryRef
-    properties: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_node(cls, props: Mapping[str, Any], models: ModelSet | None = None) -> Twin:
-        """The twin stored in a node's properties (see docs/graph-model.md).
-
-        ``models`` only serves nodes written before telemetry references existed: their
-        default reference then lists the model's fields.
-        """
-        twin_id, model = str(props["id"]), str(props["model"])
-        return cls(
-            id=twin_id,
-            model=model,
-            etag=str(props["etag"]),
-            created_at=str(props["createdAt"]),
-            updated_at=str(props["updatedAt"]),
-            telemetry=ref_from_node(props, model, twin_id, models),
-            properties=decode(props),
-        )
-
-
-@dataclass(frozen=True)
-class TwinRelationship:
-    """One relationship: ``name`` is the DTDL relationship (the edge type), ``id`` is unique per source."""
-
-    id: str
-    name: str
-    source: str
-    target: str
-    properties: dict[str, Any] = field(default_factory=dict)
 
 
 class TwinGraph:
