@@ -1,10 +1,11 @@
 """Benchmark MQTT ingest end to end: devices -> broker -> ``kgtwin ingest`` -> time-series store.
 
 Run ``python bench/ingest.py`` (``--points 200000`` for a quick check, ``--setups duckdb``
-for one set-up). A load generator in a separate process (this script, ``generate``)
-publishes messages of 10 double fields from 10,000 simulated devices at QoS 1 to
-``kgtwin/twins/<id>/telemetry``, each with ``ts`` = its publish time. ``kgtwin ingest`` runs
-as its own process (or two, sharing the stream through ``$share``) against:
+for one set-up, ``--drain`` for a backlog drain, below). A load generator in a separate
+process (this script, ``generate``) publishes messages of 10 double fields from 10,000
+simulated devices at QoS 1 to ``kgtwin/twins/<id>/telemetry``, each with ``ts`` = its
+publish time. ``kgtwin ingest`` runs as its own process (or two, sharing the stream
+through ``$share``) against:
 
 - ``influx``: Mosquitto + InfluxDB 2 (the test servers, started in a temporary folder);
 - ``duckdb``: Mosquitto + embedded DuckDB;
@@ -28,6 +29,31 @@ RSS is the peak resident memory of the ingest process(es) (the embedded broker i
 for ``embedded``; FalkorDB's redis-server child excluded). Counts are checked against the
 store at the end. Targets (issue 6): one process with Mosquitto >= 50,000 points/s into
 InfluxDB and >= 100,000 into DuckDB, p99 < 1 s, RSS < 300 MB; two processes >= 1.7x one.
+
+The burst measures the slower of generator and ingest: a Python generator publishes about
+as fast as one ingest process stores, so on a small machine it hides what a second process
+adds. ``--drain`` (``--setups influx,influx2`` to compare one and two processes) measures
+ingest alone, from a backlog queued at Mosquitto (not for ``embedded``, whose broker lives
+in the ingest process):
+
+1. sessions: the ingest process(es) start, so their persistent sessions and ``$share``
+   subscriptions exist at the broker, take the warm-up (InfluxDB creates the series), and
+   stop on SIGTERM. The twin cache goes with the process: the drain fills it again, one
+   graph round trip per batch, as any restart does;
+2. backlog: the generators publish ``--points`` and the sentinels while ingest is down; not
+   timed. Mosquitto 2 queues each message of a ``$share`` group for one member in turn,
+   connected or not, so each offline session holds its share (the test config lifts
+   ``max_queued_messages`` and ``max_queued_bytes``, so the queue holds it all);
+3. drain: the same process(es) start again and take their queues. Start-up (spawn to the
+   last session up, logged as ``ingest.connected``) is reported apart; the drain is timed
+   from the first session up to the sentinels' dead letters (everything durable).
+
+Per drain: points/s, messages each process took (their sum must be the backlog), and the
+CPU seconds over the drain of the ingest processes, their FalkorDB redis-servers, Mosquitto,
+influxd, this harness, the rest of the machine (other users included) and idle, from
+``/proc`` through psutil: where the cores went. Two processes are compared with one within
+the run. Each set-up's sessions are ended at the broker when it is done, so later set-ups
+do not pay for queueing a copy of their stream to them.
 """
 
 from __future__ import annotations
@@ -54,6 +80,9 @@ import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _drain import CpuAccount, DrainResult
+from _drain import report as report_drain
 
 FIELDS = [f"v{i}" for i in range(10)]
 MODEL = "dtmi:bench:ingest:Sensor;1"
@@ -225,6 +254,105 @@ def seed_graph(folder: Path, devices: int) -> None:
         store.close()
 
 
+def start_ingest(
+    name: str, processes: int, work: Path, servers: dict[str, Any], broker_url: str, log: str
+) -> tuple[list[subprocess.Popen[bytes]], list[Path]]:
+    """Start the set-up's ``kgtwin ingest`` processes, logging to ``<log>.log`` in each one's folder.
+
+    Each process has a fixed client id (``bench-<set-up>-<n>``), so a second start in the
+    same set-up resumes the session the first one left at the broker.
+    """
+    influx: Any = servers.get("influx")
+    telemetry_url = (
+        f"influxdb://{influx.token}@{influx.url.removeprefix('http://')}?org={influx.org}&bucket={influx.bucket}"
+        if name.startswith("influx")
+        else f"duckdb:///{work / name / 'telemetry.duckdb'}"
+    )
+    procs: list[subprocess.Popen[bytes]] = []
+    logs: list[Path] = []
+    for n in range(processes):
+        home = work / name / f"ingest-{n}"
+        if not (home / "graph").exists():
+            shutil.copytree(work / "graph-seed", home / "graph")
+        env = {
+            **os.environ,
+            "KGTWIN_GRAPH_URL": f"falkordb:///{home / 'graph'}",
+            "KGTWIN_TELEMETRY_URL": telemetry_url,
+            "KGTWIN_BROKER_URL": broker_url,
+            "KGTWIN_INGEST_CLIENT_ID": f"bench-{name}-{n}",
+            "KGTWIN_INGEST_SHARED_GROUP": f"bench-{name}",
+            "KGTWIN_INGEST_SPOOL_DIR": str(home / "spool"),
+            "KGTWIN_INGEST_STATS_INTERVAL_S": "1",
+            "KGTWIN_LOG_FORMAT": "json",
+        }
+        logs.append(home / f"{log}.log")
+        with logs[-1].open("wb") as out:
+            kgtwin = str(Path(sys.executable).with_name("kgtwin"))
+            procs.append(subprocess.Popen([kgtwin, "ingest"], env=env, cwd=home, stdout=out, stderr=out))
+    return procs, logs
+
+
+def wait_logged(
+    name: str, procs: list[subprocess.Popen[bytes]], logs: list[Path], event: str, timeout: float
+) -> None:
+    """Block until every process has logged ``event``; fail with the log if one exits first."""
+    deadline = time.monotonic() + timeout
+    while not all(event in log.read_text() for log in logs):
+        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+            raise RuntimeError(f"{name}: no {event}:\n" + logs[0].read_text()[-3000:])
+        time.sleep(0.02)
+
+
+def stop_ingest(procs: list[subprocess.Popen[bytes]]) -> list[int]:
+    """SIGTERM: each process stores and acknowledges what it received, then exits (0)."""
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    return [p.wait(120) for p in procs]
+
+
+def start_generators(
+    args: argparse.Namespace,
+    host: str,
+    port: int,
+    protocol: str,
+    tag: str,
+    messages: int,
+    rate: float,
+    sentinels: int,
+) -> list[subprocess.Popen[bytes]]:
+    """Start ``--generators`` load generators, each publishing a share of ``messages``.
+
+    Each prints one JSON summary line once the broker acknowledged all it sent, then waits
+    for its stdin to close.
+    """
+    runs = []
+    for g in range(args.generators):
+        argv = [sys.executable, __file__, "generate", "--host", host, "--port", str(port)]
+        argv += ["--protocol", protocol, "--devices", str(args.devices), "--messages", str(messages)]
+        argv += ["--rate", str(rate / args.generators), "--tag", tag]
+        argv += ["--stride", str(args.generators), "--offset", str(g)]
+        argv += ["--sentinels", str(sentinels if g == 0 else 0)]
+        runs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.PIPE))
+    return runs
+
+
+def forget_sessions(host: str, port: int, client_ids: list[str]) -> None:
+    """End the set-up's persistent sessions at Mosquitto.
+
+    Otherwise the broker keeps queueing a copy of every later set-up's stream for them
+    (each ``$share`` group gets every message), which costs it CPU and memory.
+    """
+    for client_id in client_ids:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        client.connect(host, port, clean_start=True)  # session expiry 0: gone at disconnect
+        client.loop_start()
+        deadline = time.monotonic() + 10
+        while not client.is_connected() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        client.disconnect()
+        client.loop_stop()
+
+
 def run_setup(name: str, args: argparse.Namespace, work: Path, servers: dict[str, Any]) -> Result:
     processes = 2 if name == "influx2" else 1
     setup_began = time.time()
@@ -240,36 +368,8 @@ def run_setup(name: str, args: argparse.Namespace, work: Path, servers: dict[str
         broker_url = servers["mosquitto"].url
     influx: Any = servers.get("influx")
     duck = work / name / "telemetry.duckdb"
-    procs: list[subprocess.Popen[bytes]] = []
-    logs: list[Path] = []
-    for n in range(processes):
-        home = work / name / f"ingest-{n}"
-        shutil.copytree(work / "graph-seed", home / "graph")
-        telemetry_url = (
-            f"influxdb://{influx.token}@{influx.url.removeprefix('http://')}?org={influx.org}&bucket={influx.bucket}"
-            if store_kind == "influx"
-            else f"duckdb:///{duck}"
-        )
-        env = {
-            **os.environ,
-            "KGTWIN_GRAPH_URL": f"falkordb:///{home / 'graph'}",
-            "KGTWIN_TELEMETRY_URL": telemetry_url,
-            "KGTWIN_BROKER_URL": broker_url,
-            "KGTWIN_INGEST_CLIENT_ID": f"bench-{name}-{n}",
-            "KGTWIN_INGEST_SHARED_GROUP": f"bench-{name}",
-            "KGTWIN_INGEST_SPOOL_DIR": str(home / "spool"),
-            "KGTWIN_INGEST_STATS_INTERVAL_S": "1",
-            "KGTWIN_LOG_FORMAT": "json",
-        }
-        logs.append(home / "ingest.log")
-        with logs[-1].open("wb") as out:
-            kgtwin = str(Path(sys.executable).with_name("kgtwin"))
-            procs.append(subprocess.Popen([kgtwin, "ingest"], env=env, cwd=home, stdout=out, stderr=out))
-    deadline = time.monotonic() + 120
-    while not all("ingest.started" in log.read_text() for log in logs):
-        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-            raise RuntimeError(f"{name}: ingest did not start:\n" + logs[0].read_text()[-3000:])
-        time.sleep(0.2)
+    procs, logs = start_ingest(name, processes, work, servers, broker_url, "ingest")
+    wait_logged(name, procs, logs, "ingest.started", 120)
     watch = RssWatch([p.pid for p in procs])
     watch.start()
     letters = Letters(host, port, protocol)
@@ -280,14 +380,7 @@ def run_setup(name: str, args: argparse.Namespace, work: Path, servers: dict[str
 
         Returns the first and last publish times and when everything was durable.
         """
-        runs = []
-        for g in range(args.generators):
-            argv = [sys.executable, __file__, "generate", "--host", host, "--port", str(port)]
-            argv += ["--protocol", protocol, "--devices", str(args.devices), "--messages", str(messages)]
-            argv += ["--rate", str(rate / args.generators), "--tag", tag]
-            argv += ["--stride", str(args.generators), "--offset", str(g)]
-            argv += ["--sentinels", str(sentinels if g == 0 else 0)]
-            runs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.PIPE))
+        runs = start_generators(args, host, port, protocol, tag, messages, rate, sentinels)
         summaries = [json.loads(run.stdout.readline()) for run in runs]  # type: ignore[union-attr]
         try:
             durable = letters.wait(tag, sentinels, 3600)
@@ -316,9 +409,9 @@ def run_setup(name: str, args: argparse.Namespace, work: Path, servers: dict[str
     finally:
         letters.close()
         watch.running = False
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        codes = [p.wait(120) for p in procs]
+        codes = stop_ingest(procs)
+        if name != "embedded":
+            forget_sessions(host, port, [f"bench-{name}-{n}" for n in range(processes)])
     lags = [r for log in logs for r in records(log) if r.get("event") == "ingest.stats"]
     window = [
         r
@@ -344,6 +437,114 @@ def run_setup(name: str, args: argparse.Namespace, work: Path, servers: dict[str
         publish_points_s=round(messages * len(FIELDS) / publish_s),
         stored_ok=stored == expected,
         notes=notes + ([] if stored == expected else [f"stored {stored} of {expected} messages"]),
+    )
+
+
+def open_sessions(
+    name: str, processes: int, args: argparse.Namespace, work: Path, servers: dict[str, Any], letters: Letters
+) -> list[int]:
+    """Start the ingest process(es) so their sessions and ``$share`` subscriptions exist, warm up, stop.
+
+    Returns the exit codes. What the warm-up leaves is the series in the store; the twin
+    cache goes with the process.
+    """
+    mosquitto = servers["mosquitto"]
+    sentinels = 4 * processes
+    procs, logs = start_ingest(name, processes, work, servers, mosquitto.url, "session")
+    try:
+        wait_logged(name, procs, logs, "ingest.started", 120)
+        runs = start_generators(args, mosquitto.host, mosquitto.port, "5", "warm", args.devices, 0, sentinels)
+        try:
+            letters.wait("warm", sentinels, 600)
+        finally:
+            for run in runs:
+                run.communicate(timeout=60)
+    finally:
+        codes = stop_ingest(procs)
+    return codes
+
+
+def run_drain(name: str, args: argparse.Namespace, work: Path, servers: dict[str, Any]) -> DrainResult:
+    """Queue ``--points`` at the broker while ingest is stopped, then time ingest storing them.
+
+    The generators' time is not counted: the drain is ingest (and its store and broker)
+    alone on the machine's cores.
+    """
+    if name == "embedded":
+        raise SystemExit(
+            "--drain: the embedded broker lives in the ingest process, so nothing queues while it is down"
+        )
+    processes = 2 if name == "influx2" else 1
+    setup_began = time.time()
+    mosquitto = servers["mosquitto"]
+    influx = servers["influx"] if name.startswith("influx") else None
+    host, port = mosquitto.host, mosquitto.port
+    sentinels = 4 * processes
+    messages = args.points // len(FIELDS)
+    letters = Letters(host, port, "5")
+    notes: list[str] = []
+    try:
+        codes = open_sessions(name, processes, args, work, servers, letters)
+        # The backlog: Mosquitto queues each message for one member of the group, offline or not.
+        runs = start_generators(args, host, port, "5", "drain", messages, 0, sentinels)
+        summaries = [json.loads(run.communicate(timeout=3600)[0]) for run in runs]
+        acked = sum(s["acked"] for s in summaries)
+        if acked != messages + sentinels:
+            notes.append(f"broker acknowledged {acked} of {messages + sentinels}")
+        spawned = time.time()
+        procs, logs = start_ingest(name, processes, work, servers, mosquitto.url, "drain")
+        pids = {"mosquitto": mosquitto.process.process.pid}
+        if influx is not None:
+            pids["influxd"] = influx.process.process.pid
+        try:
+            wait_logged(name, procs, logs, "ingest.connected", 120)
+            graphs = [log.parent / "graph" for log in logs]
+            account = CpuAccount([p.pid for p in procs], pids, graphs)
+            before, window_began = account.sample(), time.time()
+            durable = letters.wait("drain", sentinels, 3600)
+            after, window_ended, load_1m = account.sample(), time.time(), os.getloadavg()[0]
+        finally:
+            codes += stop_ingest(procs)
+    finally:
+        letters.close()
+        forget_sessions(host, port, [f"bench-{name}-{n}" for n in range(processes)])
+    connected = [
+        _epoch(next(r["timestamp"] for r in records(log) if r.get("event") == "ingest.connected"))
+        for log in logs
+    ]
+    received = [
+        next(r["messages"] for r in records(log) if r.get("event") == "ingest.stopped") for log in logs
+    ]
+    if sum(received) != messages + sentinels:
+        notes.append(f"ingest took {sum(received)} messages of {messages + sentinels}")
+    stored = count_stored(
+        "influx" if influx is not None else "duckdb",
+        influx,
+        work / name / "telemetry.duckdb",
+        args.devices,
+        setup_began,
+    )
+    if stored != args.devices + messages:
+        notes.append(f"stored {stored} of {args.devices + messages} messages")
+    if codes != [0] * 2 * processes:
+        notes.append(f"exit codes {codes}")
+    seconds = durable - min(connected)
+    return DrainResult(
+        setup=name,
+        processes=processes,
+        points=messages * len(FIELDS),
+        messages=messages,
+        startup_s=round(max(connected) - spawned, 2),
+        skew_s=round(max(connected) - min(connected), 2),
+        seconds=round(seconds, 2),
+        points_s=round(messages * len(FIELDS) / seconds),
+        received=received,
+        cpu_s={k: after[k] - before[k] for k in before},
+        window_s=window_ended - window_began,
+        stored_ok=stored == args.devices + messages,
+        at=f"{datetime.fromtimestamp(window_ended, tz=UTC):%H:%M:%S}",
+        load_1m=load_1m,
+        notes=notes,
     )
 
 
@@ -411,6 +612,9 @@ def main() -> None:
     parser.add_argument("--paced-fraction", type=float, default=0.5)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--generators", type=int, default=1, help="load generator processes")
+    parser.add_argument(
+        "--drain", action="store_true", help="time draining a queued backlog instead of burst and paced"
+    )
     args = parser.parse_args()
     if args.command == "generate":
         generate(args)
@@ -423,7 +627,9 @@ def bench(args: argparse.Namespace) -> None:
     from tests.servers.mosquitto_server import start_mosquitto
 
     setups = [s for s in args.setups.split(",") if s]
+    started = datetime.now(UTC)
     results: list[Result] = []
+    drains: list[DrainResult] = []
     with tempfile.TemporaryDirectory(prefix="kgtwin-bench-ingest-") as tmp:
         work = Path(tmp)
         servers: dict[str, Any] = {"mosquitto": start_mosquitto(work / "mosquitto")}
@@ -433,11 +639,21 @@ def bench(args: argparse.Namespace) -> None:
             seed_graph(work / "graph-seed", args.devices)
             for name in setups:
                 print(f"running {name} ...", file=sys.stderr, flush=True)
-                results.append(run_setup(name, args, work, servers))
-                print(json.dumps(results[-1].__dict__), file=sys.stderr, flush=True)
+                if args.drain:
+                    drains.append(run_drain(name, args, work, servers))
+                    done = drains[-1].__dict__
+                else:
+                    results.append(run_setup(name, args, work, servers))
+                    done = results[-1].__dict__
+                print(json.dumps(done), file=sys.stderr, flush=True)
         finally:
             for server in servers.values():
                 server.stop()
+    if args.drain:
+        report_drain(drains, args.points, started)
+        if args.json:
+            args.json.write_text(json.dumps([r.__dict__ for r in drains], indent=2))
+        return
     report(results, args)
 
 
