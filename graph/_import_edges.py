@@ -11,14 +11,18 @@ change events published (``graph._import_events``).
 In a fresh import (the graph held no twin at the start, ``graph.importer``) the only edges
 are the ones this run wrote, so the writer remembers them (as hashes of (source, id) and of
 (source, name), up to ``MEMO_LIMIT`` each) and reads only for pairs it may have written:
-a first load reads nothing. Batches run one at a time, in order, on the import's writer
-thread (``graph._import_pipeline``), so each one's reads see the batches before it.
+a first load reads nothing. :meth:`EdgeBatchWriter.stage` runs in the importing thread,
+batch after batch: it keeps those memos and, when a batch needs no read, prepares its
+statements there, so the writer thread (``graph._import_pipeline``) only sends them. A
+batch that must read does it all on the writer thread, in order after the batches before
+it, so its reads see them.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from graph._import_events import BatchOutbox
@@ -27,7 +31,7 @@ from graph.bulk import BulkIssue
 from graph.cypher import MAX_ROWS, identifier
 from graph.events import EventBus, utc_now
 from graph.physical import DOCUMENT
-from graph.store import GraphStore
+from graph.store import GraphStore, Statement
 
 # Relationships are kept by (source, id): the edges of a batch's ids, one read per batch.
 # ``$groups`` rows are ``[source, [ids]]``: lists travel fastest (graph._rows).
@@ -63,6 +67,17 @@ RETURN count(r)
 
 
 MEMO_LIMIT = 1_000_000
+Row = dict[str, Any]
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What a batch writes: edges to delete, create and update (by name), and the rows written."""
+
+    removed: list[dict[str, str]] = field(default_factory=list)
+    created: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
+    updated: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
+    written: list[tuple[bool, Row]] = field(default_factory=list)  # (replaced an existing id?, row)
 
 
 class EdgeBatchWriter:
@@ -91,10 +106,35 @@ class EdgeBatchWriter:
         self._pairs: set[int] = set()  # hash((source, id)) of the edges written
         self._named: set[int] = set()  # hash((source, name)) of the edges written that declare a maximum
 
-    def write(self, rows: list[dict[str, Any]]) -> int:
-        """Write one batch; the number of rows kept (those refused are reported)."""
-        rows = self._within_multiplicity(rows)
-        return self._write_relationships(rows)
+    def write(self, rows: list[Row]) -> int:
+        """Write one batch now; the number of rows kept (those refused are reported)."""
+        return self.stage(rows)()
+
+    def stage(self, rows: list[Row]) -> Callable[[], int]:
+        """The work that writes one batch (call batches in file order; run the work in that order).
+
+        The work returns the number of rows kept. When the batch needs no read, its
+        multiplicity is checked and its statements prepared now, and the work only sends.
+        """
+        ids = _multiplicity_ids(rows)
+        named = list(ids)
+        counted = [
+            key for key, maybe in zip(named, self._written_before(self._named, named), strict=True) if maybe
+        ]
+        self._remember(self._named, named)
+        pairs = list({(row["source"], row["rid"]): None for row in rows})
+        uncertain = {
+            pair for pair, maybe in zip(pairs, self._written_before(self._pairs, pairs), strict=True) if maybe
+        }
+        self._remember(self._pairs, pairs)
+        if counted or uncertain:
+            return lambda: self._write(
+                self._within_multiplicity(rows, ids, self._count_others(ids, counted)), uncertain
+            )
+        kept = self._within_multiplicity(rows, ids, {})
+        plan = _plan(kept, {})
+        statements = self._statements(plan)
+        return lambda: self._send(kept, plan, statements)
 
     def _written_before(self, memo: set[int], keys: list[tuple[str, str]]) -> list[bool]:
         """For each key: may an edge of it exist? (Not when fresh and this run wrote none.)"""
@@ -108,30 +148,29 @@ class EdgeBatchWriter:
         else:
             memo.update(hash(key) for key in keys)
 
-    def _within_multiplicity(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The rows that keep their source within ``maxMultiplicity``; the others are refused.
-
-        A row counts the source's edges of its name in the graph (but those of ids in the
-        batch, which it rewrites) and the ids of that source and name ahead of it in the batch.
-        """
-        ids: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for row in rows:
-            if row["max"] is not None:
-                same = ids[row["source"], row["name"]]
-                if row["rid"] not in same:
-                    same.append(row["rid"])
-        if not ids:
-            return rows
+    def _count_others(
+        self, ids: dict[tuple[str, str], list[str]], counted: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]:
+        """Per (source, name) of ``counted``: the source's edges of that name but those of the batch's ids."""
         others: dict[tuple[str, str], int] = {}
-        keys = list(ids)
-        maybes = self._written_before(self._named, keys)
-        counted = [key for key, maybe in zip(keys, maybes, strict=True) if maybe]
         for name in {name for _, name in counted}:
             groups = [[s, ids[s, n]] for s, n in counted if n == name]
             query = _COUNT_OTHERS.format(type=identifier(name))
             for source, count in self.store.read(query, {"groups": groups}, max_rows=MAX_ROWS).rows:
                 others[str(source), name] = int(count)
-        self._remember(self._named, keys)
+        return others
+
+    def _within_multiplicity(
+        self, rows: list[Row], ids: dict[tuple[str, str], list[str]], others: dict[tuple[str, str], int]
+    ) -> list[Row]:
+        """The rows that keep their source within ``maxMultiplicity``; the others are refused.
+
+        A row counts the source's edges of its name in the graph (``others``: but those of
+        ids in the batch, which it rewrites) and the ids of that source and name ahead of it
+        in the batch.
+        """
+        if not ids:
+            return rows
         kept = []
         for row in rows:
             key = row["source"], row["name"]
@@ -145,48 +184,46 @@ class EdgeBatchWriter:
             self.refuse(BulkIssue(row["line"], "CONFLICT", message))
         return kept
 
-    def _write_relationships(self, rows: list[dict[str, Any]]) -> int:
-        """Create new edges, rewrite changed ones (another target or name: replaced), skip the same."""
-        final = {(row["source"], row["rid"]): row for row in rows}  # a repeated id: the last line wins
-        pairs = list(final)
+    def _write(self, rows: list[Row], uncertain: set[tuple[str, str]]) -> int:
+        """Read which of the ``uncertain`` pairs exist, then write: the batch of a non-fresh import."""
         groups: dict[str, list[str]] = defaultdict(list)
-        for (source, rid), maybe in zip(pairs, self._written_before(self._pairs, pairs), strict=True):
-            if maybe:
-                groups[source].append(rid)
-        self._remember(self._pairs, pairs)
+        for source, rid in {(row["source"], row["rid"]) for row in rows} & uncertain:
+            groups[source].append(rid)
         found: dict[tuple[str, str], list[tuple[str, str, Any]]] = defaultdict(list)
-        query = {"groups": [[s, v] for s, v in groups.items()]}
-        for source, rid, name, target, document in self._edges_of(query):
-            found[str(source), str(rid)].append((str(name), str(target), document))
-        removed: list[dict[str, str]] = []
-        created: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        updated: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        written: list[tuple[bool, dict[str, Any]]] = []  # (replaced an existing id?, row)
-        for key, row in final.items():
-            sent = {"source": row["source"], "target": row["target"], "props": row["props"]}
-            old = found.get(key)
-            if not old:
-                created[row["name"]].append(sent)
-            elif len(old) == 1 and old[0][:2] == (row["name"], row["target"]):
-                if old[0][2] == row["props"][DOCUMENT]:
-                    continue
-                updated[row["name"]].append(sent)
-            else:
-                removed.append({"source": row["source"], "rid": row["rid"]})
-                created[row["name"]].append(sent)
-            written.append((bool(old), row))
-        if removed:
-            self.store.write(_DELETE_EDGES, {"rows": removed})
-        short = False
-        for name, sent_rows in updated.items():
-            result = self.store.write(_UPDATE_EDGES.format(type=identifier(name)), {"rows": sent_rows})
-            short = short or int(result.rows[0][0]) < len(sent_rows)
-        for name, sent_rows in created.items():
+        if groups:
+            query = {"groups": [[s, v] for s, v in groups.items()]}
+            for source, rid, name, target, document in self.store.read(
+                _EDGES_OF, query, max_rows=MAX_ROWS
+            ).rows:
+                found[str(source), str(rid)].append((str(name), str(target), document))
+        plan = _plan(rows, found)
+        return self._send(rows, plan, self._statements(plan))
+
+    def _statements(self, plan: _Plan) -> list[tuple[Statement, int]]:
+        """The plan's statements, each with the count it must return (-1: none to check)."""
+        statements = []
+        if plan.removed:
+            statements.append((self.store.prepare(_DELETE_EDGES, {"rows": plan.removed}), -1))
+        for name, sent_rows in plan.updated.items():
+            statements.append(
+                (
+                    self.store.prepare(_UPDATE_EDGES.format(type=identifier(name)), {"rows": sent_rows}),
+                    len(sent_rows),
+                )
+            )
+        for name, sent_rows in plan.created.items():
             ends = [[row["source"], row["target"]] for row in sent_rows]
             for keys, values in positional([row["props"] for row in sent_rows], ends):
                 text = _CREATE_EDGES.format(type=identifier(name), props=map_literal(keys, "r", 2))
-                result = self.store.write(text, {"rows": values})
-                short = short or int(result.rows[0][0]) < len(values)
+                statements.append((self.store.prepare(text, {"rows": values}), len(values)))
+        return statements
+
+    def _send(self, rows: list[Row], plan: _Plan, statements: list[tuple[Statement, int]]) -> int:
+        """Send the statements, refuse the rows whose ends were deleted meanwhile, announce the rest."""
+        short = False
+        for statement, expected in statements:
+            result = self.store.send(statement)
+            short = short or (expected >= 0 and int(result.rows[0][0]) < expected)
         gone: set[str] = set()
         kept = len(rows)
         if short:  # a source or target was deleted since the batch was validated
@@ -198,12 +235,13 @@ class EdgeBatchWriter:
                 if row["source"] in gone or row["target"] in gone:
                     kept -= 1
                     what = f"relationship {row['rid']!r} of {row['source']!r}"
-                    message = f"{what}: its source or target was deleted"
-                    self.refuse(BulkIssue(row["line"], "NOT_FOUND", message))
+                    self.refuse(
+                        BulkIssue(row["line"], "NOT_FOUND", f"{what}: its source or target was deleted")
+                    )
         outbox = BatchOutbox(self.store, self.events, utc_now())
-        if removed:
+        if plan.removed:
             outbox.wrote()
-        for replaced, row in written:
+        for replaced, row in plan.written:
             if row["source"] not in gone and row["target"] not in gone:
                 outbox.relationship_written(
                     replaced,
@@ -217,7 +255,36 @@ class EdgeBatchWriter:
         outbox.commit()
         return kept
 
-    def _edges_of(self, query: dict[str, Any]) -> list[list[Any]]:
-        if not query["groups"]:
-            return []
-        return self.store.read(_EDGES_OF, query, max_rows=MAX_ROWS).rows
+
+def _multiplicity_ids(rows: list[Row]) -> dict[tuple[str, str], list[str]]:
+    """Per (source, name) of the rows that declare a maximum: their ids, in order, once each."""
+    ids: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for row in rows:
+        if row["max"] is not None:
+            same = ids[row["source"], row["name"]]
+            if row["rid"] not in same:
+                same.append(row["rid"])
+    return ids
+
+
+def _plan(rows: list[Row], found: dict[tuple[str, str], list[tuple[str, str, Any]]]) -> _Plan:
+    """Create new edges, rewrite changed ones (another target or name: replaced), skip the same.
+
+    ``found``: per (source, id), the (name, target, document) of the edges the graph holds.
+    """
+    plan = _Plan()
+    final = {(row["source"], row["rid"]): row for row in rows}  # a repeated id: the last line wins
+    for key, row in final.items():
+        sent = {"source": row["source"], "target": row["target"], "props": row["props"]}
+        old = found.get(key)
+        if not old:
+            plan.created[row["name"]].append(sent)
+        elif len(old) == 1 and old[0][:2] == (row["name"], row["target"]):
+            if old[0][2] == row["props"][DOCUMENT]:
+                continue
+            plan.updated[row["name"]].append(sent)
+        else:
+            plan.removed.append({"source": row["source"], "rid": row["rid"]})
+            plan.created[row["name"]].append(sent)
+        plan.written.append((bool(old), row))
+    return plan

@@ -19,7 +19,7 @@ from graph._rows import map_literal, positional
 from graph.cypher import identifier
 from graph.events import EventBus
 from graph.physical import encode
-from graph.store import GraphStore
+from graph.store import GraphStore, Statement
 from ontology.errors import Conflict
 
 # New elements travel as positional rows (lists, no maps): Bolt and FalkorDB's parameter
@@ -54,39 +54,58 @@ Groups = Mapping[tuple[str, ...], Mapping[str, PendingTwin]]
 """Twins to write by label set, then by id (the last line of a repeated id wins)."""
 
 
-def write_twins(
-    store: GraphStore, events: EventBus | None, now: str, created: Groups, merged: Groups
-) -> None:
-    """Create the ``created`` twins, merge the ``merged`` ones, then announce the batch."""
-    outbox = BatchOutbox(store, events, now)
+@dataclass(slots=True)
+class TwinBatch:
+    """A batch's statements, built by the importing thread so the writer thread only sends them.
+
+    ``created``: per label set, its ``CREATE`` statements and its twins with their etags;
+    ``merged``: per label set, its ``MERGE`` statement and its twins with their etags, by id.
+    """
+
+    created: list[tuple[list[Statement], list[tuple[PendingTwin, str]]]]
+    merged: list[tuple[Statement, dict[str, tuple[PendingTwin, str]]]]
+
+
+def prepare_twins(store: GraphStore, now: str, created: Groups, merged: Groups) -> TwinBatch:
+    """The statements that create the ``created`` twins and merge the ``merged`` ones."""
+    batch = TwinBatch([], [])
     for labels, by_id in created.items():
-        tags = etags(len(by_id))
-        props = [_node(twin, now, tag, created=True) for twin, tag in zip(by_id.values(), tags, strict=True)]
+        twins = list(zip(by_id.values(), etags(len(by_id)), strict=True))
+        props = [_node(twin, now, tag, created=True) for twin, tag in twins]
+        statements = []
         for keys, values in positional(props):
             text = _CREATE_TWINS.format(labels=_labels(labels), props=map_literal(keys, "r", 0))
+            statements.append(store.prepare(text, {"rows": values}))
+        batch.created.append((statements, twins))
+    for labels, by_id in merged.items():
+        tagged = {twin.id: (twin, tag) for twin, tag in zip(by_id.values(), etags(len(by_id)), strict=True)}
+        maps = [{"id": twin.id, "props": _node(twin, now, tag)} for twin, tag in tagged.values()]
+        query = _MERGE_TWINS.format(labels=_labels(labels))
+        batch.merged.append((store.prepare(query, {"rows": maps, "now": now}), tagged))
+    return batch
+
+
+def write_twins(store: GraphStore, events: EventBus | None, now: str, batch: TwinBatch) -> None:
+    """Run a batch's statements, then announce it."""
+    outbox = BatchOutbox(store, events, now)
+    for statements, twins in batch.created:
+        for statement in statements:
             try:
-                store.write(text, {"rows": values})
+                store.send(statement)
             except Conflict as exc:
                 raise Conflict(
                     "another writer created twins of this import while it ran; run the import "
                     f"again (it is idempotent): {exc.message}"
                 ) from exc
-        for twin, row in zip(by_id.values(), props, strict=True):
-            outbox.twin_created(twin.id, twin.model, row["etag"], twin.document, twin.ref)
-    for labels, by_id in merged.items():
-        new_etags: dict[str, str] = {}
-        maps: list[dict[str, Any]] = []
-        for twin, tag in zip(by_id.values(), etags(len(by_id)), strict=True):
-            node = _node(twin, now, tag)
-            new_etags[twin.id] = node["etag"]
-            maps.append({"id": twin.id, "props": node})
-        query = _MERGE_TWINS.format(labels=_labels(labels))
-        for twin_id, before, old_ref in store.write(query, {"rows": maps, "now": now}).rows:
-            t = by_id[twin_id]
+        for twin, tag in twins:
+            outbox.twin_created(twin.id, twin.model, tag, twin.document, twin.ref)
+    for statement, tagged in batch.merged:
+        for twin_id, before, old_ref in store.send(statement).rows:
+            t, tag = tagged[twin_id]
             if before is None:  # deleted between the batch's read and its write: created again
-                outbox.twin_created(t.id, t.model, new_etags[t.id], t.document, t.ref)
+                outbox.twin_created(t.id, t.model, tag, t.document, t.ref)
             else:
-                outbox.twin_replaced(t.id, t.model, new_etags[t.id], t.document, t.ref, before, old_ref)
+                outbox.twin_replaced(t.id, t.model, tag, t.document, t.ref, before, old_ref)
     outbox.commit()
 
 

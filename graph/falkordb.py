@@ -36,7 +36,7 @@ from graph.cypher import (
     render_rows,
 )
 from graph.errors import CypherWriteRefused, QueryTimeout
-from graph.store import CypherResult
+from graph.store import CypherResult, Statement
 from ontology.errors import BackendUnavailable, BadRequest, Conflict
 
 DB_FILE = "falkordb.rdb"
@@ -147,11 +147,22 @@ class FalkorGraphStore:
         return {row[0]: row[1] for row in result.result_set}
 
     def write(self, query: str, params: Mapping[str, Any] | None = None) -> CypherResult:
+        return self.send(self.prepare(query, params))
+
+    def prepare(self, query: str, params: Mapping[str, Any] | None = None) -> Statement:
         check_params(params)
         try:
-            result = self._write(query, dict(params or {}))
-        except ValueError as exc:
+            return Statement(query, dict(params or {}), _with_params(query, params))
+        except ValueError as exc:  # a map key or value FalkorDB's text cannot carry
             raise BadRequest(f"Cypher parameters refused: {exc}") from exc
+
+    def send(self, statement: Statement) -> CypherResult:
+        text = statement.text
+        if text is None:  # prepared for another engine
+            text = self.prepare(statement.query, statement.params).text
+        assert text is not None
+        try:
+            result = self._write(text)
         except ResponseError as exc:
             if _UNIQUE in str(exc):
                 raise Conflict(f"an id is already taken: {exc}") from exc
@@ -168,8 +179,8 @@ class FalkorGraphStore:
         wait=wait_exponential(multiplier=0.05, max=1.0),
         reraise=True,
     )
-    def _write(self, query: str, params: dict[str, Any]) -> Any:
-        return self._graph.query(_with_params(query, params))
+    def _write(self, text: str) -> Any:
+        return self._graph.query(text)
 
     def ensure_schema(self) -> None:
         for label in _UNIQUE_IDS:

@@ -35,7 +35,7 @@ from typing import IO
 from graph._import_checks import RelationshipChecks, refuse_all, reserved
 from graph._import_edges import EdgeBatchWriter
 from graph._import_pipeline import WritePipeline, write_pipeline
-from graph._import_twins import PendingTwin, write_twins
+from graph._import_twins import PendingTwin, prepare_twins, write_twins
 from graph.bulk import TELEMETRY, BulkIssue, BulkLine, Section, read_bulk, twin_document
 from graph.cypher import MAX_ROWS
 from graph.events import EventBus
@@ -291,7 +291,8 @@ class _Import:
                 (merged if twin.id in existing else created)[labels][twin.id] = twin
         if not self.dry_run and (created or merged):
             store, events, now = self.store, self.events, self.now
-            self.pipeline.submit(lambda: write_twins(store, events, now, created, merged))
+            prepared = prepare_twins(store, now, created, merged)  # here: the writer thread only sends
+            self.pipeline.submit(lambda: write_twins(store, events, now, prepared))
         _collect_young()
 
     def _existing(self, ids: set[str]) -> dict[str, str]:
@@ -332,7 +333,8 @@ class _Import:
         if self.dry_run:
             self.report.count_relationships(len(rows))
         elif rows:
-            self.pipeline.submit(lambda: self.report.count_relationships(self.edges.write(rows)))
+            work = self.edges.stage(rows)  # here, in file order: the writer thread mostly only sends
+            self.pipeline.submit(lambda: self.report.count_relationships(work()))
         _collect_young()
 
     def _checks(self, models: ModelSet) -> RelationshipChecks:

@@ -36,7 +36,7 @@ from graph.cypher import (
     render_rows,
 )
 from graph.errors import CypherWriteRefused, QueryTimeout
-from graph.store import CypherResult
+from graph.store import CypherResult, Statement
 from ontology.errors import BackendUnavailable, BadRequest, Conflict
 
 _ACCESS_MODE = "Neo.ClientError.Statement.AccessMode"
@@ -134,9 +134,15 @@ class Neo4jGraphStore:
         return {record[0]: record[1] for record in result}
 
     def write(self, query: str, params: Mapping[str, Any] | None = None) -> CypherResult:
+        return self.send(self.prepare(query, params))
+
+    def prepare(self, query: str, params: Mapping[str, Any] | None = None) -> Statement:
         check_params(params)
+        return Statement(query, dict(params or {}))
+
+    def send(self, statement: Statement) -> CypherResult:
         try:
-            columns, rows = self._write(query, dict(params or {}))
+            columns, rows = self._write(statement.query, statement.params)
         except ConstraintError as exc:
             raise Conflict(f"an id is already taken: {exc.message}") from exc
         except ClientError as exc:

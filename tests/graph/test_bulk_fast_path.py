@@ -12,7 +12,7 @@ import pytest
 
 from graph.bulk import relationship_line, twin_line, write_bulk
 from graph.importer import ImportReport, import_bulk
-from graph.store import CypherResult, GraphStore
+from graph.store import CypherResult, GraphStore, Statement
 from ontology.errors import BackendUnavailable, Conflict
 from tests.graph.plant import DOCS, PUMP, ROOM, TANK
 
@@ -48,6 +48,15 @@ class Recording:
             self.before_write(query)
         self.writes.append(query)
         return self.store.write(query, params)
+
+    def prepare(self, query: str, params: Mapping[str, Any] | None = None) -> Statement:
+        return self.store.prepare(query, params)
+
+    def send(self, statement: Statement) -> CypherResult:
+        if self.before_write is not None:
+            self.before_write(statement.query)
+        self.writes.append(statement.query)
+        return self.store.send(statement)
 
     def ensure_schema(self) -> None:
         self.store.ensure_schema()
