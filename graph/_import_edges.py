@@ -66,7 +66,8 @@ RETURN count(r)
 """
 
 
-MEMO_LIMIT = 1_000_000
+MEMO_LIMIT = 500_000
+"""Hashes of (source, id) and (source, name) a run keeps, about 60 bytes each."""
 Row = dict[str, Any]
 
 

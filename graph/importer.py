@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import sys
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -53,8 +54,9 @@ from ontology.registry import ModelRegistry
 
 DEFAULT_BATCH = 5000
 MAX_ISSUES = 1000
-MEMO_LIMIT = 1_000_000
-"""Twins (and relationships) a run remembers having written: about 100 bytes each."""
+MEMO_LIMIT = 250_000
+"""Twins a run remembers having written (about 100 bytes each); past it, batches read which
+of their twins exist, and memory stays that of a batch."""
 _ANY_TWIN = "MATCH (t:Twin) RETURN t.id LIMIT 1"
 _MODELS_OF = "UNWIND $ids AS id MATCH (t:Twin {id: id}) RETURN t.id, t.model"
 Progress = Callable[[int], None]
@@ -308,7 +310,7 @@ class _Import:
         if len(self.memo) >= MEMO_LIMIT:
             self.fresh = False  # a twin the run forgot may exist: read from now on
             return
-        self.memo[twin_id] = model
+        self.memo[twin_id] = sys.intern(model)  # one string per model, not one per line
 
     def relationship(self, line: BulkLine) -> None:
         if self.pending_twins:
