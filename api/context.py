@@ -8,6 +8,8 @@ one request batches and caches its reads) and the instant relative times are rea
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,6 +81,9 @@ class ApiContext:
     """How callers authenticate (``api.auth``); the default, auth off, is the loopback edge profile."""
     limits: Limits = field(default_factory=Limits)
     """Body size, rate, GraphQL depth and complexity, Cypher time and rows (``api.limits``)."""
+    models_check_s: float = 1.0
+    """How often the models' version token is read, to pick up another replica's model changes."""
+    _models_seen: tuple[float, str | None] = (-math.inf, None)
 
     def health(self) -> list[BackendHealth]:
         """Ping every configured backend; never raises."""
@@ -103,10 +108,31 @@ class ApiContext:
         """
         if self.graph is None or self.registry is None or self.twins is None:
             raise BackendUnavailable("graph", "this service runs without a twin graph")
+        self._follow_models()
         models = self.registry.models
         if self.twins.models is not models:
             self.twins.models = models
         return self.graph, self.registry, self.twins
+
+    def _follow_models(self) -> None:
+        """Reload the registry when the models changed in the graph, read at most every ``models_check_s``.
+
+        Replicas of the API each hold the registry in memory; a model uploaded, decommissioned
+        or deleted through one of them renews the models' token (``graph._version``), and
+        the others reload within a second. (This process's own changes move it too: one
+        extra reload each.)
+        """
+        if self.model_store is None or self.registry is None:
+            return
+        checked, seen = self._models_seen
+        now = time.monotonic()
+        if now - checked < self.models_check_s:
+            return
+        version = self.model_store.version()
+        if checked != -math.inf and version != seen:
+            self.registry.reload()
+            _log.info("ontology.reloaded", models=len(self.registry.models))
+        self._models_seen = (now, version)
 
     def require_telemetry(self) -> TelemetryStore:
         """The time-series store; ``BACKEND_UNAVAILABLE`` in a profile without one."""
@@ -131,6 +157,7 @@ def twin_context(
     """
     bus = events or EventBus()
     model_store = GraphModelStore(graph, events=bus)
+    seen = (time.monotonic(), model_store.version())  # before loading: a change meanwhile is not missed
     registry = ModelRegistry(model_store)
     if load_base:
         load_base_ontology(registry)
@@ -144,6 +171,7 @@ def twin_context(
         model_store=model_store,
         twins=twins,
         events=bus,
+        _models_seen=seen,
     )
 
 

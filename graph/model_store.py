@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from graph._version import bump_models, models_version
 from graph.cypher import MAX_ROWS
 from graph.events import ChangeEvent, ChangeKind, EventBus
 from graph.store import GraphStore
@@ -85,6 +86,7 @@ class GraphModelStore:
         if not rows or rows[0][0] != len(models):
             taken = [str(row[0]) for row in self.store.read(_TAKEN, {"ids": ids}).rows]
             raise Conflict(f"model {(taken or ids)[0]} already exists", details={"dtmis": taken})
+        bump_models(self.store)
         for m in models:
             self._emit(ChangeKind.MODEL_UPLOADED, m.dtmi, {"document": m.document})
 
@@ -101,6 +103,7 @@ class GraphModelStore:
         """Flag model ``dtmi``; ``NotFound`` if it is not stored."""
         if not self.store.write(_FLAG, {"id": dtmi, "flag": decommissioned}).rows:
             raise _not_found(dtmi)
+        bump_models(self.store)
         self._emit(ChangeKind.MODEL_DECOMMISSIONED, dtmi, {"decommissioned": decommissioned})
 
     def delete(self, dtmi: str) -> None:
@@ -108,7 +111,12 @@ class GraphModelStore:
         rows = self.store.write(_DELETE, {"id": dtmi}).rows
         if not rows or rows[0][0] == 0:
             raise _not_found(dtmi)
+        bump_models(self.store)
         self._emit(ChangeKind.MODEL_DELETED, dtmi, {})
+
+    def version(self) -> str | None:
+        """A token that changes whenever a model is stored, flagged or deleted, by any process."""
+        return models_version(self.store)
 
     def twin_count(self, dtmi: str) -> int:
         """How many twins have model ``dtmi``: the ``twin_count`` of ``ModelRegistry.delete``."""

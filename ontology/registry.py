@@ -168,6 +168,11 @@ class ModelRegistry:
         self._interface(new_dtmi)
         return evolution_report(self._models, old_dtmi, new_dtmi, twins)
 
+    def reload(self) -> None:
+        """Read every model from the store again: another process may have changed them."""
+        with self._lock:
+            self._reload()
+
     def _reload(self) -> None:
         """Parse everything the store holds, in one batch (stored models were valid together)."""
         stored = self._store.list()

@@ -72,7 +72,7 @@ def test_a_refused_batch_leaves_no_node_and_no_edge(models: GraphModelStore) -> 
     assert caught.value.details == {"dtmis": [EQUIPMENT]}
     with pytest.raises(Conflict):
         models.add([StoredModel(PUMP, DOCS[1], WHEN), StoredModel(PUMP, DOCS[1], WHEN)])
-    assert models.store.read("MATCH (n) RETURN count(n)").rows == [[1]]
+    assert models.store.read("MATCH (n:Model) RETURN count(n)").rows == [[1]]
     assert models.store.read("MATCH ()-[r]->() RETURN count(r)").rows == [[0]]
 
 
@@ -102,3 +102,17 @@ def test_the_registry_runs_on_the_graph_and_counts_twins_there(models: GraphMode
     twins.delete_twin("tank-1")
     restarted.delete(TANK, twin_count=models.twin_count)
     assert models.get(TANK) is None
+
+
+def test_every_model_change_renews_the_models_version(store: ModelStore) -> None:
+    assert isinstance(store, GraphModelStore)
+    seen = [store.version()]
+    registry = ModelRegistry(store)
+    registry.upload(DOCS)
+    seen.append(store.version())
+    registry.decommission(PUMP)
+    seen.append(store.version())
+    registry.delete(PUMP, twin_count=store.twin_count)
+    seen.append(store.version())
+    assert seen[0] is None
+    assert len(set(seen)) == 4

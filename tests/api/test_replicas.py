@@ -1,0 +1,56 @@
+"""Two API replicas on one graph: a model change made through one is seen by the other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.context import twin_context
+from graph.store import GraphStore
+
+VALVE = "dtmi:example:replicas:Valve;1"
+VALVE_DOC: dict[str, Any] = {
+    "@context": "dtmi:dtdl:context;3",
+    "@id": VALVE,
+    "@type": "Interface",
+    "contents": [{"@type": "Property", "name": "opening", "schema": "double"}],
+}
+UPLOAD = "mutation($m: JSON!) { uploadModels(models: $m) { id } }"
+CREATE = "mutation($id: ID!, $m: String!) { createTwin(id: $id, model: $m, properties: {opening: 0.5}) { id } }"
+DECOMMISSION = "mutation($m: ID!) { decommissionModel(id: $m) { id decommissioned } }"
+MODEL = "query($m: ID!) { model(id: $m) { decommissioned } }"
+
+
+@pytest.fixture(params=["falkordb", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+def store(request: pytest.FixtureRequest) -> GraphStore:
+    backend: GraphStore = request.getfixturevalue(f"{request.param}_store")
+    backend.write("MATCH (n) DETACH DELETE n")
+    return backend
+
+
+def post(client: TestClient, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = client.post("/graphql", json={"query": query, "variables": variables or {}})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_a_model_uploaded_through_one_replica_is_used_by_the_other(store: GraphStore) -> None:
+    first, second = twin_context("test", store), twin_context("test", store)
+    second.models_check_s = 3600.0  # not looking yet
+    with TestClient(create_app(first)) as one, TestClient(create_app(second)) as two:
+        assert post(one, UPLOAD, {"m": [VALVE_DOC]}).get("errors") is None
+        refused = post(two, CREATE, {"id": "valve-1", "m": VALVE})
+        assert refused["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED", refused
+        second.models_check_s = 0.0
+        created = post(two, CREATE, {"id": "valve-1", "m": VALVE})
+        assert created.get("errors") is None, created
+        assert created["data"]["createTwin"]["id"] == "valve-1"
+        assert post(one, DECOMMISSION, {"m": VALVE})["data"]["decommissionModel"]["decommissioned"] is True
+        listed = post(two, MODEL, {"m": VALVE})
+        assert listed["data"]["model"]["decommissioned"] is True
+        refused_again = post(two, CREATE, {"id": "valve-2", "m": VALVE})
+        assert refused_again["errors"][0]["extensions"]["code"] == "CONFLICT", refused_again
