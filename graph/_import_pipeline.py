@@ -8,17 +8,24 @@ order they were submitted, so the reads a batch makes while writing (which edges
 how many a source has) see every batch before it. The queue holds two batches, so memory
 stays bounded by a few batches. The first failure stops the pipeline (later work is
 dropped) and is raised again in the importing thread at its next ``submit`` or ``drain``.
+
+While the pipeline runs, Python's thread switch interval is cut from 5 ms to 0.5 ms: when
+the engine answers, the writer thread must win the GIL back from the busy importing
+thread before it can send the next statement, and at 5 ms those waits left the engine
+idle for a fifth of a FalkorDB import (55,000 against 69,000 elements/s, measured).
 """
 
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 Work = Callable[[], None]
 DEPTH = 2
+SWITCH_INTERVAL_S = 0.0005
 
 
 class WritePipeline:
@@ -66,8 +73,11 @@ class WritePipeline:
 @contextmanager
 def write_pipeline() -> Iterator[WritePipeline]:
     """A pipeline whose thread is stopped on the way out, whether the import succeeded or not."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, SWITCH_INTERVAL_S))
     pipeline = WritePipeline()
     try:
         yield pipeline
     finally:
         pipeline.close()
+        sys.setswitchinterval(interval)
