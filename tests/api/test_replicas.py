@@ -19,7 +19,7 @@ VALVE_DOC: dict[str, Any] = {
     "contents": [{"@type": "Property", "name": "opening", "schema": "double"}],
 }
 UPLOAD = "mutation($m: JSON!) { uploadModels(models: $m) { id } }"
-CREATE = "mutation($id: ID!, $m: String!) { createTwin(id: $id, model: $m, properties: {opening: 0.5}) { id } }"
+CREATE = "mutation($id: ID!, $m: String!) { createTwin(id: $id, model: $m, properties: {opening: 0.5}) {id} }"
 DECOMMISSION = "mutation($m: ID!) { decommissionModel(id: $m) { id decommissioned } }"
 MODEL = "query($m: ID!) { model(id: $m) { decommissioned } }"
 

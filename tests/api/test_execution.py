@@ -1,0 +1,202 @@
+"""The short path of ``api.execution`` answers exactly what graphql-core's executor answers.
+
+Each query runs on two schemas of the same types, one with graphql-core's executor and
+one with :class:`~api.execution.KgtwinExecutor`, and the whole results are compared:
+data, errors with their messages, paths and locations. The cases are the ones the short
+path must hand back to graphql-core: nulls, values a scalar refuses, missing attributes,
+``is_type_of`` checks, permissions, resolver middleware, awaitables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from enum import Enum
+from typing import Any
+
+import pytest
+import strawberry
+from strawberry.extensions import SchemaExtension
+from strawberry.permission import BasePermission
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from api.execution import KgtwinExecutor
+
+T0 = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+
+
+@strawberry.enum
+class Level(Enum):
+    LOW = "low"
+    HIGH = "high"
+
+
+@strawberry.type
+class Point:
+    time: datetime
+    value: strawberry.scalars.JSON
+    count: int | None = None
+    level: Level = Level.LOW
+
+
+@dataclass
+class Loose:
+    """Not a ``Point``: what a resolver may hand over instead (attributes read by name)."""
+
+    time: Any
+    value: Any
+    count: Any = None
+    level: Any = Level.LOW
+
+
+class Never(BasePermission):
+    message = "nobody may read this"
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        return False
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Sensor(Named):
+    unit: str
+
+
+@strawberry.type
+class Guarded:
+    open: str
+    secret: str = strawberry.field(permission_classes=[Never])
+
+
+def _points() -> list[Any]:
+    return [
+        Point(time=T0, value=20.5, count=1, level=Level.HIGH),
+        Point(time=T0 + timedelta(minutes=5), value={"a": [1, 2]}),
+        Point(time=T0.astimezone(timezone(timedelta(hours=1))), value=None),
+    ]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def points(self) -> list[Point]:
+        return _points()
+
+    @strawberry.field
+    def maybe_points(self) -> list[Point | None]:
+        return [_points()[0], None]
+
+    @strawberry.field
+    def points_with_a_null(self) -> list[Point]:
+        return [_points()[0], None]  # type: ignore[list-item]
+
+    @strawberry.field
+    def loose(self) -> list[Point]:
+        return [Loose(T0, 1), Loose(None, 2), Loose(T0, 3, count="three"), Loose(T0, 4, level="?")]  # type: ignore[list-item]
+
+    @strawberry.field
+    def missing(self) -> list[Point]:
+        return [object()]  # type: ignore[list-item]
+
+    @strawberry.field
+    def one(self) -> Point:
+        return _points()[0]
+
+    @strawberry.field
+    def broken(self) -> Point:
+        return Loose(None, 1)  # type: ignore[return-value]
+
+    @strawberry.field
+    def sensors(self) -> list[Named]:
+        return [Sensor(name="t1", unit="°C")]
+
+    @strawberry.field
+    def guarded(self) -> list[Guarded]:
+        return [Guarded(open="yes", secret="no")]
+
+    @strawberry.field
+    async def later(self) -> list[Point]:
+        await asyncio.sleep(0)
+        return _points()
+
+
+def _run(schema: strawberry.Schema, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    result = asyncio.run(schema.execute(query, variable_values=variables))
+    return {"data": result.data, "errors": [e.formatted for e in result.errors or []]}
+
+
+def _schemas(**kwargs: Any) -> tuple[strawberry.Schema, strawberry.Schema]:
+    plain = strawberry.Schema(query=Query, types=[Sensor], **kwargs)
+    short = strawberry.Schema(query=Query, types=[Sensor], execution_context_class=KgtwinExecutor, **kwargs)
+    return plain, short
+
+
+QUERIES = {
+    "list of plain objects": "{ points { time value count level } }",
+    "aliases and typename": "{ points { t: time v: value __typename } }",
+    "a fragment": "fragment P on Point { time value } { points { ...P count } }",
+    "skip and include": "query($s: Boolean!) { points { time @skip(if: $s) value @include(if: $s) } }",
+    "a nullable list item": "{ maybePoints { time value } }",
+    "a null where an object must be": "{ pointsWithANull { time } }",
+    "a null and a refused value in fields": "{ loose { time value count level } }",
+    "a missing attribute": "{ missing { time } }",
+    "a single object": "{ one { time value } }",
+    "a null in a single object": "{ broken { time value } }",
+    "an interface": "{ sensors { name ... on Sensor { unit } } }",
+    "a field behind a permission": "{ guarded { open secret } }",
+    "an awaited list": "{ later { time value } }",
+}
+
+
+@pytest.mark.parametrize("query", QUERIES.values(), ids=QUERIES.keys())
+def test_the_short_path_answers_what_graphql_core_answers(query: str) -> None:
+    plain, short = _schemas()
+    for variables in ({"s": True}, {"s": False}) if "$s" in query else (None,):
+        assert _run(short, query, variables) == _run(plain, query, variables)
+
+
+def test_instants_with_other_offsets_keep_their_own_strings() -> None:
+    _, short = _schemas()
+    times = [p["time"] for p in _run(short, "{ points { time } }")["data"]["points"]]
+    assert times == [
+        "2026-11-25T06:00:00+00:00",
+        "2026-11-25T06:05:00+00:00",
+        "2026-11-25T07:00:00+01:00",  # the same instant as the first one
+    ]
+
+
+def test_a_resolve_hook_of_an_extension_sees_every_field() -> None:
+    seen: list[str] = []
+
+    class Spy(SchemaExtension):
+        def resolve(self, _next: Callable[..., Any], root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+            seen.append(info.field_name)
+            return _next(root, info, *args, **kwargs)
+
+    plain, short = _schemas(extensions=[Spy])
+    expected = _run(plain, "{ points { time value } }")
+    plain_seen, seen[:] = list(seen), []
+    assert _run(short, "{ points { time value } }") == expected
+    assert seen == plain_seen
+
+
+def test_plain_objects_are_completed_without_graphql_cores_field_execution(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    executed: list[str] = []
+    base = StrawberryGraphQLCoreExecutionContext.execute_field
+
+    def counting(self: Any, parent_type: Any, source: Any, fields: Any, *args: Any) -> Any:
+        executed.append(fields[0].node.name.value)
+        return base(self, parent_type, source, fields, *args)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_field", counting)
+    _, short = _schemas()
+    assert _run(short, "{ maybePoints { time value count level } one { time } }")["errors"] == []
+    assert executed == ["maybePoints", "one"]
