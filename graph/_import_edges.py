@@ -107,10 +107,6 @@ class EdgeBatchWriter:
         self._pairs: set[int] = set()  # hash((source, id)) of the edges written
         self._named: set[int] = set()  # hash((source, name)) of the edges written that declare a maximum
 
-    def write(self, rows: list[Row]) -> int:
-        """Write one batch now; the number of rows kept (those refused are reported)."""
-        return self.stage(rows)()
-
     def stage(self, rows: list[Row]) -> Callable[[], int]:
         """The work that writes one batch (call batches in file order; run the work in that order).
 
@@ -119,14 +115,10 @@ class EdgeBatchWriter:
         """
         ids = _multiplicity_ids(rows)
         named = list(ids)
-        counted = [
-            key for key, maybe in zip(named, self._written_before(self._named, named), strict=True) if maybe
-        ]
+        counted = self._maybe_written(self._named, named)
         self._remember(self._named, named)
         pairs = list({(row["source"], row["rid"]): None for row in rows})
-        uncertain = {
-            pair for pair, maybe in zip(pairs, self._written_before(self._pairs, pairs), strict=True) if maybe
-        }
+        uncertain = set(self._maybe_written(self._pairs, pairs))
         self._remember(self._pairs, pairs)
         if counted or uncertain:
             return lambda: self._write(
@@ -137,11 +129,11 @@ class EdgeBatchWriter:
         statements = self._statements(plan)
         return lambda: self._send(kept, plan, statements)
 
-    def _written_before(self, memo: set[int], keys: list[tuple[str, str]]) -> list[bool]:
-        """For each key: may an edge of it exist? (Not when fresh and this run wrote none.)"""
+    def _maybe_written(self, memo: set[int], keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The keys an edge of which may exist (when fresh: only those this run wrote one of)."""
         if not self.fresh:
-            return [True] * len(keys)
-        return [hash(key) in memo for key in keys]
+            return keys
+        return [key for key in keys if hash(key) in memo]
 
     def _remember(self, memo: set[int], keys: list[tuple[str, str]]) -> None:
         if len(memo) + len(keys) > MEMO_LIMIT:

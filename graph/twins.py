@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +23,7 @@ from graph import _statements as sql
 from graph._version import bump
 from graph.cypher import identifier
 from graph.events import ChangeEvent, ChangeKind, EventBus, document_patch, utc_now
-from graph.physical import SYSTEM_KEYS, decode, encode
+from graph.physical import SYSTEM_KEYS, decode, encode, new_etag
 from graph.store import GraphStore
 from graph.telemetry import (
     TELEMETRY_COLUMN,
@@ -80,7 +79,7 @@ class TwinGraph:
         now = _now()
         labels = "".join(":" + identifier(label) for label in label_index(self.models).labels(model))
         props = _node_props(
-            properties, ref, {"id": twin_id, "model": model, "etag": _etag(), "updatedAt": now}
+            properties, ref, {"id": twin_id, "model": model, "etag": new_etag(), "updatedAt": now}
         )
         params = {"id": twin_id, "model": model, "now": now, "props": props, "ifMatch": if_match}
         template = sql.PUT_TWIN if if_match is None else sql.REPLACE_TWIN
@@ -146,7 +145,7 @@ class TwinGraph:
         """
         current = self._current(twin_id, if_match)
         ref = self._checked_ref(twin_id, current.model, telemetry)
-        system = {"id": twin_id, "model": current.model, "etag": _etag(), "updatedAt": _now()}
+        system = {"id": twin_id, "model": current.model, "etag": new_etag(), "updatedAt": _now()}
         twin = self._compare_and_set(current, _node_props(current.properties, ref, system))
         data = {**_patch_data(twin, []), "telemetry": twin.telemetry.to_dict()}
         self._emit(ChangeKind.TWIN_UPDATED, twin.id, twin.updated_at, twin.model, data)
@@ -165,7 +164,7 @@ class TwinGraph:
         current = self._current(twin_id, if_match)
         document = apply_patch(current.properties, patch)
         self._check_twin(twin_id, current.model, document)
-        system = {"id": twin_id, "model": current.model, "etag": _etag(), "updatedAt": _now()}
+        system = {"id": twin_id, "model": current.model, "etag": new_etag(), "updatedAt": _now()}
         twin = self._compare_and_set(current, _node_props(document, current.telemetry, system))
         self._emit(ChangeKind.TWIN_UPDATED, twin.id, twin.updated_at, twin.model, _patch_data(twin, patch))
         return twin
@@ -387,7 +386,3 @@ def _issue(path: str, code: str, model: str) -> dict[str, str]:
 def _now() -> str:
     """UTC time in ISO 8601 with milliseconds and ``Z``: sorts as text, filterable in Cypher."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _etag() -> str:
-    return f'W/"{uuid.uuid4()}"'

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from graph.physical import DOCUMENT, canonical_json, decode, encode, flatten
+from graph.physical import DOCUMENT, canonical_json, decode, encode, flatten, new_etags
 from ontology.patch import apply_patch
 
 names = st.from_regex(r"[a-z][a-zA-Z0-9_]{0,8}", fullmatch=True)
@@ -75,3 +76,13 @@ def test_canonical_json_writes_what_orjson_cannot_with_the_standard_encoder() ->
     assert canonical_json({"b": 1, "a": "é"}) == '{"a":"é","b":1}'
     assert canonical_json({"$meta": math.nan}) == '{"$meta":NaN}'  # not silently null
     assert canonical_json({"big": 2**70}) == '{"big":1180591620717411303424}'
+
+
+def test_new_etags_are_weak_etags_of_distinct_version_4_uuids() -> None:
+    tags = new_etags(1000)
+    assert len(set(tags)) == 1000
+    for tag in tags:
+        assert tag.startswith('W/"')
+        assert tag.endswith('"')
+        parsed = uuid.UUID(tag[3:-1])
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)

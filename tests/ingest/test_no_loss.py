@@ -11,6 +11,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -67,16 +68,28 @@ def finish(mqtt_url: str, letters: Collector, base_ms: int) -> None:
     wait_until(lambda: any(p.get("twinId") == sentinel for p in letters.payloads), 300, "the sentinel")
 
 
-def test_sigkill_mid_stream_loses_nothing(
-    tmp_path: Path, mqtt_url: str, neo4j_url: str, sensors: list[str]
-) -> None:
-    telemetry = tmp_path / "telemetry.duckdb"
+@dataclass
+class Stream:
+    """An ingest process taking a quarter of the way into a published stream (then the test strikes)."""
+
+    env: dict[str, str]
+    ingest: IngestProcess
+    letters: Collector
+    base_ms: int
+    publisher: Publisher
+
+
+def start_stream(
+    tmp_path: Path, mqtt_url: str, graph_url: str, telemetry_url: str, sensors: list[str]
+) -> Stream:
+    """Start ``kgtwin ingest`` (its own client id and share group), then publish a quarter of the stream."""
+    name = uuid.uuid4().hex[:6]
     env = ingest_env(
-        graph_url=neo4j_url,
-        telemetry_url=f"duckdb:///{telemetry}",
+        graph_url=graph_url,
+        telemetry_url=telemetry_url,
         mqtt_url=mqtt_url,
-        client_id=f"kill-{uuid.uuid4().hex[:6]}",
-        group=f"kill-{uuid.uuid4().hex[:6]}",
+        client_id=f"noloss-{name}",
+        group=f"noloss-{name}",
         spool_dir=tmp_path / "spool",
     )
     ingest = IngestProcess(tmp_path, "ingest", env)
@@ -86,10 +99,19 @@ def test_sigkill_mid_stream_loses_nothing(
     publisher = Publisher(mqtt_url, sensors, MESSAGES, base_ms)
     publisher.start()
     wait_until(lambda: publisher.published >= MESSAGES // 4, 120, "a quarter of the stream")
-    ingest.kill()
+    return Stream(env, ingest, letters, base_ms, publisher)
+
+
+def test_sigkill_mid_stream_loses_nothing(
+    tmp_path: Path, mqtt_url: str, neo4j_url: str, sensors: list[str]
+) -> None:
+    telemetry = tmp_path / "telemetry.duckdb"
+    stream = start_stream(tmp_path, mqtt_url, neo4j_url, f"duckdb:///{telemetry}", sensors)
+    letters, base_ms, publisher = stream.letters, stream.base_ms, stream.publisher
+    stream.ingest.kill()
     killed_at = publisher.published
     time.sleep(1.0)
-    ingest = IngestProcess(tmp_path, "ingest", env)  # same client id: the session's messages come back
+    ingest = IngestProcess(tmp_path, "ingest", stream.env)  # same client id: the session's messages come back
     ingest.wait_started()
     publisher.join(300)
     assert publisher.error is None
@@ -127,21 +149,9 @@ def test_influxdb_restart_mid_stream_loses_nothing(
     tmp_path: Path, mqtt_url: str, neo4j_url: str, sensors: list[str], own_influx: InfluxServer
 ) -> None:
     host = own_influx.url.removeprefix("http://")
-    env = ingest_env(
-        graph_url=neo4j_url,
-        telemetry_url=f"influxdb://{own_influx.token}@{host}?org={own_influx.org}&bucket={own_influx.bucket}",
-        mqtt_url=mqtt_url,
-        client_id=f"restart-{uuid.uuid4().hex[:6]}",
-        group=f"restart-{uuid.uuid4().hex[:6]}",
-        spool_dir=tmp_path / "spool",
-    )
-    ingest = IngestProcess(tmp_path, "ingest", env)
-    ingest.wait_started()
-    letters = Collector(mqtt_url, DEADLETTER_TOPIC)
-    base_ms = int(time.time() * 1000) - 3_600_000
-    publisher = Publisher(mqtt_url, sensors, MESSAGES, base_ms)
-    publisher.start()
-    wait_until(lambda: publisher.published >= MESSAGES // 4, 120, "a quarter of the stream")
+    url = f"influxdb://{own_influx.token}@{host}?org={own_influx.org}&bucket={own_influx.bucket}"
+    stream = start_stream(tmp_path, mqtt_url, neo4j_url, url, sensors)
+    ingest, letters, base_ms, publisher = stream.ingest, stream.letters, stream.base_ms, stream.publisher
     own_influx.stop()
     stopped_at = publisher.published
     time.sleep(3.0)
