@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from api import create_app
 from api.context import ApiContext, twin_context
 from graph.events import EventBus, Subscriber
-from graph.store import CypherResult, GraphStore
+from graph.store import CypherResult, GraphStore, Statement
 from graph.telemetry import Aggregate, Sample, TelemetryPoint, TelemetryRef
 from ingest.duckdb import DuckDbTelemetryStore
 from simulation.jobs import RunStore
@@ -58,6 +58,13 @@ class CountingGraph:
     def write(self, query: str, params: Mapping[str, Any] | None = None) -> CypherResult:
         self.calls.append("write")
         return self.inner.write(query, params)
+
+    def prepare(self, query: str, params: Mapping[str, Any] | None = None) -> Statement:
+        return self.inner.prepare(query, params)
+
+    def send(self, statement: Statement) -> CypherResult:
+        self.calls.append("write")
+        return self.inner.send(statement)
 
     def ensure_schema(self) -> None:
         self.inner.ensure_schema()

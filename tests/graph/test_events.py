@@ -13,7 +13,7 @@ import pytest
 from graph.cypher import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S
 from graph.events import ChangeEvent, ChangeKind, EventBus, document_patch
 from graph.model_store import GraphModelStore
-from graph.store import CypherResult, GraphStore
+from graph.store import CypherResult, GraphStore, Statement
 from graph.twins import TwinGraph
 from ontology import Conflict, ModelError, ModelRegistry, NotFound, StoredModel, ValidationFailed, apply_patch
 from ontology.errors import BackendUnavailable
@@ -179,6 +179,12 @@ class FailingWrites:
         return self._store.query_rows(query, params, timeout_s=timeout_s)
 
     def write(self, query: str, params: Mapping[str, Any] | None = None) -> CypherResult:
+        raise BackendUnavailable("failing", "the connection dropped during the write")
+
+    def prepare(self, query: str, params: Mapping[str, Any] | None = None) -> Statement:
+        return self._store.prepare(query, params)
+
+    def send(self, statement: Statement) -> CypherResult:
         raise BackendUnavailable("failing", "the connection dropped during the write")
 
     def ensure_schema(self) -> None:
