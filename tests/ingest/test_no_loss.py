@@ -7,7 +7,6 @@ message redelivered after a crash rewrites the same point: a query sees each onc
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from tests.ingest.helpers import (
     reading,
     restart_influxdb,
     seed_sensors,
+    stats,
     topic,
     wait_until,
 )
@@ -119,7 +119,7 @@ def test_sigkill_mid_stream_loses_nothing(
     finish(mqtt_url, letters, base_ms)
     letters.close()
     assert ingest.terminate() == 0  # SIGTERM drains and exits 0
-    resumed = [r for r in records(ingest) if r.get("event") == "ingest.connected"]
+    resumed = [r for r in stats(ingest.text()) if r.get("event") == "ingest.connected"]
     assert resumed[-1]["session_present"] is True  # the broker kept the session over the kill
 
     store = DuckDbTelemetryStore(telemetry)
@@ -174,9 +174,4 @@ def test_influxdb_restart_mid_stream_loses_nothing(
         store.close()
     assert counts == [MESSAGES // len(sensors)] * len(sensors)
     assert ingest.terminate() == 0
-    assert any(r.get("event") == "ingest.store_failed" for r in records(ingest)), "no outage seen"
-
-
-def records(ingest: IngestProcess) -> list[dict[str, object]]:
-    """The JSON log records of an ingest process."""
-    return [json.loads(line) for line in ingest.text().splitlines() if line.startswith("{")]
+    assert any(r.get("event") == "ingest.store_failed" for r in stats(ingest.text())), "no outage seen"
