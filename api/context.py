@@ -119,8 +119,8 @@ class ApiContext:
 
         Replicas of the API each hold the registry in memory; a model uploaded, decommissioned
         or deleted through one of them renews the models' token (``graph._version``), and
-        the others reload within a second. (This process's own changes move it too: one
-        extra reload each.)
+        the others reload within a second. This process's own changes move it too, but its
+        registry holds them already: no reload for those (``GraphModelStore.changed_since``).
         """
         if self.model_store is None or self.registry is None:
             return
@@ -129,7 +129,7 @@ class ApiContext:
         if now - checked < self.models_check_s:
             return
         version = self.model_store.version()
-        if checked != -math.inf and version != seen:
+        if checked != -math.inf and self.model_store.changed_since(seen, version):
             self.registry.reload()
             _log.info("ontology.reloaded", models=len(self.registry.models))
         self._models_seen = (now, version)

@@ -22,7 +22,10 @@ from graph.store import GraphStore
 META_LABEL = "KgtwinMeta"
 _BUMP = f"MERGE (m:{META_LABEL} {{id: 'graph'}}) SET m.version = $version"
 _READ = f"MATCH (m:{META_LABEL} {{id: 'graph'}}) RETURN m.version"
-_BUMP_MODELS = f"MERGE (m:{META_LABEL} {{id: 'models'}}) SET m.version = $version"
+_BUMP_MODELS = (
+    f"MERGE (m:{META_LABEL} {{id: 'models'}}) WITH m, m.version AS before SET m.version = $version "
+    "RETURN before"
+)
 _READ_MODELS = f"MATCH (m:{META_LABEL} {{id: 'models'}}) RETURN m.version"
 
 
@@ -37,9 +40,16 @@ def current(store: GraphStore) -> str | None:
     return "|".join(sorted(str(row[0]) for row in rows)) if rows else None
 
 
-def bump_models(store: GraphStore) -> None:
-    """Record that the registered models changed (call after the change returned)."""
-    store.write(_BUMP_MODELS, {"version": uuid.uuid4().hex})
+def bump_models(store: GraphStore) -> tuple[str | None, str]:
+    """Record that the registered models changed (call after the change returned).
+
+    Returns the token replaced and the new one, so the writer can tell its own renewals
+    from another process's (``GraphModelStore.changed_since``).
+    """
+    version = uuid.uuid4().hex
+    rows = store.write(_BUMP_MODELS, {"version": version}).rows
+    before = rows[0][0] if rows else None
+    return (None if before is None else str(before)), version
 
 
 def models_version(store: GraphStore) -> str | None:

@@ -58,12 +58,18 @@ RETURN count(*) AS deleted
 _TWIN_COUNT = "MATCH (t:Twin {model: $dtmi}) RETURN count(t) AS twins"
 
 
+_RENEWALS_KEPT = 64
+"""How many of its own renewals of the models' token a ``GraphModelStore`` remembers."""
+
+
 class GraphModelStore:
     """The registry's model documents as ``Model`` nodes of the twin graph (a ``ModelStore``)."""
 
     def __init__(self, store: GraphStore, *, events: EventBus | None = None) -> None:
         self.store = store
         self.events = events
+        # Token this store wrote -> the token it replaced, the newest few (changed_since).
+        self._renewed: dict[str, str | None] = {}
         # Creates the unique constraints on Twin.id and Model.id if missing.
         store.ensure_schema()
 
@@ -86,7 +92,7 @@ class GraphModelStore:
         if not rows or rows[0][0] != len(models):
             taken = [str(row[0]) for row in self.store.read(_TAKEN, {"ids": ids}).rows]
             raise Conflict(f"model {(taken or ids)[0]} already exists", details={"dtmis": taken})
-        bump_models(self.store)
+        self._renew()
         for m in models:
             self._emit(ChangeKind.MODEL_UPLOADED, m.dtmi, {"document": m.document})
 
@@ -103,7 +109,7 @@ class GraphModelStore:
         """Flag model ``dtmi``; ``NotFound`` if it is not stored."""
         if not self.store.write(_FLAG, {"id": dtmi, "flag": decommissioned}).rows:
             raise _not_found(dtmi)
-        bump_models(self.store)
+        self._renew()
         self._emit(ChangeKind.MODEL_DECOMMISSIONED, dtmi, {"decommissioned": decommissioned})
 
     def delete(self, dtmi: str) -> None:
@@ -111,12 +117,34 @@ class GraphModelStore:
         rows = self.store.write(_DELETE, {"id": dtmi}).rows
         if not rows or rows[0][0] == 0:
             raise _not_found(dtmi)
-        bump_models(self.store)
+        self._renew()
         self._emit(ChangeKind.MODEL_DELETED, dtmi, {})
 
     def version(self) -> str | None:
         """A token that changes whenever a model is stored, flagged or deleted, by any process."""
         return models_version(self.store)
+
+    def changed_since(self, seen: str | None, version: str | None) -> bool:
+        """Whether anything but this store's own writes moved the models' token from ``seen`` to ``version``.
+
+        A registry that wrote through this store already holds its own changes; it needs
+        a reload only when another writer's renewal is on the way from the one to the
+        other (or the way is not known: more than :data:`_RENEWALS_KEPT` renewals ago).
+        """
+        token = version
+        for _ in range(len(self._renewed) + 1):
+            if token == seen:
+                return False
+            if token is None or token not in self._renewed:
+                return True
+            token = self._renewed[token]
+        return True
+
+    def _renew(self) -> None:
+        before, after = bump_models(self.store)
+        self._renewed[after] = before
+        if len(self._renewed) > _RENEWALS_KEPT:
+            del self._renewed[next(iter(self._renewed))]
 
     def twin_count(self, dtmi: str) -> int:
         """How many twins have model ``dtmi``: the ``twin_count`` of ``ModelRegistry.delete``."""

@@ -54,3 +54,28 @@ def test_a_model_uploaded_through_one_replica_is_used_by_the_other(store: GraphS
         assert listed["data"]["model"]["decommissioned"] is True
         refused_again = post(two, CREATE, {"id": "valve-2", "m": VALVE})
         assert refused_again["errors"][0]["extensions"]["code"] == "CONFLICT", refused_again
+
+
+def test_a_replica_does_not_reload_for_its_own_changes_but_does_for_anothers(store: GraphStore) -> None:
+    first, second = twin_context("test", store), twin_context("test", store)
+    first.models_check_s = 0.0
+    assert first.registry is not None
+    reloads: list[int] = []
+    reload = first.registry.reload
+
+    def counted() -> None:
+        reloads.append(1)
+        reload()
+
+    first.registry.reload = counted  # type: ignore[method-assign]
+    with TestClient(create_app(first)) as one, TestClient(create_app(second)) as two:
+        # The base ontology both contexts loaded, then an upload and a decommission of its own.
+        assert post(one, UPLOAD, {"m": [VALVE_DOC]}).get("errors") is None
+        assert post(one, DECOMMISSION, {"m": VALVE}).get("errors") is None
+        assert post(one, MODEL, {"m": VALVE})["data"]["model"]["decommissioned"] is True
+        assert reloads == []
+        # The other replica's change is on the way from what ``first`` saw: one reload.
+        other = dict(VALVE_DOC, **{"@id": "dtmi:example:replicas:Pump;1"})
+        assert post(two, UPLOAD, {"m": [other]}).get("errors") is None
+        assert post(one, MODEL, {"m": "dtmi:example:replicas:Pump;1"})["data"]["model"] is not None
+        assert reloads == [1]
