@@ -9,6 +9,13 @@ permission, no field extension, no argument) whose type is a scalar or an enum i
 attribute read and the scalar's serialisation; and an object whose selected fields are
 all such fields is a dict of them. :class:`KgtwinExecutor` completes those directly.
 
+Fields marked :data:`DIRECT` (``latest`` and ``telemetry`` of a twin) are resolvers with
+plain scalar arguments, asked once per twin of a list: graphql-core coerces their
+arguments for each twin, and Strawberry converts them again and calls the resolver through
+five layers, some 25 µs a field before the resolver runs. :class:`KgtwinExecutor` coerces a
+field's arguments once per request and calls the resolver itself; the value is then
+completed, and any error reported, by graphql-core as usual.
+
 Anything out of the ordinary takes graphql-core's own path, from the start of the field,
 object or list, so errors keep their message, path and ``extensions`` and nothing is
 answered differently: a null for a non-null field, a value the scalar refuses, an
@@ -22,22 +29,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from operator import attrgetter, methodcaller
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLField,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLString,
     Undefined,
+    get_nullable_type,
     is_leaf_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types.field import StrawberryField
+from strawberry.types.info import Info
 
 _Leaf = tuple[Callable[[Any], Any], Callable[[Any], Any], bool]
 """A plain leaf field: how to read it off its object, its scalar's serialiser, whether it is non-null."""
@@ -47,6 +62,35 @@ _VALUE = ""
 """The key of a single field's value in the row :func:`_complete_row` makes of it."""
 _ISOFORMAT: Callable[[Any], Any] = DateTimeDefinition.serialize or methodcaller("isoformat")
 """Strawberry's ``DateTime`` serialiser (``datetime.isoformat``)."""
+
+DIRECT = "kgtwin.direct"
+"""``strawberry.field(metadata={DIRECT: True})``: a resolver the executor may call itself.
+
+The promise it makes: its arguments are built-in scalars (which Strawberry hands over
+unchanged), it reads nothing of ``info`` but the context, and it has no permission class
+or field extension. The executor checks all it can (:func:`_direct_resolver`) and
+otherwise lets Strawberry call it.
+"""
+_PLAIN_SCALARS = (GraphQLString, GraphQLInt, GraphQLFloat, GraphQLBoolean, GraphQLID)
+
+
+class _Direct:
+    """How to call a :data:`DIRECT` field's resolver: the function and its parameters' names."""
+
+    __slots__ = ("definition", "function", "info", "names", "takes_self")
+
+    def __init__(self, definition: StrawberryField, field: GraphQLField) -> None:
+        resolver = definition.base_resolver
+        assert resolver is not None
+        self.definition = definition
+        self.function = cast(Callable[..., Any], resolver.wrapped_func)
+        self.takes_self = resolver.self_parameter is not None
+        self.info = resolver.info_parameter.name if resolver.info_parameter is not None else None
+        # GraphQL argument name -> the resolver's parameter (camelCase -> snake_case).
+        self.names = {
+            name: arg.extensions[GraphQLCoreConverter.DEFINITION_BACKREF].python_name
+            for name, arg in field.args.items()
+        }
 
 
 class KgtwinExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -66,6 +110,8 @@ class KgtwinExecutor(StrawberryGraphQLCoreExecutionContext):
         self._plans: dict[tuple[GraphQLObjectType, int], tuple[FieldDetailsList, _Plan | None]] = {}
         self._fields: dict[int, _Plan | None] = {}  # by the id of a field of the schema
         self._instants: dict[tuple[datetime, timedelta | None], str] = {}
+        self._directs: dict[int, _Direct | None] = {}  # by the id of a field of the schema
+        self._arguments: dict[int, dict[str, Any]] = {}  # by the id of a field node of the operation
 
     def execute_field(
         self,
@@ -80,7 +126,71 @@ class KgtwinExecutor(StrawberryGraphQLCoreExecutionContext):
         row = _complete_row(plan, source) if plan is not None else None
         if row is not None:
             return row[_VALUE]
+        direct = self._direct(field) if self._short and field is not None else None
+        if direct is not None and field is not None:
+            return self._call_direct(
+                direct, field, parent_type, source, field_details_list, path, position_context
+            )
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def _call_direct(
+        self,
+        direct: _Direct,
+        field: GraphQLField,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's ``execute_field`` for a :data:`DIRECT` field, arguments coerced once a request."""
+        return_type = field.type
+        nodes = [details.node for details in field_details_list]
+        info = self.build_resolve_info(field, nodes, parent_type, path)
+        try:
+            kwargs = self._direct_arguments(direct, field, nodes[0])
+            if direct.info is not None:
+                kwargs[direct.info] = Info(_raw_info=info, _field=direct.definition)
+            result = direct.function(source, **kwargs) if direct.takes_self else direct.function(**kwargs)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(
+                    return_type, field_details_list, info, path, result, position_context
+                )
+            completed = self.complete_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        if self.is_awaitable(completed):
+            return self._await_completed(completed, return_type, field_details_list, path)
+        return completed
+
+    async def _await_completed(
+        self, completed: Any, return_type: GraphQLOutputType, field_details_list: FieldDetailsList, path: Path
+    ) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+
+    def _direct_arguments(self, direct: _Direct, field: GraphQLField, node: Any) -> dict[str, Any]:
+        """The resolver's keyword arguments for ``node``: one coercion for all the twins of a list.
+
+        Raises what graphql-core's coercion raises (reported at the field, as it would be).
+        """
+        found = self._arguments.get(id(node))
+        if found is None:
+            coerced = get_argument_values(field, node, self.variable_values)
+            found = self._arguments[id(node)] = {direct.names[name]: value for name, value in coerced.items()}
+        return dict(found)
+
+    def _direct(self, field: GraphQLField) -> _Direct | None:
+        key = id(field)
+        if key not in self._directs:
+            self._directs[key] = _direct_resolver(field)
+        return self._directs[key]
 
     def complete_object_value(
         self,
@@ -181,6 +291,34 @@ class KgtwinExecutor(StrawberryGraphQLCoreExecutionContext):
         if found is None:
             found = self._instants[key] = _ISOFORMAT(value)
         return found
+
+
+def _direct_resolver(field: GraphQLField) -> _Direct | None:
+    """How to call ``field``'s resolver directly, if it is marked :data:`DIRECT` and may be.
+
+    Strawberry calls a synchronous resolver without permission classes or field extensions
+    through ``_resolver`` (``strawberry.schema.schema_converter``): it converts the
+    arguments (unchanged for built-in scalars), adds ``self`` and ``info``, and calls the
+    function. Anything else (an async resolver, a ``parent`` or ``root`` parameter, an
+    enum or input argument, another schema's exception handlers) is left to Strawberry.
+    """
+    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField) or not definition.metadata.get(DIRECT):
+        return None
+    resolver = definition.base_resolver
+    if (
+        resolver is None
+        or definition.is_async
+        or definition.permission_classes
+        or definition.extensions
+        or resolver.parent_parameter is not None
+        or resolver.root_parameter is not None
+        or getattr(field.resolve, "__name__", None) != "_resolver"
+    ):
+        return None
+    if any(get_nullable_type(arg.type) not in _PLAIN_SCALARS for arg in field.args.values()):
+        return None
+    return _Direct(definition, field)
 
 
 def _plain_leaf(field: GraphQLField) -> _Leaf | None:

@@ -4,13 +4,15 @@ Each query runs on two schemas of the same types, one with graphql-core's execut
 one with :class:`~api.execution.KgtwinExecutor`, and the whole results are compared:
 data, errors with their messages, paths and locations. The cases are the ones the short
 path must hand back to graphql-core: nulls, values a scalar refuses, missing attributes,
-``is_type_of`` checks, permissions, resolver middleware, awaitables.
+``is_type_of`` checks, permissions, resolver middleware, awaitables; and, for resolvers
+marked ``DIRECT``, arguments (literal, defaulted, variables), errors they raise and
+awaitables they return.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from enum import Enum
@@ -22,7 +24,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from api.execution import KgtwinExecutor
+from api.execution import DIRECT, KgtwinExecutor
 
 T0 = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 
@@ -72,6 +74,38 @@ class Sensor(Named):
 class Guarded:
     open: str
     secret: str = strawberry.field(permission_classes=[Never])
+
+
+@strawberry.type
+class Series:
+    label: str
+
+    @strawberry.field(metadata={DIRECT: True})
+    def window(
+        self, info: strawberry.Info, name: str, every: str = "5m", stop: str | None = None
+    ) -> list[Point]:
+        if name == "bad":
+            raise ValueError(f"{self.label} has no series named bad")
+        assert info.context is not None
+        return [Point(time=T0, value=f"{self.label}/{name}/{every}/{stop}")]
+
+    @strawberry.field(metadata={DIRECT: True}, graphql_type=list[Point])
+    def awaited(self, name: str) -> Awaitable[list[Point]]:
+        async def later() -> list[Point]:
+            await asyncio.sleep(0)
+            if name == "bad":
+                raise ValueError("no series named bad")
+            return [Point(time=T0, value=name)]
+
+        return later()
+
+    @strawberry.field(metadata={DIRECT: True}, permission_classes=[Never])
+    def guarded(self, name: str) -> list[Point]:
+        return [Point(time=T0, value=name)]
+
+    @strawberry.field(metadata={DIRECT: True})
+    def by_level(self, level: Level) -> str:
+        return f"{self.label}:{level.value}"
 
 
 def _points() -> list[Any]:
@@ -125,9 +159,13 @@ class Query:
         await asyncio.sleep(0)
         return _points()
 
+    @strawberry.field
+    def series(self) -> list[Series]:
+        return [Series(label="a"), Series(label="b")]
+
 
 def _run(schema: strawberry.Schema, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    result = asyncio.run(schema.execute(query, variable_values=variables))
+    result = asyncio.run(schema.execute(query, variable_values=variables, context_value={}))
     return {"data": result.data, "errors": [e.formatted for e in result.errors or []]}
 
 
@@ -151,6 +189,22 @@ QUERIES = {
     "an interface": "{ sensors { name ... on Sensor { unit } } }",
     "a field behind a permission": "{ guarded { open secret } }",
     "an awaited list": "{ later { time value } }",
+    "direct resolvers": '{ series { label a: window(name: "x") { value } '
+    'b: window(name: "y", every: "1h") { value } } }',
+    "a direct resolver raising": '{ series { window(name: "bad") { value } label } }',
+    "a direct resolver's awaitable": '{ series { awaited(name: "x") { value } } }',
+    "a direct resolver's awaitable raising": '{ series { awaited(name: "bad") { value } } }',
+    "a direct field behind a permission": '{ series { guarded(name: "x") { value } } }',
+    "a direct field with an enum argument": "{ series { byLevel(level: HIGH) } }",
+    "a direct field with an argument refused": '{ series { window(name: "x", every: null) { value } } }',
+}
+
+VARIABLES = {
+    "query($n: String!, $e: String) { series { window(name: $n, every: $e) { value } } }": [
+        {"n": "x", "e": "1m"},
+        {"n": "x"},
+        {"n": "bad", "e": None},
+    ],
 }
 
 
@@ -159,6 +213,30 @@ def test_the_short_path_answers_what_graphql_core_answers(query: str) -> None:
     plain, short = _schemas()
     for variables in ({"s": True}, {"s": False}) if "$s" in query else (None,):
         assert _run(short, query, variables) == _run(plain, query, variables)
+
+
+@pytest.mark.parametrize("query", VARIABLES)
+def test_direct_resolvers_read_variables_as_graphql_core_does(query: str) -> None:
+    plain, short = _schemas()
+    for variables in VARIABLES[query]:
+        assert _run(short, query, variables) == _run(plain, query, variables)
+
+
+def test_direct_resolvers_skip_graphql_cores_field_execution(monkeypatch: pytest.MonkeyPatch) -> None:
+    executed: list[str] = []
+    base = StrawberryGraphQLCoreExecutionContext.execute_field
+
+    def counting(self: Any, parent_type: Any, source: Any, fields: Any, *args: Any) -> Any:
+        executed.append(fields[0].node.name.value)
+        return base(self, parent_type, source, fields, *args)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_field", counting)
+    _, short = _schemas()
+    answer = _run(short, '{ series { window(name: "x") { value } byLevel(level: LOW) } }')
+    assert answer["errors"] == []
+    assert [s["window"][0]["value"] for s in answer["data"]["series"]] == ["a/x/5m/None", "b/x/5m/None"]
+    # ``series`` and the enum-argument field (Strawberry converts enums) take graphql-core's path.
+    assert executed == ["series", "byLevel", "byLevel"]
 
 
 def test_instants_with_other_offsets_keep_their_own_strings() -> None:
