@@ -25,7 +25,10 @@ The load generator is a minimal HTTP/1.1 client on asyncio (uvloop): httpx spent
 0.3 ms of CPU per request, a quarter of what the server spends on the single-twin query,
 on the same two cores. Every answer is checked (status 200, no GraphQL ``errors``).
 Besides p50/p99 and requests/s, each row gives the server process's CPU time per request
-(``/proc``): on a shared machine it is the figure other processes do not distort.
+(``/proc``): on a shared machine it is the figure other processes do not distort. On a
+quiet machine, "machine CPU" (every process, ``/proc/stat``) is what one request costs the
+server, its backends and the load generator together: the machine's cores divided by it
+bound the throughput, and with it, by Little's law, the latency a closed loop can reach.
 
 ``--profile out.prof`` runs the server under cProfile and writes the stats when it stops;
 ``--gc`` tunes the server's garbage collector after start-up (:func:`tune_gc`), to
@@ -131,6 +134,14 @@ def cpu_seconds(pid: int) -> float:
     server, whatever else the machine ran meanwhile (the backends' own processes excluded)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time every process of the machine used so far, all cores (/proc/stat, idle and iowait
+    excluded): the server, the backends and the load generator together, on a quiet machine."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -430,7 +441,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     from rich.table import Table
 
     table = Table(title=f"GraphQL API, concurrency {args.concurrency}, {args.duration:g} s per row")
-    columns = ("setup", "query", "load", "req/s", "p50 ms", "p99 ms", "server CPU ms/req")
+    columns = (
+        "setup",
+        "query",
+        "load",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "server CPU ms/req",
+        "machine CPU ms/req",
+    )
     for column in (*columns, "errors"):
         table.add_column(column, justify="left" if column in ("setup", "query", "load") else "right")
     chosen = [list(QUERIES.items())[int(i)] for i in args.queries.split(",")]
@@ -451,10 +471,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                         drive(url, bodies, args.concurrency, 2.0, None)  # warm-up
                         spec = args.rates or RATES[list(QUERIES).index(label)]
                         for rate in [None if r == "max" else float(r) for r in spec.split(",")]:
-                            cpu = cpu_seconds(pid)
+                            cpu, busy = cpu_seconds(pid), machine_busy_seconds()
                             r = drive(url, bodies, args.concurrency, args.duration, rate)
-                            after = cpu_seconds(pid)
+                            after, busy_after = cpu_seconds(pid), machine_busy_seconds()
                             per_request = (after - cpu) * 1000 / max(1, len(r.latencies))
+                            machine = (busy_after - busy) * 1000 / max(1, len(r.latencies))
                             row = (
                                 title,
                                 label,
@@ -463,6 +484,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                                 f"{r.pct(0.5):.1f}",
                                 f"{r.pct(0.99):.1f}",
                                 f"{per_request:.2f}",
+                                f"{machine:.2f}",
                                 str(r.errors),
                             )
                             table.add_row(*row)
