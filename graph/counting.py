@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graph.search import Filter, _label, _where
+from graph.search import Filter, filter_condition, model_label
 from graph.store import GraphStore
 from ontology.errors import BadRequest
 from ontology.model import ModelSet
@@ -27,6 +27,7 @@ def count_twins(store: GraphStore, models: ModelSet, model: str, where: Filter |
     if model not in models:
         raise BadRequest(f"model {model!r} is not in the model set", details={"model": model})
     params: dict[str, Any] = {}
-    condition = f" WHERE {_where(models, model, where, params)}" if where is not None else ""
-    rows = store.query_rows(f"MATCH (t:{_label(models, model)}){condition} RETURN count(t) AS twins", params)
+    condition = f" WHERE {filter_condition(models, model, where, params)}" if where is not None else ""
+    label = model_label(models, model)
+    rows = store.query_rows(f"MATCH (t:{label}){condition} RETURN count(t) AS twins", params)
     return int(rows[0][0]) if rows else 0

@@ -120,7 +120,7 @@ def find_twins(
     if not 1 <= first <= MAX_PAGE:
         raise BadRequest(f"first must be between 1 and {MAX_PAGE}, not {first}", details={"first": first})
     params: dict[str, Any] = {"limit": first + 1}
-    clauses = [_where(models, model, where, params)] if where is not None else []
+    clauses = [filter_condition(models, model, where, params)] if where is not None else []
     sort_key, sort_schema = _property(models, model, order_by)
     if not isinstance(sort_schema, PrimitiveSchema | EnumSchema):
         raise BadRequest(f"cannot sort by {order_by!r}: it is not a scalar", details={"orderBy": order_by})
@@ -138,7 +138,7 @@ def find_twins(
         else:
             clauses.append("t.id > ''")
         sort = f"t.id{order}"
-        match = f"MATCH (t:Twin:{_label(models, model)})"
+        match = f"MATCH (t:Twin:{model_label(models, model)})"
     else:
         if after is not None:
             last_key, last_id = _decode_cursor(after, order_by, descending)
@@ -150,7 +150,7 @@ def find_twins(
                 f" OR {key} IS NULL)"
             )
         sort = f"({key} IS NULL), {key}{order}, t.id{order}"
-        match = f"MATCH (t:{_label(models, model)})"
+        match = f"MATCH (t:{model_label(models, model)})"
     # Sort and cut in WITH, then project: engines would otherwise build every matching
     # twin's columns (its whole document) before keeping the first ``first + 1``. RETURN
     # keeps WITH's order on both engines (tests/graph/test_search.py pages every sort).
@@ -168,17 +168,18 @@ def find_twins(
     )
 
 
-def _label(models: ModelSet, model: str) -> str:
+def model_label(models: ModelSet, model: str) -> str:
+    """The label, quoted for Cypher, that every twin of ``model`` or of a model extending it carries."""
     return identifier(label_index(models).label(model))
 
 
-def _where(models: ModelSet, model: str, where: Filter, params: dict[str, Any]) -> str:
+def filter_condition(models: ModelSet, model: str, where: Filter, params: dict[str, Any]) -> str:
     """The Cypher condition of ``where``; values go into ``params`` as ``$v0``, ``$v1``, ..."""
     if isinstance(where, AllOf | AnyOf):
         if not where.filters:
             raise BadRequest("an allOf/anyOf filter needs at least one filter")
         joiner = " AND " if isinstance(where, AllOf) else " OR "
-        return "(" + joiner.join(_where(models, model, f, params) for f in where.filters) + ")"
+        return "(" + joiner.join(filter_condition(models, model, f, params) for f in where.filters) + ")"
     key, schema = _property(models, model, where.property)
     try:
         op = Operator(where.op)
