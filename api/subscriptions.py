@@ -7,27 +7,31 @@ writer, and sees ``dropped`` grow (then it should re-read what it shows). With
 whenever a containment relationship (``contains``, ``isPartOf``, ``locatedIn``) of a
 twin in it changes, so twins moved in or out are followed.
 
-``telemetry`` sends the current values first, then each newer value, polled every
-``telemetry_poll_s`` from the ingest's last-value cache when ingest runs in this process
-(the edge profile: no database read at all), else from the time-series store (one read
-for all the subscribed twins).
+``telemetry`` sends the current values first, then each newer value. When ingest runs in
+this process (the edge profile, ``kgtwin serve``) the values come from its last-value cache,
+which wakes the subscription the moment ingest takes a value of a subscribed twin: pushed,
+no database read and no polling. A burst that arrives while the client is still being sent
+to is coalesced to the newest value of each telemetry, and ingest never waits for a client.
+Without that cache (the cloud profile, ``kgtwin api`` beside a separate ``kgtwin ingest``)
+the time-series store is polled every ``telemetry_poll_s`` (one read for all the
+subscribed twins).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+import threading
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from datetime import datetime
 
 import strawberry
 from strawberry.scalars import JSON
 
-from api.context import ApiContext
 from api.simulations import SimulationSubscription
 from api.types import Ctx, context
-from graph import ChangeEvent, ChangeKind, GraphStore, containment_tree
+from graph import ChangeEvent, ChangeKind, GraphStore, Twin, containment_tree
 from graph.telemetry import Sample, TelemetryRef
-from ingest.store import TelemetryStore
+from ingest.latest import LatestValues
 from ontology.errors import BadRequest
 from ontology.model import ModelSet
 
@@ -93,19 +97,77 @@ def _matches(event: ChangeEvent, ids: set[str] | None, models: list[str] | None,
     return models is None or any(event.model is not None and known.is_a(event.model, m) for m in models)
 
 
-def _latest(
-    api: ApiContext, store: TelemetryStore, refs: list[TelemetryRef], names: list[str] | None
+class _TelemetryWakeup:
+    """Wakes one ``telemetry`` subscription's coroutine when ingest changes its twins' values.
+
+    Called by :class:`~ingest.latest.LatestValues` in ingest's threads, so it only records
+    the twin ids and, once per burst, schedules a wake-up on the subscription's loop: the
+    loop's queue stays bounded however fast values arrive, and ingest never waits for it.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, twin_ids: set[str]) -> None:
+        self._loop = loop
+        self._twin_ids = frozenset(twin_ids)
+        self._lock = threading.Lock()
+        self._changed: set[str] = set()
+        self._wake_pending = False
+        self._ready = asyncio.Event()
+        self.stop: Callable[[], None] = lambda: None
+
+    def __call__(self, changed: frozenset[str]) -> None:
+        hits = changed & self._twin_ids
+        if not hits:
+            return
+        with self._lock:
+            self._changed |= hits
+            wake, self._wake_pending = not self._wake_pending, True
+        if wake:
+            try:
+                self._loop.call_soon_threadsafe(self._ready.set)
+            except RuntimeError:  # the subscription's loop is closed: nobody will read this
+                self.stop()
+                raise
+
+    async def changed(self) -> set[str]:
+        """The subscribed twins changed since the last call, waiting for at least one."""
+        while True:
+            with self._lock:
+                if self._changed:
+                    changed, self._changed = self._changed, set()
+                    return changed
+                self._wake_pending = False
+                self._ready.clear()
+            await self._ready.wait()
+
+
+def _newer(
+    twins: Sequence[Twin], latest: Sequence[dict[str, Sample]], sent: dict[tuple[str, str], Sample]
+) -> Iterator[TelemetryUpdate]:
+    """The values not sent yet (``sent`` is updated), in twin order, names sorted.
+
+    A sample is compared whole, not by time only: a corrected value redelivered with the
+    same timestamp replaces the cached one, and the client must see it.
+    """
+    for twin, samples in zip(twins, latest, strict=True):
+        for name, sample in sorted(samples.items()):
+            if sent.get((twin.id, name)) == sample:
+                continue
+            sent[(twin.id, name)] = sample
+            yield TelemetryUpdate(
+                twin_id=strawberry.ID(twin.id), name=name, value=JSON(sample.value), time=sample.time
+            )
+
+
+def _cached(
+    cache: LatestValues, refs: Sequence[TelemetryRef], names: list[str] | None
 ) -> list[dict[str, Sample]]:
-    """The newest values: from the ingest's last-value cache in this process, else one store read."""
-    if api.latest is None:
-        return store.latest(refs, names)
+    """The newest values of each twin from the last-value cache (a dict read, no store)."""
     found: list[dict[str, Sample]] = []
     for ref in refs:
-        cached = api.latest.get(ref.twin_id)
         found.append(
             {
                 n: Sample(v.time, v.value)
-                for n, v in cached.items()
+                for n, v in cache.get(ref.twin_id).items()
                 if n in ref.fields and (not names or n in names)
             }
         )
@@ -170,15 +232,26 @@ class Subscription(SimulationSubscription):
                     f"twin {twin.id!r} has no telemetry {missing[0]!r}",
                     details={"twinId": twin.id, "names": missing, "fields": list(ref.fields)},
                 )
-        seen: dict[tuple[str, str], datetime] = {}
-        while True:
-            values = await asyncio.to_thread(_latest, api, store, refs, names)
-            for twin, samples in zip(found, values, strict=True):
-                for name, sample in sorted(samples.items()):
-                    if seen.get((twin.id, name)) == sample.time:
-                        continue
-                    seen[(twin.id, name)] = sample.time
-                    yield TelemetryUpdate(
-                        twin_id=strawberry.ID(twin.id), name=name, value=JSON(sample.value), time=sample.time
-                    )
-            await asyncio.sleep(api.telemetry_poll_s)
+        sent: dict[tuple[str, str], Sample] = {}
+        cache = api.latest
+        if cache is None:  # ingest is another process: poll the store
+            while True:
+                values = await asyncio.to_thread(store.latest, refs, names)
+                for update in _newer(found, values, sent):
+                    yield update
+                await asyncio.sleep(api.telemetry_poll_s)
+        wakeup = _TelemetryWakeup(asyncio.get_running_loop(), {t.id for t in found})
+        wakeup.stop = cache.watch(wakeup)  # before the first read, so no value falls between
+        try:
+            pairs = list(zip(found, refs, strict=True))
+            for update in _newer(found, _cached(cache, refs, names), sent):
+                yield update
+            while True:
+                changed = await wakeup.changed()
+                # Read when woken, not when told: a burst costs one read of the newest values.
+                woken = [(t, r) for t, r in pairs if t.id in changed]
+                values = _cached(cache, [r for _, r in woken], names)
+                for update in _newer([t for t, _ in woken], values, sent):
+                    yield update
+        finally:  # the client left or the server stops: ingest must stop calling us
+            wakeup.stop()

@@ -4,16 +4,28 @@ The ingest path updates it once a point is durably stored, so the API can answer
 does this sensor read now?" without a time-series query. It also remembers which twins
 changed since they were last copied onto their graph node, so the graph is written at
 most once per second per twin (``graph.latest``), however fast a device publishes.
+
+Watchers (:meth:`LatestValues.watch`) are told which twins changed right after each
+update, so the API's ``telemetry`` subscription pushes a value the moment ingest takes it
+instead of polling. They are called in ingest's threads: a watcher must be quick and
+thread-safe, and one that raises is logged, never allowed to fail ingest.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+import structlog
+
 from graph.telemetry import TWIN_TAG, FieldValue, TelemetryPoint
+
+_log = structlog.get_logger("kgtwin.ingest")
+
+LatestWatcher = Callable[[frozenset[str]], None]
+"""Told the ids of the twins whose values an update changed (in the updating thread)."""
 
 
 class LatestValue(NamedTuple):
@@ -50,29 +62,81 @@ class LatestValues:
         self._lock = threading.Lock()
         self._twins: dict[str, _TwinLatest] = {}
         self._dirty: set[str] = set()
+        # Replaced, never mutated, so an update can call a snapshot outside the lock.
+        self._watchers: tuple[LatestWatcher, ...] = ()
 
     def update(self, points: Iterable[TelemetryPoint]) -> None:
-        """Take the values of stored points."""
+        """Take the values of stored points, then tell the watchers which twins changed."""
         with self._lock:
-            twins, dirty = self._twins, self._dirty
-            for point in points:
-                twin_id = point.tags[TWIN_TAG]
-                twin = twins.get(twin_id)
-                if twin is None:
-                    twin = twins[twin_id] = _TwinLatest()
-                at = point.time_ns
-                if at >= twin.newest_ns:
-                    twin.values.update(point.fields)
-                    twin.times.update(dict.fromkeys(point.fields, at))
-                    twin.newest_ns = at
-                    dirty.add(twin_id)
-                    continue
-                times = twin.times
-                for name, value in point.fields.items():
-                    if times.get(name, -1) <= at:
-                        twin.values[name] = value
-                        times[name] = at
-                        dirty.add(twin_id)
+            watchers = self._watchers
+            if not watchers:  # the ingest hot path when no subscription is open
+                self._take(points, self._dirty)
+                return
+            changed: set[str] = set()
+            try:
+                self._take(points, changed)
+            finally:  # a bad point midway: the twins changed before it still reach the graph
+                self._dirty |= changed
+        if changed:
+            self._notify(watchers, frozenset(changed))
+
+    def _take(self, points: Iterable[TelemetryPoint], changed: set[str]) -> None:
+        """Apply ``points`` (the lock held), adding the ids of the twins they changed to ``changed``."""
+        twins = self._twins
+        for point in points:
+            twin_id = point.tags[TWIN_TAG]
+            twin = twins.get(twin_id)
+            if twin is None:
+                twin = twins[twin_id] = _TwinLatest()
+            at = point.time_ns
+            if at >= twin.newest_ns:
+                twin.values.update(point.fields)
+                twin.times.update(dict.fromkeys(point.fields, at))
+                twin.newest_ns = at
+                changed.add(twin_id)
+                continue
+            times = twin.times
+            for name, value in point.fields.items():
+                if times.get(name, -1) <= at:
+                    twin.values[name] = value
+                    times[name] = at
+                    changed.add(twin_id)
+
+    def _notify(self, watchers: tuple[LatestWatcher, ...], changed: frozenset[str]) -> None:
+        for watcher in watchers:
+            try:
+                watcher(changed)
+            except Exception:
+                # The points are stored already: a broken watcher must not fail or stop ingest.
+                _log.exception("ingest.latest_watcher_failed", watcher=repr(watcher), twins=len(changed))
+
+    def watch(self, watcher: LatestWatcher) -> Callable[[], None]:
+        """Call ``watcher(twin_ids)`` after each update that changes values; returns the unsubscribe.
+
+        ``watcher`` runs in the updating (ingest) thread, outside the lock, so it may read
+        this cache; it must be quick and thread-safe. It is registered under the lock, so
+        a later value is either seen by a :meth:`get` made after ``watch`` returns or
+        announced to ``watcher``: read the current values after watching, not before.
+        """
+        with self._lock:
+            self._watchers = (*self._watchers, watcher)
+
+        registered = [True]  # each unsubscribe removes its own registration once
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if not registered[0]:
+                    return
+                registered[0] = False
+                i = next(i for i, w in enumerate(self._watchers) if w is watcher)
+                self._watchers = self._watchers[:i] + self._watchers[i + 1 :]
+
+        return unsubscribe
+
+    @property
+    def watchers(self) -> int:
+        """How many watchers are registered (the open ``telemetry`` subscriptions of the API)."""
+        return len(self._watchers)
 
     def get(self, twin_id: str) -> dict[str, LatestValue]:
         """The newest value of each telemetry of ``twin_id`` (empty when none arrived yet)."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +14,7 @@ import pytest
 from starlette.testclient import WebSocketTestSession
 
 from graph.telemetry import TelemetryPoint
+from ingest.latest import LatestValues
 from tests.api.conftest import BUILDING, FLOOR, ROOM, SPACE, Api
 
 pytestmark = pytest.mark.timeout(120)
@@ -154,3 +158,93 @@ def test_telemetry_of_an_unknown_field_is_bad_request(api: Api) -> None:
         message = ws.receive_json()
     errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
     assert errors[0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+# --- telemetry pushed from the in-process last-value cache (the edge profile) ----------
+
+# Far above the push's latency, far below the poll interval: only a push can make it.
+PUSH_DEADLINE_S = 2.0
+ROOM_TEMPERATURE = (
+    'subscription { telemetry(twinIds: ["r1"], names: ["temperature"]) { twinId name value time } }'
+)
+
+
+@pytest.fixture
+def cache(api: Api) -> LatestValues:
+    """The app with ingest's last-value cache in process, polling too slow to deliver in a test."""
+    latest = LatestValues()
+    api.context.latest = latest
+    api.context.telemetry_poll_s = 30.0
+    return latest
+
+
+def room_temperature(twin_id: str, value: float, time_ns: int) -> TelemetryPoint:
+    return TelemetryPoint("telemetry", "Room", {"twin_id": twin_id}, {"temperature": value}, time_ns)
+
+
+def next_data_within(ws: WebSocketTestSession, seconds: float) -> dict[str, Any]:
+    """The next message's data, failing if it takes longer than ``seconds``."""
+    arrived: queue.Queue[dict[str, Any]] = queue.Queue()
+    threading.Thread(target=lambda: arrived.put(next_data(ws)), daemon=True).start()
+    try:
+        return arrived.get(timeout=seconds)
+    except queue.Empty:
+        pytest.fail(f"no message within {seconds} s")
+
+
+def eventually(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {seconds} s waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_telemetry_pushes_a_new_value_of_the_cache_at_once(api: Api, cache: LatestValues) -> None:
+    put(api, "r1", ROOM)
+    put(api, "r2", ROOM)
+    now_ns = time.time_ns()
+    cache.update([room_temperature("r1", 21.0, now_ns)])
+    with subscription(api, ROOM_TEMPERATURE) as ws:
+        first = next_data_within(ws, PUSH_DEADLINE_S)["telemetry"]  # the current value
+        cache.update([room_temperature("r2", 5.0, now_ns + 1)])  # another twin: not sent
+        began = time.monotonic()
+        cache.update([room_temperature("r1", 22.5, now_ns + 10**9)])
+        second = next_data_within(ws, PUSH_DEADLINE_S)["telemetry"]
+        latency = time.monotonic() - began
+    assert (first["twinId"], first["value"]) == ("r1", 21.0)
+    assert (second["twinId"], second["name"], second["value"]) == ("r1", "temperature", 22.5)
+    assert second["time"] > first["time"]
+    assert latency < PUSH_DEADLINE_S
+    assert api.telemetry.calls == []  # no store read: the cache answers
+
+
+def test_telemetry_push_of_a_burst_ends_on_the_newest_value(api: Api, cache: LatestValues) -> None:
+    put(api, "r1", ROOM)
+    now_ns = time.time_ns()
+    cache.update([room_temperature("r1", 0.0, now_ns)])
+    with subscription(api, ROOM_TEMPERATURE) as ws:
+        next_data_within(ws, PUSH_DEADLINE_S)
+        for i in range(1, 201):
+            cache.update([room_temperature("r1", float(i), now_ns + i * 10**6)])  # 1 ms apart
+        values = [next_data_within(ws, PUSH_DEADLINE_S)["telemetry"]["value"]]
+        while values[-1] != 200.0:
+            values.append(next_data_within(ws, PUSH_DEADLINE_S)["telemetry"]["value"])
+    assert values == sorted(set(values))  # never an older value after a newer one, never twice
+
+
+@pytest.mark.parametrize("ending", ["complete", "disconnect"])
+def test_telemetry_push_stops_watching_the_cache_when_the_client_leaves(
+    api: Api, cache: LatestValues, ending: str
+) -> None:
+    put(api, "r1", ROOM)
+    cache.update([room_temperature("r1", 21.0, time.time_ns())])
+    with api.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init"})
+        assert ws.receive_json()["type"] == "connection_ack"
+        ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": ROOM_TEMPERATURE}})
+        next_data_within(ws, PUSH_DEADLINE_S)
+        assert cache.watchers == 1
+        if ending == "complete":
+            ws.send_json({"id": "1", "type": "complete"})
+            eventually(lambda: cache.watchers == 0, 10, "the completed subscription to stop watching")
+    eventually(lambda: cache.watchers == 0, 10, "the closed subscription to stop watching")

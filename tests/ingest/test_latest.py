@@ -1,0 +1,88 @@
+"""Watchers of the last-value cache: told which twins changed, never able to break ingest."""
+
+from __future__ import annotations
+
+import pytest
+from structlog.testing import capture_logs
+
+from graph.telemetry import TelemetryPoint
+from ingest.latest import LatestValues
+
+
+def point(twin_id: str, value: float, time_ns: int) -> TelemetryPoint:
+    return TelemetryPoint("telemetry", "Sensor", {"twin_id": twin_id}, {"v0": value}, time_ns)
+
+
+def test_a_watcher_is_told_the_twins_each_update_changed() -> None:
+    latest = LatestValues()
+    told: list[frozenset[str]] = []
+    latest.watch(told.append)
+    latest.update([point("a", 1.0, 10), point("b", 2.0, 10)])
+    latest.update([point("b", 3.0, 20), point("a", 0.5, 5)])  # a's point is older: only b changed
+    latest.update([point("a", 0.1, 1)])  # nothing changed: nobody is told
+    assert told == [frozenset({"a", "b"}), frozenset({"b"})]
+
+
+def test_watching_leaves_the_graph_writers_changed_twins_intact() -> None:
+    latest = LatestValues()
+    latest.update([point("a", 1.0, 10)])
+    latest.watch(lambda _changed: None)
+    latest.update([point("b", 2.0, 10)])
+    assert sorted(latest.take_changed()) == ["a", "b"]
+    latest.mark_changed(["b"])
+    assert sorted(latest.take_changed()) == ["b"]
+
+
+def test_a_watcher_may_read_the_new_values_from_its_callback() -> None:
+    latest = LatestValues()
+    seen: list[object] = []
+
+    def read(changed: frozenset[str]) -> None:
+        seen.extend(latest.get(t)["v0"].value for t in changed)
+
+    latest.watch(read)
+    latest.update([point("a", 4.5, 10)])
+    assert seen == [4.5]
+
+
+def test_a_failing_watcher_is_logged_and_neither_update_nor_other_watchers_suffer() -> None:
+    latest = LatestValues()
+
+    def broken(_changed: frozenset[str]) -> None:
+        raise RuntimeError("watcher bug")
+
+    told: list[frozenset[str]] = []
+    latest.watch(broken)
+    latest.watch(told.append)
+    with capture_logs() as logs:
+        latest.update([point("a", 1.0, 10)])
+    assert latest.get("a")["v0"].value == 1.0
+    assert told == [frozenset({"a"})]
+    assert sorted(latest.take_changed()) == ["a"]
+    assert [entry["event"] for entry in logs] == ["ingest.latest_watcher_failed"]
+    assert logs[0]["log_level"] == "error"
+
+
+def test_an_unsubscribed_watcher_is_no_longer_told() -> None:
+    latest = LatestValues()
+    told: list[frozenset[str]] = []
+    stop = latest.watch(told.append)
+    stop_again = latest.watch(told.append)  # the same callback twice: two registrations
+    assert latest.watchers == 2
+    stop()
+    stop()  # a second call does nothing, and never removes the other registration
+    assert latest.watchers == 1
+    latest.update([point("a", 1.0, 10)])
+    stop_again()
+    latest.update([point("a", 2.0, 20)])
+    assert told == [frozenset({"a"})]
+    assert latest.watchers == 0
+
+
+def test_a_bad_point_midway_still_flags_the_twins_changed_before_it() -> None:
+    latest = LatestValues()
+    latest.watch(lambda _changed: None)
+    untagged = TelemetryPoint("telemetry", "Sensor", {}, {"v0": 1.0}, 10)
+    with pytest.raises(KeyError):
+        latest.update([point("a", 1.0, 10), untagged])
+    assert sorted(latest.take_changed()) == ["a"]
