@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from strawberry.dataloader import DataLoader
@@ -46,10 +46,16 @@ _TWIN_COUNTS = "MATCH (t:Twin) WHERE t.model IN $models RETURN t.model AS model,
 
 @dataclass(frozen=True)
 class LatestKey:
-    """The newest value of field ``name`` of the series ``ref`` names."""
+    """The newest value of field ``name`` of the series ``ref`` names.
+
+    ``on_node`` is the value the ingest service copied onto the twin's node, when the read
+    of the twin carried one (``graph.Twin.latest``). It is what the key knows, not what it
+    asks: keys that differ only in it are one load.
+    """
 
     ref: TelemetryRef
     name: str
+    on_node: Sample | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -122,14 +128,29 @@ class Loaders:
         return {m.dtmi: m for m in registry.list()}
 
     async def _load_latest(self, keys: list[LatestKey]) -> list[Sample | None]:
-        """From the ingest's last-value cache when this process has one; the rest in one store read."""
+        """Each key's newest value from the nearest source that has one; the rest in one store read.
+
+        First the ingest's last-value cache, when ingest runs in this process (``kgtwin
+        serve``): it holds each value once it is durable. Then the value on the twin's
+        node (``LatestKey.on_node``), which the ingest copies there from its cache every
+        ``KGTWIN_INGEST_LATEST_INTERVAL_S`` (1 s; longer when the graph is slow), so with
+        ingest in another process (``kgtwin api``) a twin read costs no time-series
+        query. Of the two, the newer wins: the node is newer only when another ingest
+        process wrote it. A node value may lag the store by that interval, carries its
+        time to the millisecond, and is gone from the node after a write of the twin until
+        the next value arrives; values written to the store by anything but the ingest
+        service never reach the node. Keys with neither cost one batched store query.
+        """
         answers: list[Sample | None] = [None] * len(keys)
         cache = self.api.latest
         misses: list[int] = []
         for i, key in enumerate(keys):
             cached = cache.get(key.ref.twin_id).get(key.name) if cache is not None else None
-            if cached is not None:
+            on_node = key.on_node
+            if cached is not None and (on_node is None or cached.time >= on_node.time):
                 answers[i] = Sample(cached.time, cached.value)
+            elif on_node is not None:
+                answers[i] = on_node
             else:
                 misses.append(i)
         if misses:

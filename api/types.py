@@ -19,6 +19,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from api.context import RequestContext
+from api.execution import DIRECT
 from api.loaders import LatestKey, NeighborsKey, RelationshipsKey, SeriesKey
 from api.roles import ANONYMOUS, Permission, Unauthenticated
 from graph import Direction, Twin, TwinRelationship
@@ -219,6 +220,7 @@ class TwinNode:
     # their answers, they complete at once (see ``then``).
     @strawberry.field(
         graphql_type=LatestValue | None,
+        metadata={DIRECT: True},
         description="The newest value of telemetry field name; null when none was received.",
     )
     def latest(self, info: Ctx, name: str) -> Answer[LatestValue | None]:
@@ -227,6 +229,7 @@ class TwinNode:
 
     @strawberry.field(
         graphql_type=list[TelemetryPoint],
+        metadata={DIRECT: True},
         description="Points of telemetry field name in [start, stop); with every, one fn per window.",
     )
     def telemetry(
@@ -243,8 +246,12 @@ class TwinNode:
         return then(ctx.loaders.series.load(key), _points)
 
     def latest_key(self, ctx: RequestContext, name: str) -> LatestKey:
-        """What ``latest(name)`` of this twin loads; ``BadRequest`` for a name it has no telemetry of."""
-        return LatestKey(self._ref(ctx, name), name)
+        """What ``latest(name)`` of this twin loads; ``BadRequest`` for a name it has no telemetry of.
+
+        The key carries the value on the twin's node, if its read brought one, so the
+        loader need not ask the time-series store for it.
+        """
+        return LatestKey(self._ref(ctx, name), name, self.twin.latest.get(name))
 
     def series_key(
         self,

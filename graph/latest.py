@@ -5,8 +5,9 @@ The ingest service copies each twin's newest value of each telemetry onto its no
 milliseconds and ``Z``, like ``updatedAt``). DTDL names start with a letter, so these keys
 cannot collide with a twin's properties, and they are not part of the twin's document:
 writing them changes neither ``etag`` nor ``updatedAt`` (telemetry is not an edit of the
-twin). ``put_twin`` replaces a node's properties and so clears them until the next value
-arrives.
+twin). A write of the twin (``put_twin``, ``patch_twin``, ``set_telemetry_ref``) replaces
+the node's properties and so clears them until the next value arrives; readers then ask
+the time-series store (``api.loaders``).
 
     MATCH (r:Room) WHERE r.`_latest.temperature` > 26 RETURN r.id
 """

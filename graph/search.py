@@ -158,14 +158,24 @@ def find_twins(
         match
         + (" WHERE " + " AND ".join(clauses) if clauses else "")
         + f" WITH t ORDER BY {sort} LIMIT $limit"
-        + f" RETURN {twin_columns('t')}, {key} AS sortKey"
+        + f" RETURN {twin_columns('t')}, {_LATEST_PAIRS} AS latest, {key} AS sortKey"
     )
     rows = store.query_rows(query, params)
     page = rows[:first]
     cursor = _encode_cursor(page[-1][-1], str(page[-1][0]), order_by, descending) if page else None
-    return TwinPage(
-        [Twin.from_node(dict(zip(TWIN_KEYS, row, strict=False))) for row in page], cursor, len(rows) > first
-    )
+    return TwinPage([_twin(row) for row in page], cursor, len(rows) > first)
+
+
+# The last telemetry values ingest copied onto the node (``graph.latest``), as [key, value]
+# pairs: a page of twins then answers ``latest`` without a time-series query.
+_LATEST_PAIRS = "[k IN keys(t) WHERE k STARTS WITH '_latest' | [k, t[k]]]"
+
+
+def _twin(row: list[Any]) -> Twin:
+    """A twin of a page: its :data:`TWIN_KEYS` columns, then its last values' pairs."""
+    props = dict(zip(TWIN_KEYS, row, strict=False))
+    props.update((str(pair[0]), pair[1]) for pair in row[len(TWIN_KEYS)] or ())
+    return Twin.from_node(props)
 
 
 def model_label(models: ModelSet, model: str) -> str:

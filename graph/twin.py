@@ -8,16 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from graph.latest import LATEST_AT_PREFIX, LATEST_PREFIX
 from graph.physical import decode
-from graph.telemetry import TelemetryRef, ref_from_node
+from graph.telemetry import Sample, TelemetryRef, ref_from_node
 from ontology.model import ModelSet
 
 
 @dataclass(frozen=True)
 class Twin:
-    """A digital twin as stored: its identity, model, version and DTDL property document."""
+    """A digital twin as stored: its identity, model, version and DTDL property document.
+
+    ``latest`` holds the newest telemetry values the ingest service copied onto the node
+    (``graph.latest``), by telemetry name. They are state of the series, not of the twin:
+    they are not in ``properties``, and two reads of one version of a twin are equal
+    whatever values arrived in between.
+    """
 
     id: str
     model: str
@@ -26,6 +34,7 @@ class Twin:
     updated_at: str
     telemetry: TelemetryRef
     properties: dict[str, Any] = field(default_factory=dict)
+    latest: Mapping[str, Sample] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_node(cls, props: Mapping[str, Any], models: ModelSet | None = None) -> Twin:
@@ -43,7 +52,42 @@ class Twin:
             updated_at=str(props["updatedAt"]),
             telemetry=ref_from_node(props, model, twin_id, models),
             properties=decode(props),
+            latest=latest_from_node(props),
         )
+
+
+def latest_from_node(props: Mapping[str, Any]) -> dict[str, Sample]:
+    """The last values on a node: each ``_latest.<name>`` with its ``_latestAt.<name>`` time.
+
+    Reads that fetch only a twin's own columns (searches, walks) carry none. A value
+    without a time, or with a time or value ``graph.latest`` would not have written (the
+    node was edited by hand in Cypher), is left out: the reader then asks the
+    time-series store, as it would for a twin nothing was copied onto.
+    """
+    found: dict[str, Sample] = {}
+    for key, value in props.items():
+        if not key.startswith(LATEST_PREFIX) or not isinstance(value, _VALUE_TYPES):
+            continue
+        name = key[len(LATEST_PREFIX) :]
+        at = _utc(props.get(LATEST_AT_PREFIX + name))
+        if at is not None:
+            found[name] = Sample(at, value)
+    return found
+
+
+_VALUE_TYPES = (bool, int, float, str)
+"""The types of ``graph.telemetry.FieldValue``: all a store keeps of a point's field."""
+
+
+def _utc(text: object) -> datetime | None:
+    """An aware UTC time from ISO 8601 text; without an offset it is UTC, the zone ``graph.latest`` writes."""
+    if not isinstance(text, str):
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a date, or out of range once in UTC
+        return None
 
 
 @dataclass(frozen=True)
