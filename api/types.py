@@ -86,8 +86,10 @@ def _latest_value(name: str, sample: Sample | None) -> LatestValue | None:
     return None if sample is None else LatestValue(name=name, value=JSON(sample.value), time=sample.time)
 
 
-def _points(samples: list[Sample]) -> list[TelemetryPoint]:
-    return [TelemetryPoint(time=s.time, value=JSON(s.value)) for s in samples]
+def _points(samples: list[Sample]) -> list[Sample]:
+    """The samples themselves: ``TelemetryPoint``'s fields are read by attribute, and a
+    ``Sample`` has both (``time``, ``value``), so 650 points of a 50-room answer need no copy."""
+    return samples
 
 
 @strawberry.enum(description="Which way relationships are followed from a twin.")
@@ -240,7 +242,7 @@ class TwinNode:
         stop: str | None = None,
         every: str | None = None,
         fn: str = FN,
-    ) -> Answer[list[TelemetryPoint]]:
+    ) -> Answer[list[Sample]]:
         ctx = context(info)
         key = self.series_key(ctx, name, start, stop, every, fn)
         return then(ctx.loaders.series.load(key), _points)
