@@ -67,8 +67,9 @@ DIRECT = "kgtwin.direct"
 """``strawberry.field(metadata={DIRECT: True})``: a resolver the executor may call itself.
 
 The promise it makes: its arguments are built-in scalars (which Strawberry hands over
-unchanged), it reads nothing of ``info`` but the context, and it has no permission class
-or field extension. The executor checks all it can (:func:`_direct_resolver`) and
+unchanged), it reads nothing of ``info`` but the context, it has no side effect (beyond
+DataLoader loads, which a second call finds cached), and it has no permission class or
+field extension. One that takes nothing but ``self`` is read like an attribute. The executor checks all it can (:func:`_direct_resolver`) and
 otherwise lets Strawberry call it.
 """
 _PLAIN_SCALARS = (GraphQLString, GraphQLInt, GraphQLFloat, GraphQLBoolean, GraphQLID)
@@ -330,16 +331,25 @@ def _plain_leaf(field: GraphQLField) -> _Leaf | None:
     unless configured) with the field's Python name; ``attrgetter`` does the same without
     three Python calls. Any other resolver may check or compute something: not plain; nor
     is a field of a schema configured with another ``default_resolver``.
+
+    A :data:`DIRECT` resolver that takes nothing but ``self`` (``TwinNode.id``) is read
+    the same way: it is the reading function.
     """
     resolve = field.resolve
     definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if (
-        field.args
-        or not isinstance(definition, StrawberryField)
-        or not definition.is_basic_field
-        or definition.default_resolver is not getattr
-        or getattr(resolve, "__name__", None) != "_get_basic_result"
+    if field.args or not isinstance(definition, StrawberryField):
+        return None
+    read: Callable[[Any], Any]
+    direct = _direct_resolver(field)
+    if direct is not None and direct.takes_self and direct.info is None:
+        read = direct.function
+    elif (
+        definition.is_basic_field
+        and definition.default_resolver is getattr
+        and getattr(resolve, "__name__", None) == "_get_basic_result"
     ):
+        read = attrgetter(definition.python_name)
+    else:
         return None
     field_type = field.type
     non_null = isinstance(field_type, GraphQLNonNull)
@@ -347,7 +357,7 @@ def _plain_leaf(field: GraphQLField) -> _Leaf | None:
         field_type = field_type.of_type
     if not is_leaf_type(field_type):
         return None
-    return attrgetter(definition.python_name), field_type.coerce_output_value, non_null
+    return read, field_type.coerce_output_value, non_null
 
 
 def _complete_row(plan: _Plan, source: Any) -> dict[str, Any] | None:

@@ -153,32 +153,40 @@ class RelationshipNode:
 class TwinNode:
     twin: strawberry.Private[Twin]
 
-    @strawberry.field
+    # DIRECT (api.execution): read by the executor itself, not through Strawberry's layers.
+    @strawberry.field(metadata={DIRECT: True})
     def id(self) -> strawberry.ID:
         return strawberry.ID(self.twin.id)
 
-    @strawberry.field(description="The model (DTDL Interface) the twin instantiates.")
+    @strawberry.field(
+        metadata={DIRECT: True}, description="The model (DTDL Interface) the twin instantiates."
+    )
     def model(self) -> ModelNode:
         return ModelNode(dtmi=self.twin.model)
 
-    @strawberry.field(description="Changes on every write; pass it as ifMatch to updateTwin.")
+    @strawberry.field(
+        metadata={DIRECT: True}, description="Changes on every write; pass it as ifMatch to updateTwin."
+    )
     def etag(self) -> str:
         return self.twin.etag
 
-    @strawberry.field(description="UTC ISO 8601; null for twins of a subgraph.")
+    @strawberry.field(metadata={DIRECT: True}, description="UTC ISO 8601; null for twins of a subgraph.")
     def created_at(self) -> str | None:
         return self.twin.created_at or None
 
-    @strawberry.field(description="UTC ISO 8601 of the last change; null for twins of a subgraph.")
+    @strawberry.field(
+        metadata={DIRECT: True}, description="UTC ISO 8601 of the last change; null for twins of a subgraph."
+    )
     def updated_at(self) -> str | None:
         return self.twin.updated_at or None
 
-    @strawberry.field(description="The DTDL property document.")
+    @strawberry.field(metadata={DIRECT: True}, description="The DTDL property document.")
     def properties(self) -> JSON:
         return JSON(self.twin.properties)
 
     @strawberry.field(
-        description="One property by name, or a field of one by path (location.lat); null if unset."
+        metadata={DIRECT: True},
+        description="One property by name, or a field of one by path (location.lat); null if unset.",
     )
     def property(self, name: str) -> JSON | None:
         value: Any = self.twin.properties

@@ -107,6 +107,16 @@ class Series:
     def by_level(self, level: Level) -> str:
         return f"{self.label}:{level.value}"
 
+    @strawberry.field(metadata={DIRECT: True})
+    def shout(self) -> str:
+        return self.label.upper()
+
+    @strawberry.field(metadata={DIRECT: True})
+    def fragile(self) -> int | None:
+        if self.label == "b":
+            raise ValueError("b is fragile")
+        return None
+
 
 def _points() -> list[Any]:
     return [
@@ -197,6 +207,8 @@ QUERIES = {
     "a direct field behind a permission": '{ series { guarded(name: "x") { value } } }',
     "a direct field with an enum argument": "{ series { byLevel(level: HIGH) } }",
     "a direct field with an argument refused": '{ series { window(name: "x", every: null) { value } } }',
+    "direct fields read like attributes": "{ series { label shout } }",
+    "a direct field read like an attribute raising": "{ series { label fragile } }",
 }
 
 VARIABLES = {
@@ -232,9 +244,10 @@ def test_direct_resolvers_skip_graphql_cores_field_execution(monkeypatch: pytest
 
     monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_field", counting)
     _, short = _schemas()
-    answer = _run(short, '{ series { window(name: "x") { value } byLevel(level: LOW) } }')
+    answer = _run(short, '{ series { window(name: "x") { value } shout byLevel(level: LOW) } }')
     assert answer["errors"] == []
     assert [s["window"][0]["value"] for s in answer["data"]["series"]] == ["a/x/5m/None", "b/x/5m/None"]
+    assert [s["shout"] for s in answer["data"]["series"]] == ["A", "B"]
     # ``series`` and the enum-argument field (Strawberry converts enums) take graphql-core's path.
     assert executed == ["series", "byLevel", "byLevel"]
 
