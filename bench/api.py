@@ -5,7 +5,10 @@ Run ``python bench/api.py`` (``--setups embedded`` for the edge profile only,
 
 1. writes a data set straight into the backends: the demo twin (``kgtwin.demo``) and
    ``--rooms`` generated rooms, each room with one temperature point a minute over the
-   last 70 minutes, so ``latest`` and ``telemetry`` answer data;
+   last 70 minutes, so ``latest`` and ``telemetry`` answer data; and, for ``kgtwin api``,
+   each room's newest value on its node, as a separate ingest process leaves it
+   (:func:`copy_latest_to_nodes`; the edge profile's ingest gets readings over MQTT,
+   :func:`warm_latest`);
 2. starts the service the way a user does, in a process of its own (``kgtwin serve``:
    FalkorDB + DuckDB, ingest and worker in process; or ``kgtwin api`` on the test
    servers' Neo4j + InfluxDB), one uvicorn worker, no auth (loopback edge profile), log
@@ -190,6 +193,20 @@ def server(
 
 WARM_VALUE = 22.22
 """The temperature the bench's devices publish: no point of the stored history has it."""
+
+
+def copy_latest_to_nodes(graph: Any, ids: list[str]) -> None:
+    """Each room's newest temperature on its node, as a separate ``kgtwin ingest`` leaves it.
+
+    In the cloud profile ingest runs in a process of its own and copies every twin's last
+    values onto its node (``graph.latest``) once a second; ``kgtwin api`` answers
+    ``latest`` from them. No ingest runs beside the bench's ``kgtwin api``, so the bench
+    writes what it would have, with the same code.
+    """
+    from graph.latest import write_latest
+
+    at = time.time_ns()
+    write_latest(graph, {twin_id: ({"temperature": WARM_VALUE}, {"temperature": at}) for twin_id in ids})
 
 
 def warm_latest(url: str, broker_port: int, ids: list[str]) -> None:
@@ -402,6 +419,7 @@ def servers(folder: Path, rooms: int) -> Iterator[tuple[str, dict[str, str], lis
             try:
                 graph.ensure_schema()
                 ids = load_data(graph, telemetry, rooms)
+                copy_latest_to_nodes(graph, ids)
             finally:
                 telemetry.close()
                 graph.close()
