@@ -234,15 +234,21 @@ def test_direct_resolvers_read_variables_as_graphql_core_does(query: str) -> Non
         assert _run(short, query, variables) == _run(plain, query, variables)
 
 
-def test_direct_resolvers_skip_graphql_cores_field_execution(monkeypatch: pytest.MonkeyPatch) -> None:
-    executed: list[str] = []
+@pytest.fixture
+def executed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the fields graphql-core's own ``execute_field`` runs, in order."""
+    names: list[str] = []
     base = StrawberryGraphQLCoreExecutionContext.execute_field
 
     def counting(self: Any, parent_type: Any, source: Any, fields: Any, *args: Any) -> Any:
-        executed.append(fields[0].node.name.value)
+        names.append(fields[0].node.name.value)
         return base(self, parent_type, source, fields, *args)
 
     monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_field", counting)
+    return names
+
+
+def test_direct_resolvers_skip_graphql_cores_field_execution(executed: list[str]) -> None:
     _, short = _schemas()
     answer = _run(short, '{ series { window(name: "x") { value } shout byLevel(level: LOW) } }')
     assert answer["errors"] == []
@@ -277,17 +283,7 @@ def test_a_resolve_hook_of_an_extension_sees_every_field() -> None:
     assert seen == plain_seen
 
 
-def test_plain_objects_are_completed_without_graphql_cores_field_execution(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    executed: list[str] = []
-    base = StrawberryGraphQLCoreExecutionContext.execute_field
-
-    def counting(self: Any, parent_type: Any, source: Any, fields: Any, *args: Any) -> Any:
-        executed.append(fields[0].node.name.value)
-        return base(self, parent_type, source, fields, *args)
-
-    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_field", counting)
+def test_plain_objects_are_completed_without_graphql_cores_field_execution(executed: list[str]) -> None:
     _, short = _schemas()
     assert _run(short, "{ maybePoints { time value count level } one { time } }")["errors"] == []
     assert executed == ["maybePoints", "one"]
