@@ -69,8 +69,8 @@ DIRECT = "kgtwin.direct"
 The promise it makes: its arguments are built-in scalars (which Strawberry hands over
 unchanged), it reads nothing of ``info`` but the context, it has no side effect (beyond
 DataLoader loads, which a second call finds cached), and it has no permission class or
-field extension. One that takes nothing but ``self`` is read like an attribute. The executor checks all it can (:func:`_direct_resolver`) and
-otherwise lets Strawberry call it.
+field extension. One that takes nothing but ``self`` is read like an attribute. The
+executor checks all it can (:func:`_direct_resolver`) and otherwise lets Strawberry call it.
 """
 _PLAIN_SCALARS = (GraphQLString, GraphQLInt, GraphQLFloat, GraphQLBoolean, GraphQLID)
 
