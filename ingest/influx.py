@@ -41,6 +41,8 @@ _CHUNK_LINES = 10_000
 # start to the epoch: points before 1970 are not read).
 _ALL_TIME = "start: time(v: -9223372036854775806), stop: time(v: 9223372036854775806)"
 _DIALECT = Dialect(header=True, annotations=["datatype"])
+# The range's bounds repeat on every row and no reader uses them: not sent, not parsed.
+_UNREAD = '|> drop(columns: ["_start", "_stop"])'
 
 _MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
 _KEY_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
@@ -307,26 +309,30 @@ class InfluxTelemetryStore:
                 f"|> filter(fn: (r) => ({predicate}) and r._field == {flux_string(field)})"
             )
             if every_ns is None:
-                return text
+                return f"{text} {_UNREAD}"
             group = ", ".join(flux_string(k) for k in keys)
             # Grouped by the references' tag keys: the series one reference selects are one table.
             return (
                 f"{text} |> group(columns: [{group}]) |> aggregateWindow(every: {every_ns}ns, "
-                f'fn: {aggregate.value}, createEmpty: false, timeSrc: "_start")'
+                f'fn: {aggregate.value}, createEmpty: false, timeSrc: "_start") {_UNREAD}'
             )
 
         result: list[list[Sample]] = [[] for _ in refs]
         merged: set[int] = set()
         action = f"read {field!r}" if every_ns is None else f"aggregate {field!r} with {aggregate.value}"
+        instants: dict[int, datetime] = {}  # the series of many twins share their windows' instants
         for cls, row in self._run(_classes(refs), stream, by_class=every_ns is not None, action=action):
             time_ns = row["_time"]
             if every_ns is not None:
                 # The first window starts at ``start`` if that is not on a window boundary.
                 time_ns -= time_ns % every_ns
+            at = instants.get(time_ns)
+            if at is None:
+                at = instants[time_ns] = ns_to_datetime(time_ns)
             for i in self._refs_of(cls, row):
-                if result[i] and result[i][-1].time > ns_to_datetime(time_ns):
+                if result[i] and result[i][-1].time > at:
                     merged.add(i)  # rows of several series: sort below
-                result[i].append(Sample(ns_to_datetime(time_ns), row["_value"]))
+                result[i].append(Sample(at, row["_value"]))
         for i in merged:
             result[i].sort(key=lambda sample: sample.time)
         return result
@@ -383,6 +389,7 @@ class InfluxTelemetryStore:
         """The annotated CSV of ``flux`` as (result name, row by column name)."""
         kinds: list[str] = []
         header: list[str] = []
+        times: dict[str, int] = {}  # time text -> ns: a window's instant repeats in every series
         rows = self._query_api.query_csv(flux, org=self.org, dialect=_DIALECT)
         expect_header = False
         for line in rows:
@@ -399,10 +406,15 @@ class InfluxTelemetryStore:
                     error = next(rows, ["", "unknown error"])
                     raise BadRequest(f"influxdb query failed: {error[1]}", details={"flux": flux})
                 continue
-            row = {
-                name: _parse(kind, text) if text or kind == "string" else None
-                for name, kind, text in zip(header[1:], kinds[1:], line[1:], strict=True)
-            }
+            row: dict[str, Any] = {}
+            for name, kind, text in zip(header[1:], kinds[1:], line[1:], strict=True):
+                if kind.startswith("dateTime") and text:
+                    ns = times.get(text)
+                    if ns is None:
+                        ns = times[text] = _rfc3339_ns(text)
+                    row[name] = ns
+                else:
+                    row[name] = _parse(kind, text) if text or kind == "string" else None
             yield str(row["result"]), row
 
     @staticmethod
