@@ -10,7 +10,8 @@ twin in it changes, so twins moved in or out are followed.
 ``telemetry`` sends the current values first, then each newer value. When ingest runs in
 this process (the edge profile, ``kgtwin serve``) the values come from its last-value cache,
 which wakes the subscription the moment ingest takes a value of a subscribed twin: pushed,
-no database read and no polling. A burst that arrives while the client is still being sent
+no database read and no polling (but one, for the first answer, of the twins the cache
+has no value of: quiet since the service started). A burst that arrives while the client is still being sent
 to is coalesced to the newest value of each telemetry, and ingest never waits for a client.
 Without that cache (the cloud profile, ``kgtwin api`` beside a separate ``kgtwin ingest``)
 the time-series store is polled every ``telemetry_poll_s`` (one read for all the
@@ -32,6 +33,7 @@ from api.types import Ctx, context
 from graph import ChangeEvent, ChangeKind, GraphStore, Twin, containment_tree
 from graph.telemetry import Sample, TelemetryRef
 from ingest.latest import LatestValues
+from ingest.store import TelemetryStore
 from ontology.errors import BadRequest
 from ontology.model import ModelSet
 
@@ -174,6 +176,27 @@ def _cached(
     return found
 
 
+async def _fill_from_store(
+    store: TelemetryStore,
+    refs: Sequence[TelemetryRef],
+    names: list[str] | None,
+    current: list[dict[str, Sample]],
+) -> None:
+    """Complete the first answer with the store's values of what the cache has not seen.
+
+    The cache holds what ingest took since this process started: a twin whose device has
+    been quiet since would otherwise get no current value. One store read, for the
+    twins missing a value; later values come from the cache as they arrive.
+    """
+    missing = [i for i, ref in enumerate(refs) if any(n not in current[i] for n in (names or ref.fields))]
+    if not missing:
+        return
+    stored = await asyncio.to_thread(store.latest, [refs[i] for i in missing], names)
+    for i, samples in zip(missing, stored, strict=True):
+        for name, sample in samples.items():
+            current[i].setdefault(name, sample)
+
+
 @strawberry.type
 class Subscription(SimulationSubscription):
     @strawberry.subscription(
@@ -244,7 +267,9 @@ class Subscription(SimulationSubscription):
         wakeup.stop = cache.watch(wakeup)  # before the first read, so no value falls between
         try:
             pairs = list(zip(found, refs, strict=True))
-            for update in _newer(found, _cached(cache, refs, names), sent):
+            current = _cached(cache, refs, names)
+            await _fill_from_store(store, refs, names, current)
+            for update in _newer(found, current, sent):
                 yield update
             while True:
                 changed = await wakeup.changed()

@@ -248,3 +248,18 @@ def test_telemetry_push_stops_watching_the_cache_when_the_client_leaves(
             ws.send_json({"id": "1", "type": "complete"})
             eventually(lambda: cache.watchers == 0, 10, "the completed subscription to stop watching")
     eventually(lambda: cache.watchers == 0, 10, "the closed subscription to stop watching")
+
+
+def test_telemetry_push_starts_from_the_store_for_a_twin_quiet_since_start(
+    api: Api, cache: LatestValues
+) -> None:
+    put(api, "r1", ROOM)
+    before_ns = time.time_ns() - 60 * 10**9  # stored a minute ago, before this process took any value
+    api.telemetry.write([room_temperature("r1", 19.5, before_ns)])
+    api.telemetry.calls.clear()
+    with subscription(api, ROOM_TEMPERATURE) as ws:
+        first = next_data_within(ws, PUSH_DEADLINE_S)["telemetry"]
+        cache.update([room_temperature("r1", 20.5, time.time_ns())])
+        second = next_data_within(ws, PUSH_DEADLINE_S)["telemetry"]
+    assert (first["value"], second["value"]) == (19.5, 20.5)
+    assert api.telemetry.calls == ["latest"]  # once, for the first answer; then the cache
