@@ -11,8 +11,9 @@ twin in it changes, so twins moved in or out are followed.
 this process (the edge profile, ``kgtwin serve``) the values come from its last-value cache,
 which wakes the subscription the moment ingest takes a value of a subscribed twin: pushed,
 no database read and no polling (but one, for the first answer, of the twins the cache
-has no value of: quiet since the service started). A burst that arrives while the client is still being sent
-to is coalesced to the newest value of each telemetry, and ingest never waits for a client.
+has no value of: quiet since the service started). A burst that arrives while the client
+is still being sent to is coalesced to the newest value of each telemetry, and ingest
+never waits for a client.
 Without that cache (the cloud profile, ``kgtwin api`` beside a separate ``kgtwin ingest``)
 the time-series store is polled every ``telemetry_poll_s`` (one read for all the
 subscribed twins).
