@@ -2,8 +2,10 @@
 
 Topic ``kgtwin/events/<kind>/<id>`` (``kgtwin/events/twin.updated/pump-1``,
 ``kgtwin/events/relationship.created/feeds:tank-1``, ``kgtwin/events/model.uploaded/dtmi:...``),
-payload the event as JSON (``ChangeEvent.to_dict``: kind, id, at, model, source, data),
-QoS 1, not retained. Subscribers filter with wildcards: ``kgtwin/events/twin.+/#``.
+payload the event as JSON (``ChangeEvent.to_dict``: kind, id, at, model, source, data,
+and ``origin``, a token of the publishing process), QoS 1, not retained. Subscribers
+filter with wildcards: ``kgtwin/events/twin.+/#``. Events that came from another process
+(``ChangeEvent.origin`` set, ``api.remote_changes``) are not published again.
 
 The bus calls subscribers in the writer's thread, and an MQTT publish waits for the
 broker's acknowledgement, so the notifier only queues the event there and a thread of its
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections import deque
 
 import structlog
@@ -49,9 +52,12 @@ class ChangeNotifier:
         prefix: str = TOPIC_PREFIX,
         qos: int = 1,
         maxsize: int = DEFAULT_QUEUE,
+        origin: str | None = None,
     ) -> None:
         self.bus = bus
         self.broker = broker
+        # Stamped on every payload, so this process can tell its own events when they come back.
+        self.origin = origin or uuid.uuid4().hex
         self.prefix = prefix
         self.qos = qos
         self.published = 0
@@ -81,6 +87,8 @@ class ChangeNotifier:
             self._thread = None
 
     def _offer(self, event: ChangeEvent) -> None:
+        if event.origin is not None:  # another process's, already published by it
+            return
         with self._ready:
             if len(self._queue) == self._queue.maxlen:
                 self.dropped += 1
@@ -98,7 +106,8 @@ class ChangeNotifier:
             self._publish(event)
 
     def _publish(self, event: ChangeEvent) -> None:
-        payload = json.dumps(event.to_dict(), separators=(",", ":"), default=str).encode()
+        found = {**event.to_dict(), "origin": self.origin}
+        payload = json.dumps(found, separators=(",", ":"), default=str).encode()
         try:
             self.broker.publish(topic(event, self.prefix), payload, qos=self.qos)
         except KgtwinError as exc:

@@ -65,6 +65,11 @@ class ChangeEvent:
     model: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
     source: str | None = None
+    origin: str | None = field(default=None, compare=False)
+    """The process that made the change when it was another one (None: this process).
+
+    Events of other processes arrive over MQTT (``api.remote_changes``); they are shown to
+    this process's subscribers but never published again."""
 
     @classmethod
     def now(
@@ -85,6 +90,21 @@ class ChangeEvent:
         if self.source is not None:
             found["source"] = self.source
         return {**found, "data": dict(self.data)}
+
+    @classmethod
+    def from_dict(cls, found: Mapping[str, Any], *, origin: str | None = None) -> ChangeEvent:
+        """The event :meth:`to_dict` wrote; ``ValueError`` for anything else (a foreign payload)."""
+        try:
+            kind = ChangeKind(found["kind"])
+            event_id, at, model, data = found["id"], found["at"], found.get("model"), found.get("data", {})
+            source = found.get("source")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a change event: {exc!r}") from None
+        if not isinstance(event_id, str) or not isinstance(at, str) or not isinstance(data, dict):
+            raise ValueError("not a change event: id and at must be text, data an object")
+        if not all(v is None or isinstance(v, str) for v in (model, source)):
+            raise ValueError("not a change event: model and source must be text")
+        return cls(kind, event_id, at, model, data, source, origin)
 
 
 Subscriber = Callable[[ChangeEvent], None]

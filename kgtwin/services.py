@@ -20,17 +20,20 @@ from api.auth import AuthConfig, OidcConfig
 from api.context import twin_context
 from api.limits import Limits
 from api.notifications import ChangeNotifier
+from api.remote_changes import RemoteChanges
 from kgtwin import __version__
 from kgtwin.demo import DemoDevices, load_demo
 from kgtwin.settings import Settings
 from kgtwin.wiring import (
     Backends,
+    broker_session,
     build_ingest,
     build_run_store,
     build_worker,
     open_backends,
     open_executor,
 )
+from ontology.errors import KgtwinError
 from simulation.jobs import RunStore
 
 _log = structlog.get_logger("kgtwin.service")
@@ -75,7 +78,8 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
             report = load_demo(backends.graph)
             _log.info("demo.loaded", twins=report.twins, relationships=report.relationships, ok=report.ok)
         runs = build_run_store(backends)
-        context = api_context(backends)
+        # One process in the edge profile; in the cloud, replicas see each other's changes.
+        context = api_context(backends, settings=settings if profile != "edge" else None)
         if profile == "edge":
             ingest = build_ingest(settings, backends)
             ingest.start()
@@ -124,9 +128,13 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(20_000, 10, 10)
 
 
-def api_context(backends: Backends) -> ApiContext:
+def api_context(backends: Backends, *, settings: Settings | None = None) -> ApiContext:
     """What the API serves: with a graph, its model registry (base ontology loaded), twin graph
     and change events; with a broker too, those events published to MQTT (``kgtwin/events/...``).
+
+    With ``settings`` (the cloud profile, where the API may run as several processes), the
+    other processes' events are read back from MQTT into this one's subscriptions
+    (``api.remote_changes``).
     """
     if backends.graph is None:
         return ApiContext(version=__version__, telemetry=backends.telemetry, broker=backends.broker)
@@ -135,6 +143,14 @@ def api_context(backends: Backends) -> ApiContext:
         notifier = ChangeNotifier(context.events, backends.broker)
         notifier.start()
         backends._closers.append(notifier.stop)  # closers run in reverse: before the broker closes
+        if settings is not None:
+            remote = RemoteChanges(context.events, broker_session(settings), notifier.origin)
+            try:
+                remote.start()
+            except KgtwinError as exc:  # serve anyway: only other replicas' changes go unseen
+                _log.warning("remote_changes.unavailable", error=exc.message)
+            else:
+                backends._closers.append(remote.stop)
     return context
 
 

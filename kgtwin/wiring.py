@@ -9,7 +9,7 @@ that names the setting and the cause.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -34,6 +34,7 @@ from simulation.executor import Executor
 if TYPE_CHECKING:
     from ingest.embedded_broker import EmbeddedBroker
     from ingest.service import IngestService
+    from ingest.subscriber import SessionOptions
     from simulation.jobs import RunStore
     from simulation.worker import Worker
 
@@ -171,6 +172,30 @@ def _open[T](setting: str, opener: Callable[[], T]) -> T:
         raise ConfigurationInvalid(_setting(setting), exc.message) from exc
 
 
+def broker_session(settings: Settings) -> SessionOptions:
+    """Where the configured broker is, as a subscriber connects to it (no client id or filters yet).
+
+    The embedded broker (amqtt) speaks MQTT 3.1.1 only; an external one is asked for 5 first.
+    """
+    from ingest.subscriber import SessionOptions
+
+    url = settings.broker
+    if not isinstance(url, EmbeddedBrokerUrl | MqttUrl):
+        raise ConfigurationInvalid("broker_url", "subscribing needs an MQTT broker")
+    mqtt = url if isinstance(url, MqttUrl) else None
+    user, password, tls = (mqtt.user, mqtt.password, mqtt.tls) if mqtt else (None, None, False)
+    return SessionOptions(
+        host=url.host,
+        port=url.port,
+        client_id="",
+        filters=(),
+        user=user,
+        password=password,
+        tls=tls,
+        prefer_v5=mqtt is not None,
+    )
+
+
 def build_ingest(settings: Settings, backends: Backends) -> IngestService:
     """The MQTT ingest service over already opened backends (``graph``, ``telemetry``, ``broker``).
 
@@ -185,7 +210,6 @@ def build_ingest(settings: Settings, backends: Backends) -> IngestService:
     from ingest.pipeline import Models, Pipeline
     from ingest.service import IngestConfig, IngestService
     from ingest.spool import Spool
-    from ingest.subscriber import SessionOptions
     from ingest.twins import TwinTargets
     from ontology.registry import ModelRegistry
 
@@ -194,21 +218,14 @@ def build_ingest(settings: Settings, backends: Backends) -> IngestService:
     assert telemetry is not None
     url = settings.broker
     embedded = isinstance(url, EmbeddedBrokerUrl)
-    mqtt = url if isinstance(url, MqttUrl) else None
-    user, password, tls = (mqtt.user, mqtt.password, mqtt.tls) if mqtt else (None, None, False)
     decoder = MessageDecoder(
         [*settings.ingest_mappings, DEFAULT_MAPPING], max_payload_bytes=settings.ingest_max_payload_bytes
     )
-    options = SessionOptions(
-        host=url.host,
-        port=url.port,
+    options = replace(
+        broker_session(settings),
         client_id=settings.ingest_client_id,
         filters=decoder.filters,
-        user=user,
-        password=password,
-        tls=tls,
         share_group=None if embedded else (settings.ingest_shared_group or None),
-        prefer_v5=not embedded,
         session_expiry_s=settings.ingest_session_expiry_s,
     )
     pipeline = Pipeline(

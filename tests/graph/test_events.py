@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -288,3 +289,34 @@ def test_a_document_patch_escapes_pointers_and_recurses_into_objects() -> None:
     assert apply_patch(before, patch) == after
     assert {"op": "replace", "path": "/a~1b", "value": 2} in patch
     assert {"op": "add", "path": "/new~0", "value": []} in patch
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        ChangeEvent(ChangeKind.TWIN_UPDATED, "pump-1", "2026-11-25T06:00:00.000Z", ROOM, {"patch": []}),
+        ChangeEvent(ChangeKind.RELATIONSHIP_CREATED, "feeds:t1", "2026-11-25T06:00:00.000Z", ROOM, {}, "p1"),
+        ChangeEvent(ChangeKind.MODEL_DELETED, TANK, "2026-11-25T06:00:00.000Z", TANK),
+    ],
+)
+def test_an_event_read_back_from_its_json_is_the_same_event(event: ChangeEvent) -> None:
+    found = ChangeEvent.from_dict(json.loads(json.dumps(event.to_dict())), origin="elsewhere")
+    assert found == event
+    assert found.origin == "elsewhere"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [],
+        {},
+        {"kind": "twin.exploded", "id": "x", "at": "t"},
+        {"kind": "twin.created", "at": "t"},
+        {"kind": "twin.created", "id": 1, "at": "t"},
+        {"kind": "twin.created", "id": "x", "at": "t", "data": []},
+        {"kind": "twin.created", "id": "x", "at": "t", "model": 3},
+    ],
+)
+def test_a_payload_that_is_not_an_event_is_a_value_error(payload: Any) -> None:
+    with pytest.raises(ValueError, match="not a change event"):
+        ChangeEvent.from_dict(payload)
