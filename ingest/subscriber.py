@@ -50,7 +50,11 @@ class Inbound(NamedTuple):
 
 @dataclass(frozen=True)
 class SessionOptions:
-    """Where to connect and what to subscribe to."""
+    """Where to connect and what to subscribe to.
+
+    ``session_expiry_s`` is how long the broker keeps the session (its subscriptions and
+    the messages queued for it) after a disconnect; 0 ends it with the connection.
+    """
 
     host: str
     port: int
@@ -109,7 +113,9 @@ class MqttSubscriber:
             CallbackAPIVersion.VERSION2,
             client_id=opts.client_id,
             protocol=version,
-            clean_session=None if v5 else False,
+            # MQTT 3.1.1 has no session expiry: a session that must not outlive the
+            # connection (``session_expiry_s=0``) is a clean one, else the broker keeps it.
+            clean_session=None if v5 else opts.session_expiry_s == 0,
             manual_ack=True,
         )
         if opts.user:
