@@ -33,7 +33,7 @@ import numpy as np
 
 from graph.telemetry import Aggregate, FieldValue, Sample, TelemetryPoint, TelemetryRef
 from ingest._duckdb_series import SeriesIndex
-from ingest.store import check_query, check_value, ns_to_datetime, ref_fields
+from ingest.store import Instants, check_query, check_value, ns_to_datetime, ref_fields
 from ontology.errors import BackendUnavailable, BadRequest
 
 # How a value is kept: ``kind`` says which column holds it.
@@ -358,17 +358,13 @@ class DuckDbTelemetryStore:
                 sql = f"WITH d AS ({dedup}) {_WINDOWED.format(aggregates=_AGGREGATES[aggregate])}"
             rows = self._select(sql, params)
         result: list[list[Sample]] = [[] for _ in refs]
-        # The series of a list of twins share their instants (the same windows, or points
-        # taken on one clock): one datetime each, not one per row.
-        instants: dict[int, datetime] = {}
+        instants = Instants()
         if every_ns is None:
             for i, time_ns, x in rows:
-                at = instants.get(time_ns) or instants.setdefault(time_ns, ns_to_datetime(time_ns))
-                result[i].append(Sample(at, _value(x)))
+                result[i].append(Sample(instants[time_ns], _value(x)))
             return result
         for i, window, *values in rows:
-            at = instants.get(window) or instants.setdefault(window, ns_to_datetime(window))
-            result[i].append(Sample(at, _aggregate_value(aggregate, field, values)))
+            result[i].append(Sample(instants[window], _aggregate_value(aggregate, field, values)))
         return result
 
     def _select(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:

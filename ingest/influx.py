@@ -32,7 +32,15 @@ from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
 from graph.telemetry import Aggregate, Sample, TelemetryPoint, TelemetryRef
-from ingest.store import check_field, check_query, check_series, check_value, ns_to_datetime, ref_fields
+from ingest.store import (
+    Instants,
+    check_field,
+    check_query,
+    check_series,
+    check_value,
+    ns_to_datetime,
+    ref_fields,
+)
 from ontology.errors import BackendUnavailable, BadRequest, KgtwinError
 
 # Lines per HTTP request: InfluxDB suggests 5,000-10,000; bigger bodies gain little.
@@ -320,15 +328,13 @@ class InfluxTelemetryStore:
         result: list[list[Sample]] = [[] for _ in refs]
         merged: set[int] = set()
         action = f"read {field!r}" if every_ns is None else f"aggregate {field!r} with {aggregate.value}"
-        instants: dict[int, datetime] = {}  # the series of many twins share their windows' instants
+        instants = Instants()
         for cls, row in self._run(_classes(refs), stream, by_class=every_ns is not None, action=action):
             time_ns = row["_time"]
             if every_ns is not None:
                 # The first window starts at ``start`` if that is not on a window boundary.
                 time_ns -= time_ns % every_ns
-            at = instants.get(time_ns)
-            if at is None:
-                at = instants[time_ns] = ns_to_datetime(time_ns)
+            at = instants[time_ns]
             for i in self._refs_of(cls, row):
                 if result[i] and result[i][-1].time > at:
                     merged.add(i)  # rows of several series: sort below
