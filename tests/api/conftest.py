@@ -161,6 +161,14 @@ class Api:
 
 
 @pytest.fixture(params=["falkordb", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+def empty_graph(request: pytest.FixtureRequest) -> GraphStore:
+    """Each engine's session store, wiped: for tests that build several apps on one graph."""
+    store: GraphStore = request.getfixturevalue(f"{request.param}_store")
+    store.write("MATCH (n) DETACH DELETE n")
+    return store
+
+
+@pytest.fixture(params=["falkordb", pytest.param("neo4j", marks=pytest.mark.neo4j)])
 def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     """The app on an empty graph of each engine, base ontology loaded, DuckDB telemetry."""
     store: GraphStore = request.getfixturevalue(f"{request.param}_store")

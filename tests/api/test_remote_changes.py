@@ -47,22 +47,15 @@ class Replica:
     client: TestClient
 
 
-@pytest.fixture(params=["falkordb", pytest.param("neo4j", marks=pytest.mark.neo4j)])
-def store(request: pytest.FixtureRequest) -> GraphStore:
-    backend: GraphStore = request.getfixturevalue(f"{request.param}_store")
-    backend.write("MATCH (n) DETACH DELETE n")
-    return backend
-
-
 @pytest.fixture
-def replicas(store: GraphStore, mqtt_url: str) -> Iterator[tuple[Replica, Replica]]:
+def replicas(empty_graph: GraphStore, mqtt_url: str) -> Iterator[tuple[Replica, Replica]]:
     host, port = mqtt_url.split("://", 1)[1].rsplit(":", 1)
     where = SessionOptions(host=host, port=int(port), client_id="", filters=())
     with ExitStack() as stack:
         made: list[Replica] = []
         for _ in range(2):
             bus = WatchedBus()
-            context = twin_context("test", store, events=bus)
+            context = twin_context("test", empty_graph, events=bus)
             broker = MqttBroker(host, int(port))
             stack.callback(broker.close)
             notifier = ChangeNotifier(bus, broker)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -24,13 +23,6 @@ DECOMMISSION = "mutation($m: ID!) { decommissionModel(id: $m) { id decommissione
 MODEL = "query($m: ID!) { model(id: $m) { decommissioned } }"
 
 
-@pytest.fixture(params=["falkordb", pytest.param("neo4j", marks=pytest.mark.neo4j)])
-def store(request: pytest.FixtureRequest) -> GraphStore:
-    backend: GraphStore = request.getfixturevalue(f"{request.param}_store")
-    backend.write("MATCH (n) DETACH DELETE n")
-    return backend
-
-
 def post(client: TestClient, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
     response = client.post("/graphql", json={"query": query, "variables": variables or {}})
     assert response.status_code == 200, response.text
@@ -38,8 +30,8 @@ def post(client: TestClient, query: str, variables: dict[str, Any] | None = None
     return body
 
 
-def test_a_model_uploaded_through_one_replica_is_used_by_the_other(store: GraphStore) -> None:
-    first, second = twin_context("test", store), twin_context("test", store)
+def test_a_model_uploaded_through_one_replica_is_used_by_the_other(empty_graph: GraphStore) -> None:
+    first, second = twin_context("test", empty_graph), twin_context("test", empty_graph)
     second.models_check_s = 3600.0  # not looking yet
     with TestClient(create_app(first)) as one, TestClient(create_app(second)) as two:
         assert post(one, UPLOAD, {"m": [VALVE_DOC]}).get("errors") is None
@@ -56,8 +48,8 @@ def test_a_model_uploaded_through_one_replica_is_used_by_the_other(store: GraphS
         assert refused_again["errors"][0]["extensions"]["code"] == "CONFLICT", refused_again
 
 
-def test_a_replica_does_not_reload_for_its_own_changes_but_does_for_anothers(store: GraphStore) -> None:
-    first, second = twin_context("test", store), twin_context("test", store)
+def test_a_replica_does_not_reload_for_its_own_changes_but_does_for_anothers(empty_graph: GraphStore) -> None:
+    first, second = twin_context("test", empty_graph), twin_context("test", empty_graph)
     first.models_check_s = 0.0
     assert first.registry is not None
     reloads: list[int] = []
