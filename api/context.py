@@ -39,6 +39,8 @@ from simulation.jobs import RunStore
 
 if TYPE_CHECKING:
     from api.loaders import Loaders
+    from simulation.fmu.library import FmuLibrary
+    from simulation.fmu.shadow import Shadows
 
 _log = structlog.get_logger("api.context")
 
@@ -75,6 +77,10 @@ class ApiContext:
     latest: LatestValues | None = None
     """The ingest's last-value cache, when ingest runs in this process (the edge profile)."""
     runs: RunStore | None = None
+    fmus: FmuLibrary | None = None
+    """The FMU library (files and reference nodes), when the service has one."""
+    shadows: Shadows | None = None
+    """Live shadows to start, stop and list (workers run them)."""
     telemetry_poll_s: float = 1.0
     """How often the ``telemetry`` subscription looks for new values."""
     auth: AuthConfig = field(default_factory=AuthConfig)

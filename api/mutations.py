@@ -13,14 +13,16 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.context import upload_models
+from api.fmus import FmuMutation
 from api.roles import Permission
+from api.shadows import ShadowMutation
 from api.simulations import SimulationMutation
 from api.types import Ctx, ModelNode, RelationshipNode, TwinNode, context
 from ontology.errors import BadRequest, NotFound
 
 
 @strawberry.type
-class Mutation(SimulationMutation):
+class Mutation(SimulationMutation, FmuMutation, ShadowMutation):
     @strawberry.mutation(description="Register a DTDL array of Interfaces, all or none (modelers).")
     async def upload_models(self, info: Ctx, models: JSON) -> list[ModelNode]:
         store, registry, _ = context(info, Permission.MODELS).api.require_graph()

@@ -18,8 +18,10 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from api.fmus import FmuQuery
 from api.prefetch import prefetch
 from api.roles import Permission
+from api.shadows import ShadowQuery
 from api.simulations import SimulationQuery
 from api.types import Ctx, ModelNode, RelationshipDirection, RelationshipNode, TwinNode, context
 from graph import (
@@ -130,7 +132,7 @@ class BackendStatus:
 
 
 @strawberry.type
-class Query(SimulationQuery):
+class Query(SimulationQuery, FmuQuery, ShadowQuery):
     @strawberry.field(description="The kgtwin version serving this API.")
     def version(self, info: Ctx) -> str:
         return info.context.api.version

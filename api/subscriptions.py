@@ -29,6 +29,7 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
+from api.shadows import ShadowSubscription
 from api.simulations import SimulationSubscription
 from api.types import Ctx, context
 from graph import ChangeEvent, ChangeKind, GraphStore, Twin, containment_tree
@@ -199,7 +200,7 @@ async def _fill_from_store(
 
 
 @strawberry.type
-class Subscription(SimulationSubscription):
+class Subscription(SimulationSubscription, ShadowSubscription):
     @strawberry.subscription(
         description="Changes of twins and relationships: of these ids, of these models (subtypes "
         "included), within this twin's containment subtree; the filters given must all hold."

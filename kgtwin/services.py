@@ -21,19 +21,25 @@ from api.context import twin_context
 from api.limits import Limits
 from api.notifications import ChangeNotifier
 from api.remote_changes import RemoteChanges
+from graph.events import EventBus
 from kgtwin import __version__
 from kgtwin.demo import DemoDevices, load_demo
 from kgtwin.settings import Settings
+from kgtwin.urls import MqttUrl
 from kgtwin.wiring import (
     Backends,
     broker_session,
+    build_fmu_library,
     build_ingest,
     build_run_store,
+    build_shadow_worker,
+    build_shadows,
     build_worker,
     open_backends,
     open_executor,
 )
 from ontology.errors import KgtwinError
+from simulation.fmu.library import FmuLibrary
 from simulation.jobs import RunStore
 
 _log = structlog.get_logger("kgtwin.service")
@@ -77,7 +83,8 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
             # Before the API and ingest start, so their caches begin with the demo's twins.
             report = load_demo(backends.graph)
             _log.info("demo.loaded", twins=report.twins, relationships=report.relationships, ok=report.ok)
-        runs = build_run_store(backends)
+        library = build_fmu_library(settings, backends)
+        runs = build_run_store(backends, library)
         # One process in the edge profile; in the cloud, replicas see each other's changes.
         context = api_context(backends, settings=settings if profile != "edge" else None)
         if profile == "edge":
@@ -86,13 +93,16 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
             backends._closers.append(ingest.stop)
             context.latest = ingest.latest  # the API answers latest(name) from ingest's cache
             context.events.subscribe(ingest.on_change)  # new twins' telemetry is taken at once
-            start_worker(settings, backends, runs)
+            start_worker(settings, backends, runs, library)
+            start_shadow_worker(settings, backends, library, context.events)
             if demo and backends.broker is not None:
                 devices = DemoDevices(backends.broker, interval_s=settings.demo_interval_s)
                 devices.start()
                 backends._closers.append(devices.stop)
         context.auth, context.limits = security(settings)
         context.runs = runs
+        context.fmus = library
+        context.shadows = build_shadows(backends, library)
         config = uvicorn.Config(
             create_app(context), host=settings.host, port=settings.port, log_config=None, access_log=True
         )
@@ -154,7 +164,9 @@ def api_context(backends: Backends, *, settings: Settings | None = None) -> ApiC
     return context
 
 
-def start_worker(settings: Settings, backends: Backends, runs: RunStore) -> None:
+def start_worker(
+    settings: Settings, backends: Backends, runs: RunStore, library: FmuLibrary | None = None
+) -> None:
     """Run a simulation worker in a thread of this process until the backends close.
 
     Closing stops it first: its current run goes back to the queue, then the executor's
@@ -162,7 +174,7 @@ def start_worker(settings: Settings, backends: Backends, runs: RunStore) -> None
     """
     executor = open_executor(settings)
     backends._closers.append(executor.close)
-    worker = build_worker(settings, backends, runs, executor)
+    worker = build_worker(settings, backends, runs, executor, library)
     thread = threading.Thread(target=worker.serve, name="simulation-worker", daemon=True)
     thread.start()
 
@@ -173,6 +185,25 @@ def start_worker(settings: Settings, backends: Backends, runs: RunStore) -> None
     backends._closers.append(stop)
 
 
+def start_shadow_worker(
+    settings: Settings, backends: Backends, library: FmuLibrary, events: EventBus | None
+) -> threading.Thread:
+    """Run the live shadows this process claims, in a thread, until the backends close.
+
+    Closing stops it: its shadows are released for another worker at once.
+    """
+    shadows = build_shadow_worker(settings, backends, library, events)
+    thread = threading.Thread(target=shadows.serve, name="shadow-worker", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        shadows.stop()
+        thread.join(10.0)
+
+    backends._closers.append(stop)
+    return thread
+
+
 def run_worker(settings: Settings) -> None:
     """Run the simulation worker service until SIGTERM or SIGINT, then return (exit 0).
 
@@ -180,11 +211,21 @@ def run_worker(settings: Settings) -> None:
     the queue for another worker (docs/simulation-jobs.md), so a stop takes at most one
     batch of replications, not a whole run.
     """
-    backends = open_backends(settings, ("graph", "telemetry"))
+    # An external broker carries shadows' drift events; the embedded one is `kgtwin serve`'s.
+    external = isinstance(settings.broker, MqttUrl)
+    ports = ("graph", "telemetry", "broker") if external else ("graph", "telemetry")
+    backends = open_backends(settings, ports)
     try:
         executor = open_executor(settings)
         backends._closers.append(executor.close)
-        worker = build_worker(settings, backends, build_run_store(backends), executor)
+        library = build_fmu_library(settings, backends)
+        worker = build_worker(settings, backends, build_run_store(backends, library), executor, library)
+        events = EventBus()
+        if backends.broker is not None:
+            notifier = ChangeNotifier(events, backends.broker)
+            notifier.start()
+            backends._closers.append(notifier.stop)
+        start_shadow_worker(settings, backends, library, events)
 
         def _request_stop(signum: int, _frame: FrameType | None) -> None:
             # Not worker.stop() here: the handler may interrupt the main thread inside the

@@ -14,6 +14,13 @@ import pytest
 
 from graph.store import GraphStore
 from tests.simulation.builders import InProcessExecutor
+from tests.simulation.fmus import BuiltFmus, build_all
+
+
+@pytest.fixture(scope="session")
+def test_fmus() -> BuiltFmus:
+    """The room, pump and tank FMUs built by pythonfmu (once per machine and content)."""
+    return build_all()
 
 
 @pytest.fixture
