@@ -17,7 +17,8 @@ A binding maps one FMU variable to one source:
   twins related by ``feeds`` (``in``: the twins whose ``feeds`` point at this one; ``out``:
   the twins this one ``feeds``), summed when several (``combine``: sum, mean, min, max).
 
-``property``, ``latest`` and ``series`` read another twin's with ``"twin": "<id>"``.
+``property``, ``latest`` and ``series`` read another twin's with ``"twin": "<id>"``, and
+multiply a number by ``scale`` (units: a capacitance in kJ/K into an FMU's J/K is 1000).
 Time-varying sources (``series``, ``output``) feed inputs only: a parameter takes one
 value at initialisation. :func:`check_bindings` checks bindings against the FMU's
 variables (names, causality, types); :func:`check_interface` against the twin's model
@@ -43,12 +44,15 @@ class PropertySource(BaseModel):
     model_config = _STRICT
     property: str = Field(min_length=1)
     twin: str | None = None
+    scale: float = 1.0
+    """A factor for a number (units: a capacitance in kJ/K into an FMU's J/K is 1000)."""
 
 
 class LatestSource(BaseModel):
     model_config = _STRICT
     latest: str = Field(min_length=1)
     twin: str | None = None
+    scale: float = 1.0
 
 
 class SeriesSource(BaseModel):
@@ -56,6 +60,7 @@ class SeriesSource(BaseModel):
     series: str = Field(min_length=1)
     twin: str | None = None
     interpolation: Literal["hold", "linear"] = "hold"
+    scale: float = 1.0
 
 
 class ConstantSource(BaseModel):
@@ -235,3 +240,11 @@ def _escape(name: str) -> str:
 
 def _fail(pointer: str, message: str) -> NoReturn:
     raise ValidationFailed(f"binding {pointer}: {message}", details={"pointer": pointer})
+
+
+def scaled(value: Any, source: Source) -> Any:
+    """``value`` times the source's ``scale`` when it is a number (booleans and text unchanged)."""
+    factor = getattr(source, "scale", 1.0)
+    if factor != 1.0 and isinstance(value, int | float) and not isinstance(value, bool):
+        return value * factor
+    return value

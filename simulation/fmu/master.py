@@ -104,10 +104,10 @@ def stepping_order(twins: Sequence[str], edges: Sequence[tuple[int, int]]) -> li
     graph.add_edges_from(edges)
     condensed = nx.condensation(graph)
     order: list[int] = []
+
     def key(c: int) -> tuple[str, int]:
-        return min(
-            (twins[u], u) for u in condensed.nodes[c]["members"]
-        )
+        return min((twins[u], u) for u in condensed.nodes[c]["members"])
+
     for component in nx.lexicographical_topological_sort(condensed, key=key):
         order.extend(sorted(condensed.nodes[component]["members"], key=lambda u: (twins[u], u)))
     return order

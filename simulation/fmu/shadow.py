@@ -44,11 +44,12 @@ from ontology.dtmi import short_name
 from ontology.errors import KgtwinError
 from ontology.model import ModelSet
 from simulation.fmu.archive import FmuVariable
-from simulation.fmu.bindings import ConstantSource, LatestSource, PropertySource, check_value
+from simulation.fmu.bindings import ConstantSource, LatestSource, PropertySource, check_value, scaled
 from simulation.fmu.instance import FmuInstance, unpacked
 from simulation.fmu.resample import resample
 from simulation.fmu.runs import FmuSource
 from simulation.fmu.shadow_spec import ShadowSpec, check_shadow, spec_of
+from simulation.models.fmu import property_of
 
 _log = structlog.get_logger("simulation.shadow")
 PREDICTED = ".predicted"
@@ -116,7 +117,7 @@ class _Running:
     spec: ShadowSpec
     instance: FmuInstance
     ref: TelemetryRef
-    inputs: list[tuple[FmuVariable, str]]
+    inputs: list[tuple[FmuVariable, str, float]]
     outputs: list[tuple[FmuVariable, str, tuple[float, float] | None]]
     grid_s: float
     held: list[float] = field(default_factory=list)
@@ -225,22 +226,24 @@ class ShadowWorker:
         at_start = datetime.fromtimestamp(start, UTC)
         sources = spec.sources()
         parameters: list[tuple[FmuVariable, Any]] = []
-        inputs: list[tuple[FmuVariable, str]] = []
+        inputs: list[tuple[FmuVariable, str, float]] = []
         for name, source in sources.items():
             variable = description.variable(name)
             assert variable is not None  # checked when the shadow was started
             if isinstance(source, ConstantSource):
                 parameters.append((variable, check_value(variable, source.constant, f"/bindings/{name}")))
             elif isinstance(source, PropertySource):
-                value = attributes.get(source.property)
+                value = property_of(attributes, source.property)
                 if value is not None:
+                    value = scaled(value, source)
                     parameters.append((variable, check_value(variable, value, f"/bindings/{name}")))
             elif isinstance(source, LatestSource):
                 if variable.causality == "input":
-                    inputs.append((variable, source.latest))
+                    inputs.append((variable, source.latest, source.scale))
                 else:
                     value = self._value_at(ref, source.latest, at_start, spec.history_s + 86400.0)
                     if value is not None:
+                        value = scaled(value, source)
                         parameters.append((variable, check_value(variable, value, f"/bindings/{name}")))
         outputs = [(description.variable(n), spec.telemetry_of(n), o.limits) for n, o in spec.outputs.items()]
         instance = FmuInstance(
@@ -273,25 +276,25 @@ class ShadowWorker:
         start = datetime.fromtimestamp(running.grid_s, UTC)
         since = start - timedelta(seconds=running.spec.history_s + 86400.0)
         until = datetime.fromtimestamp(now, UTC)
-        names = [n for _, n in running.inputs] + [t for _, t, _ in running.outputs]
+        names = [n for _, n, _ in running.inputs] + [t for _, t, _ in running.outputs]
         series: dict[str, list[float]] = {}
         for name in dict.fromkeys(names):
             samples = self.telemetry.query([running.ref], name, since, until)[0]
             points = [[(s.time - start).total_seconds(), float(s.value)] for s in samples if _number(s.value)]
             series[name] = resample(points, step, steps + 1, "hold") if points else [math.nan] * (steps + 1)
-        running.held = [series[n][0] for _, n in running.inputs]
+        running.held = [series[n][0] * f for _, n, f in running.inputs]
         for k in range(steps):
             measured = {t: series[t][k + 1] for _, t, _ in running.outputs}
-            current = [series[n][k + 1] for _, n in running.inputs]
+            current = [series[n][k + 1] * f for _, n, f in running.inputs]
             self._step(running, measured, current, live=False)
 
     def _advance(self, running: _Running, now: float, *, live: bool) -> None:
         while running.next_at <= now and running.record.id in self.running:
-            names = sorted({n for _, n in running.inputs} | {t for _, t, _ in running.outputs})
+            names = sorted({n for _, n, _ in running.inputs} | {t for _, t, _ in running.outputs})
             found = self.telemetry.latest([running.ref], names)[0]
             values = {n: float(s.value) for n, s in found.items() if _number(s.value)}
             measured = {t: values.get(t, math.nan) for _, t, _ in running.outputs}
-            current = [values.get(n, math.nan) for _, n in running.inputs]
+            current = [values.get(n, math.nan) * f for _, n, f in running.inputs]
             self._step(running, measured, current, live=live)
 
     def _step(
@@ -299,7 +302,7 @@ class ShadowWorker:
     ) -> None:
         """One grid step: inputs held from the previous point, outputs predicted for the next."""
         held = [c if math.isnan(h) else h for h, c in zip(running.held, current, strict=True)]
-        settable = [(v, x) for (v, _), x in zip(running.inputs, held, strict=True) if not math.isnan(x)]
+        settable = [(v, x) for (v, _, _), x in zip(running.inputs, held, strict=True) if not math.isnan(x)]
         if settable:
             running.instance.set_values(settable)
         running.instance.step(running.spec.step)

@@ -39,6 +39,7 @@ from simulation.fmu.bindings import (
     SeriesSource,
     Source,
     check_value,
+    scaled,
 )
 from simulation.fmu.master import Component, CoSimulation, Coupling, Unit, run, stepping_order
 from simulation.fmu.parameters import TELEMETRY, FmuParameters
@@ -196,14 +197,14 @@ def _unit(
         elif isinstance(source, DistributionSource):
             draws.append((name, source.distribution))
         elif isinstance(source, PropertySource):
-            value = _property(graph.nodes[origin], source.property)
+            value = property_of(graph.nodes[origin], source.property)
             if value is None:
                 problems.add(
                     f"twin {origin!r} has no property {source.property!r}", twins=[origin], parameter=where
                 )
                 continue
             try:
-                fixed.append((name, check_value(variable, value, where)))
+                fixed.append((name, check_value(variable, scaled(value, source), where)))
             except ValidationFailed as exc:
                 problems.add(f"twin {origin!r}: {exc.message}", twins=[origin], parameter=where)
         elif isinstance(source, LatestSource):
@@ -215,7 +216,7 @@ def _unit(
                     parameter=where,
                 )
                 continue
-            fixed.append((name, check_value(variable, latest, where)))
+            fixed.append((name, check_value(variable, scaled(latest, source), where)))
         elif isinstance(source, SeriesSource):
             points = graph.nodes[origin].get(TELEMETRY, {}).get("series", {}).get(source.series) or []
             if not points:
@@ -226,7 +227,7 @@ def _unit(
                 )
                 continue
             grid = resample(points, parameters.step, steps, source.interpolation)
-            series.append((name, tuple(grid)))
+            series.append((name, tuple(v * source.scale for v in grid)))
         elif isinstance(source, OutputSource):
             coupled = _coupled(graph, twin, source, placed, index, components)
             if not coupled and source.default is None:
@@ -262,7 +263,7 @@ def _coupled(
     return found
 
 
-def _property(attributes: Mapping[str, Any], path: str) -> Any:
+def property_of(attributes: Mapping[str, Any], path: str) -> Any:
     """A twin property by name, or by JSON Pointer (RFC 6901) into its document."""
     if not path.startswith("/"):
         return attributes.get(path)

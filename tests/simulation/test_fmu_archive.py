@@ -21,7 +21,7 @@ def test_the_room_fmu_is_inspected_with_its_variables_and_start_values(test_fmus
     assert found.default_step == 60.0
     assert [v.name for v in found.inputs] == ["T_out", "Q"]
     assert [v.name for v in found.outputs] == ["T"]
-    assert {v.name: v.start for v in found.parameters} == {"R": 0.005, "C": 2.0e6, "T0": 20.0}
+    assert {v.name: v.start for v in found.parameters} == {"UA": 200.0, "C": 2.0e6, "T0": 20.0}
     assert all(v.kind == "real" and v.settable for v in found.parameters)
 
 

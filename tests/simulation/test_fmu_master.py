@@ -21,17 +21,17 @@ def test_the_rc_room_follows_its_closed_form_to_1e_6_at_the_fmus_own_step(test_f
     room = component(test_fmus.room, ("T",))
     step = room.description.default_step
     assert step == 60.0
-    r, c, t0, outdoor, heat = 0.004, 3.0e6, 21.0, -2.0, 1500.0
+    ua, c, t0, outdoor, heat = 250.0, 3.0e6, 21.0, -2.0, 1500.0
     steps = 24 * 60
     unit = Unit(
         "room-1",
         0,
-        fixed=(("R", r), ("C", c), ("T0", t0)),
+        fixed=(("UA", ua), ("C", c), ("T0", t0)),
         series=(("T_out", (outdoor,) * steps), ("Q", (heat,) * steps)),
     )
     found = run(CoSimulation((room,), (unit,), step, steps, 1), lambda *a: 0.0)
-    equilibrium = outdoor + heat * r
-    exact = [equilibrium + (t0 - equilibrium) * math.exp(-t / (r * c)) for t in found.times]
+    equilibrium = outdoor + heat / ua
+    exact = [equilibrium + (t0 - equilibrium) * math.exp(-t * ua / c) for t in found.times]
     simulated = found.samples[("room-1", "T")]
     assert len(simulated) == steps + 1
     worst = max(abs(s - e) / abs(e) for s, e in zip(simulated, exact, strict=True))
@@ -79,7 +79,7 @@ def test_the_fast_real_port_answers_what_fmpys_plain_calls_answer(test_fmus: Bui
     fast, plain = FmuInstance(description, folder, "a"), FmuInstance(description, folder, "b")
     try:
         for instance in (fast, plain):
-            instance.start(0.0, [(variables["R"], 0.01), (variables["C"], 1e5)])
+            instance.start(0.0, [(variables["UA"], 100.0), (variables["C"], 1e5)])
         port_in = fast.real_port([variables["T_out"], variables["Q"]])
         port_out = fast.real_port([variables["T"]])
         for k in range(50):
