@@ -259,15 +259,14 @@ class ShadowWorker:
         return running
 
     def _value_at(self, ref: TelemetryRef, name: str, at: datetime, lookback_s: float) -> float | None:
-        samples = self.telemetry.query(
-            [ref], name, at - timedelta(seconds=lookback_s), at + timedelta(microseconds=1)
-        )[0]
-        numbers = [
-            float(s.value)
-            for s in samples
-            if isinstance(s.value, int | float) and not isinstance(s.value, bool)
-        ]
-        return numbers[-1] if numbers else None
+        """The value at ``at``: the last before it, else (a twin newer than the replay) the first after."""
+        since = at - timedelta(seconds=lookback_s)
+        samples = self.telemetry.query([ref], name, since, datetime.fromtimestamp(self.clock(), UTC))[0]
+        numbers = [(s.time, float(s.value)) for s in samples if _number(s.value)]
+        before = [v for t, v in numbers if t <= at]
+        if before:
+            return before[-1]
+        return numbers[0][1] if numbers else None
 
     def _replay(self, running: _Running, now: float) -> None:
         """Step through recorded telemetry from the grid start to the last grid point before now."""

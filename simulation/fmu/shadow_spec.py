@@ -24,6 +24,7 @@ from ontology.model import ModelSet, Telemetry
 from simulation.fmu.archive import FmuDescription
 from simulation.fmu.bindings import (
     DistributionSource,
+    LatestSource,
     OutputSource,
     SeriesSource,
     Source,
@@ -88,6 +89,11 @@ def spec_of(data: Mapping[str, Any]) -> ShadowSpec:
         pointer = "/" + "/".join(str(p) for p in first["loc"])
         raise ValidationFailed(f"shadow {pointer}: {first['msg']}", details={"pointer": pointer}) from None
     for name, source in spec.sources().items():
+        if isinstance(source, LatestSource) and source.twin is not None:
+            raise ValidationFailed(
+                f"shadow /bindings/{name}: a shadow reads its own twin's telemetry; drop 'twin'",
+                details={"pointer": f"/bindings/{name}/twin"},
+            )
         if isinstance(source, SeriesSource | DistributionSource | OutputSource):
             kind = type(source).__name__.removesuffix("Source").lower()
             raise ValidationFailed(
