@@ -125,6 +125,8 @@ class FmuInstance:
             raise self._failed("initialisation", exc) from exc
         self._time = time
         self._initialised = True
+        if not self._v3:  # the FMI 2 call itself (fmpy's wrapper still checks the status)
+            self._do_step = partial(self._fmu.fmi2DoStep, self._fmu.component)
 
     def set_values(self, values: Sequence[tuple[FmuVariable, Any]]) -> None:
         """Set variables of any kind, one FMI call per kind."""
@@ -161,7 +163,10 @@ class FmuInstance:
     def step(self, size: float) -> None:
         """Advance from the current communication point by ``size`` seconds."""
         try:
-            self._fmu.doStep(currentCommunicationPoint=self._time, communicationStepSize=size)
+            if self._v3:
+                self._fmu.doStep(currentCommunicationPoint=self._time, communicationStepSize=size)
+            else:
+                self._do_step(self._time, size, 1)
         except Exception as exc:
             raise self._failed(f"the step at t={self._time:g} s", exc) from exc
         self._time += size
@@ -206,7 +211,9 @@ class RealPort:
     def set(self, values: Sequence[float]) -> None:
         if not self._n:
             return
-        self._values[:] = list(values)
+        values_ = self._values
+        for i, value in enumerate(values):
+            values_[i] = value
         try:
             self._set()
         except Exception as exc:

@@ -175,11 +175,13 @@ def _step_all(
         samples = [[[] for _ in values[: wanted[u]]] for u, values in enumerate(current)]
     for k in range(cosim.steps):
         for u, instance in enumerate(instances):
-            given = [values[k] for values in series[u]]
-            for sources, combine, default in feeds[u]:
-                found = [current[s][i] for s, i in sources]
-                given.append(combine(found) if found else (default or 0.0))
-            inputs[u].set(given)
+            feeding = feeds[u]
+            if series[u] or feeding:
+                given = [values[k] for values in series[u]]
+                for sources, combine, default in feeding:
+                    found = [current[s][i] for s, i in sources]
+                    given.append(combine(found) if found else (default or 0.0))
+                inputs[u].set(given)
             instance.step(h)
             values = outputs[u].get()
             current[u] = values

@@ -19,7 +19,9 @@ def kgtwin(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([KGTWIN, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_a_modeler_adds_lists_and_deletes_an_fmu_for_an_interface(tmp_path: Path, test_fmus: BuiltFmus) -> None:
+def test_a_modeler_adds_lists_and_deletes_an_fmu_for_an_interface(
+    tmp_path: Path, test_fmus: BuiltFmus
+) -> None:
     assert kgtwin(tmp_path, "demo").returncode == 0  # the base ontology and a campus
     added = kgtwin(tmp_path, "fmu", "add", str(test_fmus.room), "--for", ROOM)
     assert added.returncode == 0, added.stderr
