@@ -38,6 +38,7 @@ from ingest.latest import LatestValues
 from ingest.store import TelemetryStore
 from ontology.errors import BadRequest
 from ontology.model import ModelSet
+from simulation.fmu.shadow_spec import measured_name
 
 _CONTAINMENT_NAMES = frozenset({"contains", "isPartOf", "locatedIn"})
 _RELATIONSHIP_KINDS = frozenset(
@@ -251,7 +252,7 @@ class Subscription(SimulationSubscription, ShadowSubscription):
         found = [await asyncio.to_thread(twins.get_twin, str(t)) for t in twin_ids]
         refs: list[TelemetryRef] = [t.telemetry for t in found]
         for twin, ref in zip(found, refs, strict=True):
-            missing = [n for n in names or () if n not in ref.fields]
+            missing = [n for n in names or () if measured_name(n) not in ref.fields]
             if missing:
                 raise BadRequest(
                     f"twin {twin.id!r} has no telemetry {missing[0]!r}",

@@ -48,12 +48,11 @@ from simulation.fmu.bindings import ConstantSource, LatestSource, PropertySource
 from simulation.fmu.instance import FmuInstance, unpacked
 from simulation.fmu.resample import resample
 from simulation.fmu.runs import FmuSource
-from simulation.fmu.shadow_spec import ShadowSpec, check_shadow, spec_of
+from simulation.fmu.shadow_spec import SUFFIXES, ShadowSpec, check_shadow, spec_of
 from simulation.models.fmu import property_of
 
 _log = structlog.get_logger("simulation.shadow")
-PREDICTED = ".predicted"
-RESIDUAL = ".residual"
+PREDICTED, RESIDUAL = SUFFIXES
 
 
 class ShadowTelemetry(Protocol):

@@ -34,6 +34,16 @@ from simulation.fmu.bindings import (
 )
 
 MIN_STEP_S = 0.05
+SUFFIXES = (".predicted", ".residual")
+"""What a shadow writes beside a telemetry ``temperature``: ``temperature.predicted`` and ``.residual``."""
+
+
+def measured_name(name: str) -> str:
+    """The telemetry a shadow's series is derived from (``temperature`` of ``temperature.residual``)."""
+    for suffix in SUFFIXES:
+        if name.endswith(suffix):
+            return name.removesuffix(suffix)
+    return name
 
 
 class ShadowOutput(BaseModel):
