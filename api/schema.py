@@ -1,7 +1,8 @@
 """The GraphQL schema for front ends (Strawberry): queries, mutations and subscriptions.
 
-The roots live in their own modules (``api.queries``, ``api.mutations``,
-``api.subscriptions``); errors carry kgtwin's codes through :class:`api.errors.KgtwinSchema`.
+The roots live in their own modules (``api.query_root``, ``api.mutations``,
+``api.subscriptions``); errors carry kgtwin's codes through
+:class:`api.graphql_errors.KgtwinSchema`.
 The contract, with examples, is docs/api.md.
 
 Parsing and validating a query cost more than executing a small one (about 2 ms of CPU
@@ -25,10 +26,10 @@ from graphql import GraphQLError, specified_rules, validate
 from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from api.errors import KgtwinSchema
 from api.execution import KgtwinExecutor
+from api.graphql_errors import KgtwinSchema
 from api.mutations import Mutation
-from api.queries import Query
+from api.query_root import Query
 from api.subscriptions import Subscription
 
 QUERY_CACHE_SIZE = 512

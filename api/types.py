@@ -23,7 +23,6 @@ from api.execution import DIRECT
 from api.loaders import LatestKey, NeighborsKey, RelationshipsKey, SeriesKey
 from api.roles import ANONYMOUS, Permission, Unauthenticated
 from graph import Direction, Twin, TwinRelationship
-from graph.telemetry import Sample, TelemetryRef
 from ontology.errors import BadRequest, NotFound
 from ontology.labels import display_name
 from ontology.model import (
@@ -36,6 +35,8 @@ from ontology.model import (
     Relationship,
     Schema,
 )
+from telemetry.points import Sample
+from telemetry.refs import TelemetryRef
 
 Ctx = Info[RequestContext, None]
 type Answer[T] = T | Awaitable[T]
@@ -217,7 +218,7 @@ class TwinNode:
         depth: int = 1,
     ) -> list[TwinNode]:
         ctx = context(info)
-        ctx.api.require_graph()
+        ctx.api.require_graph()  # BACKEND_UNAVAILABLE before a key is made
         key = NeighborsKey(self.twin.id, relationship or None, direction.graph, depth)
         return [TwinNode(twin=twin) for twin in await ctx.loaders.neighbors.load(key)]
 
@@ -325,8 +326,7 @@ class ModelNode:
 
     @strawberry.field(description="True once no new twin may use it (its twins keep it).")
     def decommissioned(self, info: Ctx) -> bool:
-        _, registry, _ = context(info).api.require_graph()
-        return registry.resolve(self.dtmi).decommissioned
+        return context(info).api.require_registry().resolve(self.dtmi).decommissioned
 
     @strawberry.field(
         description="The DTDL document as uploaded; null for an Interface defined inside another."
@@ -340,8 +340,7 @@ class ModelNode:
         return await context(info).loaders.twin_count.load(self.dtmi)
 
     def _interface(self, info: Ctx) -> Interface:
-        _, registry, _ = context(info).api.require_graph()
-        found = registry.models.get(self.dtmi)
+        found = context(info).api.require_registry().models.get(self.dtmi)
         if found is None:
             raise NotFound(f"model {self.dtmi} does not exist", details={"dtmi": self.dtmi})
         return found

@@ -30,7 +30,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import IO
 
 from graph._import_checks import RelationshipChecks, refuse_all, reserved
@@ -44,13 +43,15 @@ from graph.model_store import GraphModelStore
 from graph.physical import SYSTEM_KEYS
 from graph.relabel import relabel_twins
 from graph.store import GraphStore
-from graph.telemetry import DefaultRefs, TelemetryRef, ref_problems, ref_properties
+from graph.telemetry import DefaultRefs, ref_problems, ref_properties
+from graph.times import utc_now
 from ontology.errors import Conflict, KgtwinError
 from ontology.instances import validator_for
 from ontology.labels import LabelIndex, label_index
 from ontology.model import ModelSet
 from ontology.parser import parse
 from ontology.registry import ModelRegistry
+from telemetry.refs import TelemetryRef
 
 DEFAULT_BATCH = 5000
 MAX_ISSUES = 1000
@@ -173,7 +174,7 @@ class _Import:
         self.memo: dict[str, str] = {}
         # A fresh import: the graph held no twin at the start, so one not in ``memo`` is absent.
         self.fresh = not store.read(_ANY_TWIN).rows
-        self.now = _now()
+        self.now = utc_now()
         self.checks: RelationshipChecks | None = None
         self.edges = EdgeBatchWriter(store, events, self.report.refuse, self._models_of, fresh=self.fresh)
         self.default_refs: DefaultRefs | None = None
@@ -364,7 +365,3 @@ def _collect_young() -> None:
     """Free the reference cycles earlier batches' statements left (see :func:`_no_cycle_collection`)."""
     if not gc.isenabled() and next(_batches) % COLLECT_EVERY == 0:
         gc.collect(1)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -131,7 +131,7 @@ def import_(
     each invalid line is printed as `line N: code: message` and the exit code is 1.
     """
     from graph.importer import import_bulk
-    from kgtwin.wiring import open_backends
+    from kgtwin.backends import open_backends
 
     if not file.is_file():
         fail(f"{file}: no such file")
@@ -166,7 +166,7 @@ def export(
 ) -> None:
     """Export models, twins and relationships as bulk NDJSON (the format `kgtwin import` reads)."""
     from graph.exporter import export_bulk
-    from kgtwin.wiring import open_backends
+    from kgtwin.backends import open_backends
 
     backends = open_backends(_settings(), ["graph"])
     try:
@@ -204,8 +204,8 @@ def demo() -> None:
     Loading it again changes nothing. `kgtwin serve --demo` does the same and also starts
     simulated devices that publish the demo's telemetry over MQTT.
     """
+    from kgtwin.backends import open_backends
     from kgtwin.demo import load_demo
-    from kgtwin.wiring import open_backends
 
     backends = open_backends(_settings(), ["graph"])
     try:

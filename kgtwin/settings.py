@@ -1,6 +1,6 @@
 """Settings: one pydantic-settings model, read once by the composition root.
 
-Each port has one URL; its scheme picks the backend (the registries in ``kgtwin.wiring``).
+Each port has one URL; its scheme picks the backend (the tables in ``kgtwin.backends``).
 Values come, highest priority first, from keyword arguments, ``KGTWIN_*`` environment
 variables, and an optional ``kgtwin.toml`` in the working directory (or the file named by
 ``KGTWIN_CONFIG``). The defaults run everything embedded under ``./data``, so a fresh
@@ -23,16 +23,8 @@ from pydantic_settings import (
 )
 
 from ingest.messages import TopicMapping
-from kgtwin.urls import (
-    BrokerUrl,
-    ExecutorUrl,
-    GraphUrl,
-    TelemetryUrl,
-    parse_broker_url,
-    parse_executor_url,
-    parse_graph_url,
-    parse_telemetry_url,
-)
+from kgtwin.backends import parse_broker_url, parse_executor_url, parse_graph_url, parse_telemetry_url
+from kgtwin.urls import BrokerUrl, ExecutorUrl, GraphUrl, TelemetryUrl
 from ontology.errors import ConfigurationInvalid
 
 ENV_PREFIX = "KGTWIN_"
@@ -53,8 +45,8 @@ class Settings(BaseSettings):
     )
     telemetry_url: str = Field(
         default="duckdb:///data/telemetry.duckdb",
-        description="Time-series store: duckdb:///<file> (embedded) or "
-        "influxdb://<token>@host:8086?org=<org>&bucket=<bucket>.",
+        description="Time-series store: duckdb:///<file> (embedded), "
+        "influxdb://<token>@host:8086?org=<org>&bucket=<bucket>, or memory:// (kept by this process only).",
     )
     broker_url: str = Field(
         default="embedded",

@@ -12,10 +12,11 @@ from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.domain.permission import Permission
 from influxdb_client.domain.permission_resource import PermissionResource
 
-from graph.telemetry import Sample, TelemetryPoint, TelemetryRef
-from ingest.duckdb import DuckDbTelemetryStore
-from ingest.influx import InfluxTelemetryStore, flux_string
 from ontology.errors import BackendUnavailable
+from telemetry.duckdb import DuckDbTelemetryStore
+from telemetry.influx import InfluxTelemetryStore, flux_string
+from telemetry.points import Sample, TelemetryPoint
+from telemetry.refs import TelemetryRef
 from tests.conftest import InfluxTarget
 
 T0 = datetime(2026, 11, 25, tzinfo=UTC)

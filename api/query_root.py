@@ -8,12 +8,8 @@ that never skips or repeats a twin when others are written between pages.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -30,17 +26,12 @@ from graph import (
     Filter,
     LimitExceeded,
     SubgraphSpec,
-    TwinRelationship,
     find_twins,
     select_subgraph,
 )
 from graph.counting import count_twins
-from graph.search import MAX_PAGE
-from graph.subgraph import ETAG, MODEL, RELATIONSHIP_NAME, TELEMETRY
-from graph.telemetry import TelemetryRef, default_ref
-from graph.twins import Twin
+from graph.subgraph import subgraph_relationships, subgraph_twins
 from ontology.errors import BadRequest, NotFound
-from ontology.model import ModelSet
 
 _OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in_", "contains")
 
@@ -101,9 +92,11 @@ class TwinConnection:
 
     @strawberry.field(description="How many twins match, over every page (one count, no twin read).")
     async def total_count(self, info: Ctx) -> int:
-        graph, registry, _ = context(info).api.require_graph()
+        api = context(info).api
         model, where = self.query
-        return await asyncio.to_thread(count_twins, graph, registry.models, model, where)
+        return await asyncio.to_thread(
+            count_twins, api.require_graph(), api.require_registry().models, model, where
+        )
 
 
 @strawberry.type(description="The answer to a read-only Cypher query.")
@@ -144,7 +137,7 @@ class Query(SimulationQuery):
 
     @strawberry.field(description="One twin; null when there is none.")
     async def twin(self, info: Ctx, id: strawberry.ID) -> TwinNode | None:
-        _, _, twins = context(info).api.require_graph()
+        twins = context(info).api.require_twins()
         try:
             return TwinNode(twin=await asyncio.to_thread(twins.get_twin, str(id)))
         except NotFound:
@@ -162,48 +155,42 @@ class Query(SimulationQuery):
         first: int = 100,
         after: str | None = None,
     ) -> TwinConnection:
-        graph, registry, _ = context(info).api.require_graph()
+        api = context(info).api
         condition = to_filter(where) if where is not None else None
         order = order_by or TwinOrder()
-        start, skip = _decode(after) if after is not None else (None, 0)
-        if not 1 <= first <= MAX_PAGE:
-            raise BadRequest(f"first must be between 1 and {MAX_PAGE}, not {first}", details={"first": first})
-        fetch = min(first + skip, MAX_PAGE)
         page = await asyncio.to_thread(
             find_twins,
-            graph,
-            registry.models,
+            api.require_graph(),
+            api.require_registry().models,
             model,
             where=condition,
             order_by=order.property,
             descending=order.descending,
-            first=fetch,
-            after=start,
+            first=first,
+            after=after,
         )
-        twins = page.twins[skip:]
-        # Every cursor but the last one is "skip n twins after the cursor this page began at".
-        cursors = [_encode(start, skip + i + 1) for i in range(len(twins))]
-        if twins:
-            cursors[-1] = _encode(page.end_cursor, 0)
+        edges = [
+            TwinEdge(cursor=c, node=TwinNode(twin=t)) for c, t in zip(page.cursors, page.twins, strict=True)
+        ]
         return TwinConnection(
-            edges=[TwinEdge(cursor=c, node=TwinNode(twin=t)) for c, t in zip(cursors, twins, strict=True)],
+            edges=edges,
             page_info=PageInfo(
                 has_next_page=page.has_next,
                 has_previous_page=after is not None,
-                start_cursor=cursors[0] if cursors else None,
-                end_cursor=cursors[-1] if cursors else None,
+                start_cursor=page.cursors[0] if page.cursors else None,
+                end_cursor=page.end_cursor,
             ),
             query=(model, condition),
         )
 
     @strawberry.field(description="One model by DTMI; null when it is not registered.")
     def model(self, info: Ctx, id: strawberry.ID) -> ModelNode | None:
-        _, registry, _ = context(info).api.require_graph()
+        registry = context(info).api.require_registry()
         return ModelNode(dtmi=str(id)) if str(id) in registry.models else None
 
     @strawberry.field(description="The uploaded models (top-level Interfaces) in upload order.")
     async def models(self, info: Ctx, include_decommissioned: bool = True) -> list[ModelNode]:
-        _, registry, _ = context(info).api.require_graph()
+        registry = context(info).api.require_registry()
         stored = await asyncio.to_thread(registry.list, include_decommissioned=include_decommissioned)
         return [ModelNode(dtmi=m.dtmi) for m in stored]
 
@@ -219,7 +206,7 @@ class Query(SimulationQuery):
         max_rows: int | None = None,
     ) -> CypherResult:
         api = context(info, Permission.CYPHER).api
-        graph, _, _ = api.require_graph()
+        graph = api.require_graph()
         if params is not None and not isinstance(params, dict):
             raise BadRequest("params must be a JSON object of query parameters", details={"params": params})
         # The service's limits are the defaults and the ceilings (KGTWIN_CYPHER_*).
@@ -247,7 +234,8 @@ class Query(SimulationQuery):
         max_depth: int = 1,
         models: list[str] | None = None,
     ) -> Subgraph:
-        graph, registry, _ = context(info).api.require_graph()
+        api = context(info).api
+        graph, models_set = api.require_graph(), api.require_registry().models
         if max_depth > MAX_DEPTH:
             raise LimitExceeded("maxDepth", MAX_DEPTH)
         if not roots:
@@ -259,15 +247,11 @@ class Query(SimulationQuery):
             max_depth=max_depth,
             models=tuple(models or ()),
         )
-        found = await asyncio.to_thread(select_subgraph, graph, registry.models, spec)
-        twins = [
-            TwinNode(twin=_twin(registry.models, node, dict(attrs))) for node, attrs in found.nodes(data=True)
-        ]
-        edges = [
-            RelationshipNode.of(_relationship(source, target, key, dict(attrs)))
-            for source, target, key, attrs in found.edges(keys=True, data=True)
-        ]
-        return Subgraph(twins=twins, relationships=edges)
+        found = await asyncio.to_thread(select_subgraph, graph, models_set, spec)
+        return Subgraph(
+            twins=[TwinNode(twin=twin) for twin in subgraph_twins(found, models_set)],
+            relationships=[RelationshipNode.of(rel) for rel in subgraph_relationships(found)],
+        )
 
 
 def to_filter(where: TwinFilter) -> Filter:
@@ -295,33 +279,3 @@ def _non_empty(filters: Sequence[TwinFilter], name: str) -> Sequence[TwinFilter]
     if not filters:
         raise BadRequest(f"{name} needs at least one filter")
     return filters
-
-
-def _encode(graph_cursor: str | None, skip: int) -> str:
-    text = json.dumps([graph_cursor, skip], separators=(",", ":"))
-    return base64.urlsafe_b64encode(text.encode()).decode()
-
-
-def _decode(cursor: str) -> tuple[str | None, int]:
-    try:
-        start, skip = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError, binascii.Error):
-        raise BadRequest("after is not a cursor this query returned", details={"after": cursor}) from None
-    if not (start is None or isinstance(start, str)) or not isinstance(skip, int) or not 0 <= skip < MAX_PAGE:
-        raise BadRequest("after is not a cursor this query returned", details={"after": cursor})
-    return start, skip
-
-
-def _twin(models: ModelSet, twin_id: str, attrs: dict[str, Any]) -> Twin:
-    """A twin of the subgraph: its node carries its telemetry reference but no timestamps."""
-    model, etag = str(attrs.pop(MODEL)), str(attrs.pop(ETAG))
-    stored = attrs.pop(TELEMETRY, None)
-    ref = TelemetryRef.from_dict(stored) if stored is not None else default_ref(models, model, twin_id)
-    return Twin(
-        id=twin_id, model=model, etag=etag, created_at="", updated_at="", telemetry=ref, properties=attrs
-    )
-
-
-def _relationship(source: str, target: str, key: str, attrs: dict[str, Any]) -> TwinRelationship:
-    name = str(attrs.pop(RELATIONSHIP_NAME))
-    return TwinRelationship(id=key, name=name, source=source, target=target, properties=attrs)

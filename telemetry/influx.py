@@ -31,8 +31,8 @@ from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
-from graph.telemetry import Aggregate, Sample, TelemetryPoint, TelemetryRef
-from ingest.store import (
+from ontology.errors import BackendUnavailable, BadRequest, KgtwinError
+from telemetry.checks import (
     Instants,
     check_field,
     check_query,
@@ -41,7 +41,8 @@ from ingest.store import (
     ns_to_datetime,
     ref_fields,
 )
-from ontology.errors import BackendUnavailable, BadRequest, KgtwinError
+from telemetry.points import Aggregate, Sample, TelemetryPoint
+from telemetry.refs import TelemetryRef
 
 # Lines per HTTP request: InfluxDB suggests 5,000-10,000; bigger bodies gain little.
 _CHUNK_LINES = 10_000

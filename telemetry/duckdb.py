@@ -6,7 +6,8 @@ processes) uses InfluxDB instead.
 
 Two tables. ``series`` names each (bucket, measurement, tag set, field) once and gives it a
 number, ``sid``, as InfluxDB's series key does; this process keeps the whole table in memory
-(``ingest._duckdb_series``) to turn points into sids and references into sid sets without a query.
+(``telemetry._duckdb_series``) to turn points into sids and references into sid sets
+without a query.
 ``points`` is long and narrow: (sid, time, seq, kind, value, ival, text), one row per field
 value. Only one process opens the file, so the in-memory index cannot go stale.
 
@@ -31,10 +32,11 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from graph.telemetry import Aggregate, FieldValue, Sample, TelemetryPoint, TelemetryRef
-from ingest._duckdb_series import SeriesIndex
-from ingest.store import Instants, check_query, check_value, ns_to_datetime, ref_fields
 from ontology.errors import BackendUnavailable, BadRequest
+from telemetry._duckdb_series import SeriesIndex
+from telemetry.checks import Instants, check_query, check_value, ns_to_datetime, ref_fields
+from telemetry.points import Aggregate, FieldValue, Sample, TelemetryPoint
+from telemetry.refs import TelemetryRef
 
 # How a value is kept: ``kind`` says which column holds it.
 _FLOAT, _INT, _BOOL, _STR = 0, 1, 2, 3

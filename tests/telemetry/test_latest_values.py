@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from structlog.testing import capture_logs
 
-from graph.telemetry import TelemetryPoint
-from ingest.latest import LatestValues
+from telemetry.latest_values import LatestValues, freshest
+from telemetry.points import Sample, TelemetryPoint
 
 
 def point(twin_id: str, value: float, time_ns: int) -> TelemetryPoint:
@@ -86,3 +88,26 @@ def test_a_bad_point_midway_still_flags_the_twins_changed_before_it() -> None:
     with pytest.raises(KeyError):
         latest.update([point("a", 1.0, 10), untagged])
     assert sorted(latest.take_changed()) == ["a"]
+
+
+def test_the_freshest_value_is_the_later_observed_and_the_first_on_a_tie() -> None:
+    early, late = Sample(datetime(2026, 1, 1, tzinfo=UTC), 1.0), Sample(datetime(2026, 1, 2, tzinfo=UTC), 2.0)
+    same_time = Sample(early.time, 9.0)
+    assert freshest(early, late) is late
+    assert freshest(late, early) is late
+    assert freshest(early, same_time) is early
+    assert freshest(None, late) is late
+    assert freshest(early, None) is early
+    assert freshest(None, None) is None
+
+
+def test_the_cache_keeps_values_by_the_freshest_rule() -> None:
+    """A late point loses to a newer value; a point at the same instant replaces it (a correction)."""
+    latest = LatestValues()
+    latest.update([point("a", 1.0, 2_000_000_000)])
+    latest.update([point("a", 5.0, 1_000_000_000)])  # late: older than what is held
+    assert latest.sample("a", "v0") == Sample(datetime.fromtimestamp(2, UTC), 1.0)
+    latest.update([point("a", 7.0, 2_000_000_000)])  # redelivered with a correction
+    assert latest.sample("a", "v0") == Sample(datetime.fromtimestamp(2, UTC), 7.0)
+    assert latest.sample("a", "nothing") is None
+    assert latest.sample("nobody", "v0") is None

@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from graph.telemetry import TelemetryPoint, TelemetryRef
-from ingest.store import check_field, check_series
+from telemetry.checks import check_field, check_series
+from telemetry.points import TelemetryPoint
+from telemetry.refs import TelemetryRef
 
 NEVER = -(2**63)
 

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from api.roles import Role
 from graph.store import GraphStore
+from graph.times import utc_now
 from ontology.errors import BadRequest, Conflict, NotFound
 
 KEY_PREFIX = "kgt_"
@@ -51,11 +50,11 @@ RETURN {_FIELDS}
 
 @dataclass(frozen=True)
 class ApiKey:
-    """One API key as stored: never its secret."""
+    """One API key as stored: never its secret. ``roles`` are the names the API grants (``api.roles``)."""
 
     id: str
     name: str
-    roles: tuple[Role, ...]
+    roles: tuple[str, ...]
     created_at: str
     revoked_at: str | None = None
 
@@ -67,7 +66,7 @@ class ApiKey:
         return {
             "id": self.id,
             "name": self.name,
-            "roles": [r.value for r in self.roles],
+            "roles": list(self.roles),
             "createdAt": self.created_at,
             "revokedAt": self.revoked_at,
         }
@@ -86,25 +85,13 @@ def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def parse_roles(names: Iterable[str]) -> tuple[Role, ...]:
-    """Role names as given on a command line or in a token; ``BadRequest`` names an unknown one."""
-    roles: list[Role] = []
-    for name in names:
-        try:
-            roles.append(Role(name.strip().lower()))
-        except ValueError:
-            known = ", ".join(r.value for r in Role)
-            raise BadRequest(f"unknown role {name!r}: one of {known}", details={"role": name}) from None
-    return tuple(dict.fromkeys(roles))
-
-
 class ApiKeyStore:
     """The API keys of one twin graph."""
 
     def __init__(self, store: GraphStore) -> None:
         self.store = store
 
-    def create(self, name: str, roles: Sequence[Role]) -> IssuedKey:
+    def create(self, name: str, roles: Sequence[str]) -> IssuedKey:
         """Make a key ``name`` with ``roles``; ``Conflict`` if a key in use has that name."""
         name = name.strip()
         if not name or len(name) > _MAX_NAME:
@@ -113,11 +100,11 @@ class ApiKeyStore:
             raise BadRequest("a key needs at least one role", details={"name": name})
         key_id = secrets.token_hex(6)
         secret = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
-        key = ApiKey(key_id, name, tuple(roles), _now())
+        key = ApiKey(key_id, name, tuple(str(role) for role in roles), utc_now())
         props = {
             "id": key.id,
             "name": key.name,
-            "roles": [r.value for r in key.roles],
+            "roles": list(key.roles),
             "createdAt": key.created_at,
             "hash": hash_key(secret),
         }
@@ -138,7 +125,7 @@ class ApiKeyStore:
 
     def revoke(self, ref: str) -> ApiKey:
         """Revoke the key in use with id (or else name) ``ref``; ``NotFound`` if there is none."""
-        now = _now()
+        now = utc_now()
         for field in ("id", "name"):
             rows = self.store.write(_REVOKE.format(field=field), {"ref": ref, "now": now}).rows
             if rows:
@@ -148,16 +135,10 @@ class ApiKeyStore:
 
 def _key(row: Sequence[Any]) -> ApiKey:
     key_id, name, roles, created_at, revoked_at = row
-    known = {r.value for r in Role}
     return ApiKey(
         id=str(key_id),
         name=str(name),
-        # A role renamed in a later release is dropped rather than failing every request.
-        roles=tuple(Role(r) for r in (roles or []) if r in known),
+        roles=tuple(str(r) for r in roles or ()),
         created_at=str(created_at),
         revoked_at=None if revoked_at is None else str(revoked_at),
     )
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

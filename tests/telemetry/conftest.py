@@ -1,7 +1,8 @@
-"""The ``telemetry_store`` fixture: each real ``TelemetryStore`` backend in turn.
+"""The ``telemetry_store`` fixture: each ``TelemetryStore`` backend in turn.
 
-DuckDB gets a fresh file per test; InfluxDB is the session's real server, and each test
-gets its own bucket (``bucket`` fixture), so no test sees another's points.
+Memory gets a fresh store per test, DuckDB a fresh file per test; InfluxDB is the
+session's real server, and each test gets its own bucket (``bucket`` fixture), so no test
+sees another's points.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.duckdb import DuckDbTelemetryStore
-from ingest.influx import InfluxTelemetryStore
-from ingest.store import TelemetryStore
+from telemetry.duckdb import DuckDbTelemetryStore
+from telemetry.influx import InfluxTelemetryStore
+from telemetry.memory import MemoryTelemetryStore
+from telemetry.store import TelemetryStore
 
 
 @pytest.fixture
@@ -23,11 +25,13 @@ def bucket() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(params=["duckdb", pytest.param("influxdb", marks=pytest.mark.influxdb)])
+@pytest.fixture(params=["memory", "duckdb", pytest.param("influxdb", marks=pytest.mark.influxdb)])
 def telemetry_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TelemetryStore]:
     """Each backend of the ``TelemetryStore`` port, freshly opened."""
     store: TelemetryStore
-    if request.param == "duckdb":
+    if request.param == "memory":
+        store = MemoryTelemetryStore()
+    elif request.param == "duckdb":
         store = DuckDbTelemetryStore(tmp_path / "telemetry.duckdb")
     else:
         influx = request.getfixturevalue("influx")

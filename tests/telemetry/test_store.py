@@ -1,4 +1,4 @@
-"""The ``TelemetryStore`` contract, run against every backend (DuckDB and a real InfluxDB)."""
+"""The ``TelemetryStore`` contract, run against every backend (memory, DuckDB and a real InfluxDB)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from graph.telemetry import Aggregate, Sample, TelemetryPoint, TelemetryRef
-from ingest.store import TelemetryStore, check_field, check_series
 from ontology.errors import BadRequest
+from telemetry.checks import check_field, check_series
+from telemetry.points import Aggregate, Sample, TelemetryPoint
+from telemetry.refs import TelemetryRef
+from telemetry.store import TelemetryStore
 
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
 T0_NS = int(T0.timestamp()) * 1_000_000_000
