@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import strawberry
 from strawberry.scalars import JSON
 
-from api.prefetch import prefetch
 from api.roles import Permission
 from api.simulations import SimulationQuery
 from api.types import Ctx, ModelNode, RelationshipDirection, RelationshipNode, TwinNode, context
@@ -85,10 +84,8 @@ class TwinConnection:
     query: strawberry.Private[tuple[str, Filter | None]]
 
     @strawberry.field(description="The twins of this page (the edges' nodes).")
-    async def nodes(self, info: Ctx) -> list[TwinNode]:
-        twins = [edge.node for edge in self.edges]
-        await prefetch(info, twins)
-        return twins
+    def nodes(self) -> list[TwinNode]:
+        return [edge.node for edge in self.edges]
 
     @strawberry.field(description="How many twins match, over every page (one count, no twin read).")
     async def total_count(self, info: Ctx) -> int:
