@@ -15,9 +15,8 @@ from types import FrameType
 import structlog
 import uvicorn
 
-from api import ApiContext, create_app
+from api import ApiContext, create_app, twin_context
 from api.auth import AuthConfig, OidcConfig
-from api.context import twin_context
 from api.limits import Limits
 from api.notifications import ChangeNotifier
 from api.remote_changes import RemoteChanges
