@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import strawberry
 from strawberry.scalars import JSON
 
+from api.fastpath import fast_field
 from api.roles import Permission
 from api.simulations import SimulationQuery
 from api.types import Ctx, ModelNode, RelationshipDirection, RelationshipNode, TwinNode, context
@@ -25,6 +26,7 @@ from graph import (
     Filter,
     LimitExceeded,
     SubgraphSpec,
+    TwinPage,
     find_twins,
     select_subgraph,
 )
@@ -73,8 +75,14 @@ class PageInfo:
 
 @strawberry.type
 class TwinEdge:
-    cursor: str
     node: TwinNode
+    page: strawberry.Private[TwinPage]
+    index: strawberry.Private[int]
+
+    @fast_field(description="Resumes the twins right after this one, as after.")
+    def cursor(self) -> str:
+        # Made when asked for: a page read for its nodes makes none.
+        return self.page.cursor(self.index)
 
 
 @strawberry.type(description="One page of twins (Relay connection).")
@@ -166,15 +174,13 @@ class Query(SimulationQuery):
             first=first,
             after=after,
         )
-        edges = [
-            TwinEdge(cursor=c, node=TwinNode(twin=t)) for c, t in zip(page.cursors, page.twins, strict=True)
-        ]
+        edges = [TwinEdge(node=TwinNode(twin=t), page=page, index=i) for i, t in enumerate(page.twins)]
         return TwinConnection(
             edges=edges,
             page_info=PageInfo(
                 has_next_page=page.has_next,
                 has_previous_page=after is not None,
-                start_cursor=page.cursors[0] if page.cursors else None,
+                start_cursor=page.cursor(0) if page.twins else None,
                 end_cursor=page.end_cursor,
             ),
             query=(model, condition),

@@ -101,14 +101,16 @@ async def finish(coroutine: Coroutine[Any, Any, Any], waiting_on: Any) -> Any:
     """
     while True:
         error: BaseException | None = None
+        future = waiting_on if isinstance(waiting_on, asyncio.Future) else None
         try:
-            if isinstance(waiting_on, asyncio.Future):
-                waiting_on._asyncio_future_blocking = False
-                await asyncio.wait((waiting_on,))
+            if future is not None:
+                future._asyncio_future_blocking = False
+                await future  # its outcome is the coroutine's to read, below
             else:
                 await asyncio.sleep(0)
         except BaseException as exc:
-            error = exc
+            if future is None or not future.done():  # this awaitable was cancelled while it waited
+                error = exc
         try:
             waiting_on = coroutine.send(None) if error is None else coroutine.throw(error)
         except StopIteration as done:
