@@ -13,11 +13,10 @@ import yaml
 from kgtwin.cli import app
 from kgtwin.settings import ENV_PREFIX, Settings
 from tests.conftest import unavailable
+from tests.deploy.conftest import CONTRACT_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 KGTWIN_SERVICES = ("api", "ingest", "worker")
-# Settings whose names are fixed for the operations work (health port, shutdown grace).
-CONTRACT_SETTINGS = {"KGTWIN_HEALTH_PORT", "KGTWIN_API_WORKERS", "KGTWIN_SHUTDOWN_GRACE_S"}
 
 
 @pytest.fixture(scope="module")
