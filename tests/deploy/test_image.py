@@ -88,6 +88,7 @@ def kgtwin_image(request: pytest.FixtureRequest) -> BuiltImage:
     base = BASE_IMAGE_FILE.read_text().strip()
     if podman("image", "exists", base, check=False).returncode != 0:
         unavailable(f"base image {base} is not in podman's storage: run tests/servers/provision.sh")
+    previous = podman("image", "inspect", "--format", "{{.Id}}", IMAGE, check=False).stdout.strip()
     started = time.monotonic()
     podman(
         "build",
@@ -109,6 +110,9 @@ def kgtwin_image(request: pytest.FixtureRequest) -> BuiltImage:
     )
     seconds = time.monotonic() - started
     (inspect,) = json.loads(podman("image", "inspect", IMAGE).stdout)
+    if previous and previous != inspect["Id"]:
+        # The last run's image, now untagged: its layers would pile up run after run.
+        podman("rmi", previous, check=False)
     image = BuiltImage(IMAGE, int(inspect["Size"]), seconds, inspect)
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
