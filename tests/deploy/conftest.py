@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,7 +59,16 @@ def run_helm(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def render(helm: Path, profile: str, *overrides: str, release: str = "kgtwin") -> list[Manifest]:
-    """``helm template`` of one profile, with ``--set`` overrides, as a list of objects."""
+    """``helm template`` of one profile, with ``--set`` overrides, as a list of objects.
+
+    Each rendering is made once per session (helm takes about a second); callers get
+    their own copy to change.
+    """
+    return copy.deepcopy(_render(helm, profile, overrides, release))
+
+
+@functools.cache
+def _render(helm: Path, profile: str, overrides: tuple[str, ...], release: str) -> list[Manifest]:
     sets = [arg for override in overrides for arg in ("--set", override)]
     result = run_helm(
         helm, "template", release, str(CHART), "--namespace", "twin", "-f", str(values_file(profile)), *sets
