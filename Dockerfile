@@ -24,13 +24,9 @@ COPY pyproject.toml ./
 RUN python3 -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
         >requirements.txt \
     && /opt/kgtwin/bin/pip wheel --wheel-dir /wheels --requirement requirements.txt
-COPY README.md LICENSE ./
-COPY ontology ontology
-COPY graph graph
-COPY ingest ingest
-COPY simulation simulation
-COPY api api
-COPY kgtwin kgtwin
+# Everything .dockerignore lets through: the packages pyproject.toml names (a package
+# added there needs no line here), README.md and LICENSE.
+COPY . .
 RUN /opt/kgtwin/bin/pip wheel --no-deps --wheel-dir /wheels . \
     && /opt/kgtwin/bin/pip install --no-index --find-links /wheels kgtwin \
     && /opt/kgtwin/bin/pip uninstall --yes pip \
