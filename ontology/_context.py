@@ -116,7 +116,7 @@ def extend_scope(
     terms = scope.terms
     extensions = set(scope.extensions)
     undefined = scope.undefined_extension
-    for entry in entries:
+    for position, entry in enumerate(entries):
         if not isinstance(entry, str):
             problems.append(
                 ContextProblem(IssueCode.CONTEXT_INVALID, f"@context value {entry!r} is not a string")
@@ -124,7 +124,12 @@ def extend_scope(
             continue
         dtdl = _DTDL_CONTEXT.match(entry)
         if dtdl is not None:
-            if entry != mm.context_id:
+            # DTDL v3 §Context: DTDL contexts come first, extension contexts after them.
+            if any(not (isinstance(e, str) and _DTDL_CONTEXT.match(e)) for e in entries[:position]):
+                problems.append(
+                    ContextProblem(IssueCode.CONTEXT_INVALID, f"{entry!r} follows an extension context")
+                )
+            elif entry != mm.context_id:
                 problems.append(
                     ContextProblem(
                         IssueCode.CONTEXT_INVALID, f"{entry!r} must be the first @context value, or absent"
@@ -155,7 +160,11 @@ def extend_scope(
                 )
             continue
         if entry not in extensions:
-            terms = {**terms, **ext.terms}
+            # A later extension context overrides an earlier one's terms (JSON-LD), but not the
+            # DTDL context's: QuantitativeTypes v2 defines the unit ``byte``, and ``byte`` stays
+            # DTDL v4's schema, as Microsoft's DTDLParser reads it (the unit is then written as
+            # its DTMI).
+            terms = {**terms, **{t: iri for t, iri in ext.terms.items() if t not in mm.terms}}
             extensions.add(entry)
     new = Scope(scope.version, terms, frozenset(extensions), undefined, scope.limits)
     return new, problems

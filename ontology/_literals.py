@@ -29,6 +29,23 @@ def _pointer(base: str, token: str | int) -> str:
     return f"{base}/{text}"
 
 
+def array_items(raw: list[Any], ptr: str) -> list[tuple[str, Any]]:
+    """The items of a JSON array with their pointers, the items of nested arrays included.
+
+    JSON-LD 1.1 §Expansion Algorithm: an array inside an array is expanded into its items
+    (``[["a"]]`` means ``["a"]``), and Microsoft's DTDLParser reads DTDL the same way.
+    """
+    out: list[tuple[str, Any]] = []
+    stack = [(_pointer(ptr, i), item) for i, item in reversed(list(enumerate(raw)))]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, list):
+            stack.extend((_pointer(where, i), inner) for i, inner in reversed(list(enumerate(item))))
+        else:
+            out.append((where, item))
+    return out
+
+
 def read_lang_strings(raw: Any, ptr: str, rule: PropertyRule, version: int, report: Report) -> list[Literal]:
     """Read a localizable string into one literal per language."""
     out: list[Literal] = []
@@ -45,8 +62,7 @@ def read_lang_strings(raw: Any, ptr: str, rule: PropertyRule, version: int, repo
             else:
                 out.append(Literal(text, _pointer(ptr, lang), lang))
     elif isinstance(raw, list):
-        for i, item in enumerate(raw):
-            where = _pointer(ptr, i)
+        for where, item in array_items(raw, ptr):
             if isinstance(item, str):
                 out.append(Literal(item, where, "en"))
                 continue

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from ontology._context import ContextProblem, Scope, nested_scope, top_scope
-from ontology._literals import read_lang_strings, read_literal
+from ontology._literals import array_items, read_lang_strings, read_literal
 from ontology._metamodel import ClassDef, PropertyRule, universe
 from ontology._nodes import Literal, Node, Ref
 from ontology._types import classify, read_types
@@ -287,7 +287,7 @@ class Reader:
                 )
                 continue
             seen[rule.iri] = key
-            if raw == [] or raw is None:
+            if raw is None or (isinstance(raw, list) and not array_items(raw, kptr)):
                 empty.add(rule.iri)
             values = self._read_values(raw, scope, kptr, rule, node)
             node.props[rule.term] = values
@@ -314,14 +314,10 @@ class Reader:
 
         if rule.datatype == "rdf:langString":
             return list(read_lang_strings(raw, ptr, rule, scope.version, report))
-        items = list(enumerate(raw)) if isinstance(raw, list) else [(None, raw)]
+        items = array_items(raw, ptr) if isinstance(raw, list) else [(ptr, raw)]
         out: list[Node | Ref | Literal] = []
-        for i, item in items:
-            where = ptr if i is None else pointer_join(ptr, i)
+        for index, (where, item) in enumerate(items):
             if rule.literal:
-                if isinstance(item, list):
-                    report(where, IssueCode.VALUE_INVALID, f"{rule.term} must not hold nested arrays")
-                    continue
                 lit = read_literal(item, where, rule, report, scope.metamodel.restrict_keywords)
                 if lit is not None:
                     out.append(lit)
@@ -329,8 +325,12 @@ class Reader:
                 ref = self._read_reference(item, scope, where, rule, node)
                 if ref is not None:
                     out.append(ref)
+            elif isinstance(item, dict) and rule.iri_only and not rule.classes:
+                # An identifier with no class to define inline (Relationship ``target``): the
+                # shape allows an IRI only, so the value is a DTMI string, never an object.
+                report(where, IssueCode.VALUE_INVALID, f"{rule.term} must be a DTMI string, not an object")
             elif isinstance(item, dict):
-                child = self._read_object(item, scope, where, rule, node, i)
+                child = self._read_object(item, scope, where, rule, node, index)
                 if child is not None:
                     out.append(child)
             else:

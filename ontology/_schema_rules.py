@@ -42,8 +42,10 @@ def check_enum(checker: Checker, node: Node) -> None:
 
 
 def check_component(checker: Checker, node: Node) -> None:
+    # DTDL v3 §Component: the schema "may not contain nested Component in hierarchy",
+    # so a Component inherited through extends counts as well.
     for schema in checker.children(node, "schema"):
-        for content in checker.children(schema, "contents"):
+        for content in checker.all_contents(schema):
             if checker.is_a(content, "Component"):
                 checker.report(
                     node,

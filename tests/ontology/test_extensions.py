@@ -208,3 +208,28 @@ def test_a_unit_type_is_not_a_unit() -> None:
     doc["contents"][0]["unit"] = "TemperatureUnit"
     with pytest.raises(ModelError, match="must name a unit of TemperatureUnit, and TemperatureUnit is not"):
         parse([doc])
+
+
+def test_byte_stays_the_v4_schema_under_quantitative_types() -> None:
+    # QuantitativeTypes v2 defines the unit "byte"; the DTDL context's schema "byte" keeps
+    # the term, as Microsoft's DTDLParser reads it, and the unit is written as its DTMI.
+    context = ["dtmi:dtdl:context;4", "dtmi:dtdl:extension:quantitativeTypes;2"]
+    counter = interface("dtmi:ex:C;1", {"@type": "Property", "name": "n", "schema": "byte"}, version=4)
+    counter["@context"] = context
+    assert parse([counter])["dtmi:ex:C;1"].properties["n"].schema.kind == "byte"
+    memory = {"@type": ["Property", "DataSize"], "name": "m", "schema": "double", "unit": "byte"}
+    sized = interface("dtmi:ex:M;1", memory, version=4)
+    sized["@context"] = context
+    assert codes(sized) == [IssueCode.VALUE_INVALID]
+    memory["unit"] = "dtmi:dtdl:extension:quantitativeTypes:v2:unit:byte"
+    assert parse([sized])["dtmi:ex:M;1"].properties["m"].unit == "byte"
+
+
+def test_a_v2_semantic_type_does_not_apply_to_a_relationship() -> None:
+    # DTDL v2 §Semantic Type: semantic types "can be applied to Properties and Telemetries".
+    doc = interface(
+        "dtmi:ex:Pipe;1",
+        {"@type": ["Relationship", "Length"], "name": "feeds", "unit": "metre"},
+        version=2,
+    )
+    assert IssueCode.TYPE_NOT_ALLOWED in codes(doc)

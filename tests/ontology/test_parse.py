@@ -156,3 +156,44 @@ def test_undefined_extensions_are_refused_unless_allowed() -> None:
         parse([doc])
     assert err.value.errors[0].code == IssueCode.EXTENSION_UNDEFINED
     assert "dtmi:ex:E;1" in parse([doc], allow_undefined_extensions=True)
+
+
+def test_a_feature_extension_is_known_in_v2_but_its_types_fit_no_v2_element() -> None:
+    doc = interface("dtmi:ex:H;1", {"@type": ["Property", "Historized"], "name": "p", "schema": "double"})
+    doc["@context"] = ["dtmi:dtdl:context;2", "dtmi:dtdl:extension:historization;1"]
+    with pytest.raises(ModelError) as err:
+        parse([doc])
+    assert [e.code for e in err.value.errors] == [IssueCode.TYPE_NOT_ALLOWED]
+
+
+def test_iot_central_schemas_serve_v3_properties() -> None:
+    doc = interface("dtmi:ex:Tracker;1", {"@type": "Property", "name": "at", "schema": "geopoint"})
+    doc["@context"] = ["dtmi:dtdl:context;3", "dtmi:iotcentral:context;2"]
+    assert parse([doc])["dtmi:ex:Tracker;1"].properties["at"].schema.dtmi.startswith("dtmi:iotcentral:")
+    doc["contents"][0]["@type"] = ["Property", "Location"]  # an IoT Central type fits v2 elements only
+    with pytest.raises(ModelError):
+        parse([doc])
+
+
+def test_an_array_in_an_array_is_read_as_its_items() -> None:
+    # JSON-LD 1.1 §Expansion: nested arrays are flattened, [["a"]] means ["a"].
+    base = interface("dtmi:ex:Base;1", {"@type": "Property", "name": "p", "schema": "double"})
+    doc = interface("dtmi:ex:Nested;1", extends=[["dtmi:ex:Base;1"]], displayName=[["Nested"]])
+    doc["contents"] = [[{"@type": "Property", "name": "q", "schema": "string", "writable": [[True]]}]]
+    nested = parse([base, doc])["dtmi:ex:Nested;1"]
+    assert nested.extends == ("dtmi:ex:Base;1",)
+    assert nested.properties["q"].writable
+    assert set(nested.properties) == {"p", "q"}
+
+
+def test_a_component_inherited_by_a_component_schema_is_nested() -> None:
+    # DTDL v3 §Component: the schema "may not contain nested Component in hierarchy".
+    part = interface("dtmi:ex:Part;1")
+    base = interface("dtmi:ex:Base;1", {"@type": "Component", "name": "part", "schema": "dtmi:ex:Part;1"})
+    module = interface("dtmi:ex:Module;1", extends="dtmi:ex:Base;1")
+    machine = interface(
+        "dtmi:ex:Machine;1", {"@type": "Component", "name": "m", "schema": "dtmi:ex:Module;1"}
+    )
+    with pytest.raises(ModelError) as err:
+        parse([part, base, module, machine])
+    assert [(e.dtmi, e.code) for e in err.value.errors] == [("dtmi:ex:Machine;1", IssueCode.COMPONENT_NESTED)]
