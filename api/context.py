@@ -34,6 +34,7 @@ from ingest.store import TelemetryStore
 from ontology.base import base_models
 from ontology.errors import BackendUnavailable, KgtwinError
 from ontology.model_store import StoredModel
+from ontology.policy import DEFAULT_POLICY, DtdlPolicy
 from ontology.registry import ModelRegistry
 from simulation.jobs import RunStore
 
@@ -149,16 +150,17 @@ def twin_context(
     broker: Broker | None = None,
     events: EventBus | None = None,
     load_base: bool = True,
+    policy: DtdlPolicy = DEFAULT_POLICY,
 ) -> ApiContext:
     """An :class:`ApiContext` on ``graph`` with its model registry (kept in the graph) and twin graph.
 
     With ``load_base``, the base ontology's models that the graph lacks are uploaded first,
-    so a fresh graph can hold twins at once.
+    so a fresh graph can hold twins at once. The registry reads models with ``policy``.
     """
     bus = events or EventBus()
     model_store = GraphModelStore(graph, events=bus)
     seen = (time.monotonic(), model_store.version())  # before loading: a change meanwhile is not missed
-    registry = ModelRegistry(model_store)
+    registry = ModelRegistry(model_store, policy=policy)
     if load_base:
         load_base_ontology(registry)
     twins = TwinGraph(graph, registry.models, events=bus)

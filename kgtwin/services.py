@@ -34,6 +34,7 @@ from kgtwin.wiring import (
     open_executor,
 )
 from ontology.errors import KgtwinError
+from ontology.policy import DEFAULT_POLICY, DtdlPolicy
 from simulation.jobs import RunStore
 
 _log = structlog.get_logger("kgtwin.service")
@@ -79,7 +80,9 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
             _log.info("demo.loaded", twins=report.twins, relationships=report.relationships, ok=report.ok)
         runs = build_run_store(backends)
         # One process in the edge profile; in the cloud, replicas see each other's changes.
-        context = api_context(backends, settings=settings if profile != "edge" else None)
+        context = api_context(
+            backends, settings=settings if profile != "edge" else None, policy=settings.dtdl_policy
+        )
         if profile == "edge":
             ingest = build_ingest(settings, backends)
             ingest.start()
@@ -128,17 +131,21 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(20_000, 10, 10)
 
 
-def api_context(backends: Backends, *, settings: Settings | None = None) -> ApiContext:
+def api_context(
+    backends: Backends, *, settings: Settings | None = None, policy: DtdlPolicy = DEFAULT_POLICY
+) -> ApiContext:
     """What the API serves: with a graph, its model registry (base ontology loaded), twin graph
     and change events; with a broker too, those events published to MQTT (``kgtwin/events/...``).
 
     With ``settings`` (the cloud profile, where the API may run as several processes), the
     other processes' events are read back from MQTT into this one's subscriptions
-    (``api.remote_changes``).
+    (``api.remote_changes``). The model registry reads models with the DTDL ``policy``.
     """
     if backends.graph is None:
         return ApiContext(version=__version__, telemetry=backends.telemetry, broker=backends.broker)
-    context = twin_context(__version__, backends.graph, telemetry=backends.telemetry, broker=backends.broker)
+    context = twin_context(
+        __version__, backends.graph, telemetry=backends.telemetry, broker=backends.broker, policy=policy
+    )
     if backends.broker is not None:
         notifier = ChangeNotifier(context.events, backends.broker)
         notifier.start()

@@ -34,6 +34,7 @@ from kgtwin.urls import (
     parse_telemetry_url,
 )
 from ontology.errors import ConfigurationInvalid
+from ontology.policy import DtdlPolicy
 
 ENV_PREFIX = "KGTWIN_"
 
@@ -150,6 +151,24 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="Wall-clock limit of one run; past it the run fails."
     )
 
+    # DTDL: what the specification leaves to the service (docs/conformance.md). The defaults are
+    # the specification's recommendations, which Microsoft's DTDLParser (Azure Digital Twins) follows.
+    dtdl_undefined_extensions: Literal["per-version", "accept", "reject"] = Field(
+        default="per-version",
+        description="Models naming an extension context kgtwin does not know: per-version accepts "
+        "them in DTDL v2 and rejects them in v3 and v4, as the specification recommends.",
+    )
+    dtdl_limit_extensions: list[str] = Field(
+        default_factory=list,
+        description='Limit extensions accepted after a "#limitless" context, '
+        'e.g. ["dtmi:dtdl:limits:onvif"].',
+    )
+    dtdl_later_extensions: list[str] = Field(
+        default_factory=list,
+        description="Extensions to recognize that Azure's DTDLParser 1.1.3 does not, "
+        'e.g. ["dtmi:dtdl:extension:mqtt;3"].',
+    )
+
     @field_validator("graph_url")
     @classmethod
     def _check_graph_url(cls, value: str) -> str:
@@ -173,6 +192,11 @@ class Settings(BaseSettings):
     def _check_executor_url(cls, value: str) -> str:
         parse_executor_url(value)
         return value
+
+    @model_validator(mode="after")
+    def _check_dtdl_policy(self) -> Settings:
+        self.dtdl_policy  # noqa: B018 - raises ValueError (a settings error) for an unknown extension
+        return self
 
     @model_validator(mode="after")
     def _check_oidc(self) -> Settings:
@@ -200,6 +224,16 @@ class Settings(BaseSettings):
             f"{ENV_PREFIX}HOST",
             f"{self.host} is not a loopback address and authentication is off: "
             f"set {ENV_PREFIX}API_KEYS=true or {ENV_PREFIX}OIDC_JWKS_URL (see docs/security.md)",
+        )
+
+    @property
+    def dtdl_policy(self) -> DtdlPolicy:
+        """How the ontology reads models where DTDL leaves the choice to the service."""
+        undefined = {"per-version": None, "accept": True, "reject": False}[self.dtdl_undefined_extensions]
+        return DtdlPolicy(
+            undefined_extensions=undefined,
+            limit_extensions=frozenset(self.dtdl_limit_extensions),
+            later_extensions=frozenset(self.dtdl_later_extensions),
         )
 
     @property

@@ -14,6 +14,7 @@ from typing import Any
 
 from ontology._metamodel import Metamodel, universe
 from ontology.model_errors import IssueCode
+from ontology.policy import DtdlPolicy
 
 _DTDL_CONTEXT = re.compile(r"^dtmi:dtdl:context;(\d+)(#limitless|#limits)?$")
 # A context DTMI must carry a version (DTDL v2 §Context; v3 §Context).
@@ -55,7 +56,7 @@ def _entries(value: Any) -> list[Any]:
     raise ContextProblem(IssueCode.CONTEXT_INVALID, "@context must be a string or an array of strings")
 
 
-def top_scope(value: Any, allow_undefined: bool) -> tuple[Scope, list[ContextProblem]]:
+def top_scope(value: Any, policy: DtdlPolicy) -> tuple[Scope, list[ContextProblem]]:
     """Scope of a top-level element; raises :class:`ContextProblem` if no DTDL version can be found.
 
     DTDL v3 §Context: DTDL contexts come first, extension contexts after them. As in
@@ -95,6 +96,14 @@ def top_scope(value: Any, allow_undefined: bool) -> tuple[Scope, list[ContextPro
             }:
                 limits = nxt if nxt in _LIMIT_CONTEXTS else None
                 i += 1
+                if limits is not None and not policy.accepts_limits(limits):
+                    accepted = ", ".join(sorted(policy.limit_extensions)) or "none"
+                    problems.append(
+                        ContextProblem(
+                            IssueCode.CONTEXT_INVALID,
+                            f"limit extension {limits!r} is not accepted (accepted: {accepted})",
+                        )
+                    )
             else:
                 problems.append(
                     ContextProblem(
@@ -103,14 +112,13 @@ def top_scope(value: Any, allow_undefined: bool) -> tuple[Scope, list[ContextPro
                 )
     mm = universe().versions[version]
     scope = Scope(version, dict(mm.terms), frozenset(), False, limits)
-    scope, more = extend_scope(scope, entries[i:], allow_undefined)
+    scope, more = extend_scope(scope, entries[i:], policy)
     return scope, problems + more
 
 
-def extend_scope(
-    scope: Scope, entries: list[Any], allow_undefined: bool
-) -> tuple[Scope, list[ContextProblem]]:
+def extend_scope(scope: Scope, entries: list[Any], policy: DtdlPolicy) -> tuple[Scope, list[ContextProblem]]:
     """Add extension contexts (from a top-level or a nested ``@context``) to a scope."""
+    allow_undefined = policy.tolerates_undefined(scope.version)
     problems: list[ContextProblem] = []
     mm = scope.metamodel
     terms = scope.terms
@@ -148,7 +156,7 @@ def extend_scope(
                 )
             )
             continue
-        ext = mm.extensions.get(entry)
+        ext = mm.extensions.get(entry) if policy.knows(entry) else None
         if ext is None:
             if allow_undefined:
                 undefined = True
@@ -170,7 +178,7 @@ def extend_scope(
     return new, problems
 
 
-def nested_scope(scope: Scope, value: Any, allow_undefined: bool) -> tuple[Scope, list[ContextProblem]]:
+def nested_scope(scope: Scope, value: Any, policy: DtdlPolicy) -> tuple[Scope, list[ContextProblem]]:
     """Scope inside an object that has its own ``@context``.
 
     It may add extension contexts, or start with a DTDL context that switches the
@@ -183,9 +191,9 @@ def nested_scope(scope: Scope, value: Any, allow_undefined: bool) -> tuple[Scope
     first = entries[0] if entries else None
     if isinstance(first, str) and _DTDL_CONTEXT.match(first):
         if first == scope.metamodel.context_id:
-            return extend_scope(scope, entries[1:], allow_undefined)
+            return extend_scope(scope, entries[1:], policy)
         try:
-            return top_scope(entries, allow_undefined)
+            return top_scope(entries, policy)
         except ContextProblem as problem:
             return scope, [problem]
-    return extend_scope(scope, entries, allow_undefined)
+    return extend_scope(scope, entries, policy)

@@ -20,6 +20,7 @@ from ontology._nodes import Literal, Node, Ref
 from ontology._types import classify, read_types
 from ontology.dtmi import dtmi_problem
 from ontology.model_errors import IssueCode, ModelIssue
+from ontology.policy import DtdlPolicy
 
 # Far beyond any legal model (extends depth <= 12 and schema depth <= 24 even with the ONVIF
 # limits), low enough that a hostile document cannot exhaust the interpreter's stack.
@@ -36,8 +37,8 @@ def pointer_join(base: str, token: str | int) -> str:
 class Reader:
     """Reads one batch of documents; collects nodes and the violations found on the way."""
 
-    def __init__(self, allow_undefined: bool) -> None:
-        self.allow_undefined = allow_undefined
+    def __init__(self, policy: DtdlPolicy) -> None:
+        self.policy = policy
         self.issues: list[ModelIssue] = []
         self.nodes: list[Node] = []
         self.tops: list[Node] = []
@@ -79,7 +80,7 @@ class Reader:
             self._report(ptr, IssueCode.CONTEXT_MISSING, "a top-level element must have a DTDL @context")
             return
         try:
-            scope, problems = top_scope(obj["@context"], self.allow_undefined)
+            scope, problems = top_scope(obj["@context"], self.policy)
         except ContextProblem as problem:
             self._report(pointer_join(ptr, "@context"), problem.code, problem.message)
             return
@@ -145,7 +146,7 @@ class Reader:
         top: bool,
     ) -> Node | None:
         if not top and "@context" in obj:
-            scope, problems = nested_scope(scope, obj["@context"], self.allow_undefined)
+            scope, problems = nested_scope(scope, obj["@context"], self.policy)
             for problem in problems:
                 self._report(pointer_join(ptr, "@context"), problem.code, problem.message)
         node_id, explicit = self._read_id(obj, scope, ptr, rule, parent, index)

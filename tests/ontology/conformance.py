@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ontology import ModelError, parse
+from ontology import DtdlPolicy, ModelError, parse
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 VERSIONS = ("v2", "v3", "v4")
@@ -31,11 +31,18 @@ class Tally:
     failing: dict[str, int] = field(default_factory=dict)
 
 
+def case_policy(case: dict[str, Any]) -> DtdlPolicy:
+    """The case's parser options: whether undefined extensions are allowed, which limits are."""
+    return DtdlPolicy(
+        undefined_extensions="AllowUndefinedExtensions" in case.get("options", []),
+        limit_extensions=frozenset(case.get("acceptableLimits", ())),
+    )
+
+
 def case_agrees(case: dict[str, Any]) -> bool:
     """Whether ``parse`` agrees with one case: validity, and the unresolved DTMIs when given."""
-    allow = "AllowUndefinedExtensions" in case.get("options", [])
     try:
-        parse(case["input"], allow_undefined_extensions=allow)
+        parse(case["input"], policy=case_policy(case))
     except ModelError as exc:
         if case["valid"]:
             return False

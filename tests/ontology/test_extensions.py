@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ontology import EnumSchema, IssueCode, ModelError, parse, validator_for
+from ontology import DtdlPolicy, EnumSchema, IssueCode, ModelError, parse, validator_for
 from tests.ontology.conftest import interface
 
 V3_ALL = [
@@ -170,14 +170,30 @@ def test_requirement_marks_fields_required_in_v4_only_on_fields() -> None:
     assert codes(doc) == [IssueCode.TYPE_NOT_ALLOWED]
 
 
-def test_onvif_limits_raise_the_schema_depth_to_24() -> None:
+def test_onvif_limits_raise_the_schema_depth_to_24_where_accepted() -> None:
     schema: dict[str, Any] = {"@type": "Array", "elementSchema": "string"}
     for _ in range(20):
         schema = {"@type": "Array", "elementSchema": schema}
     doc = interface("dtmi:ex:Deep;1", {"@type": "Telemetry", "name": "t", "schema": schema}, version=4)
     assert IssueCode.SCHEMA_TOO_DEEP in codes(doc)
     doc["@context"] = ["dtmi:dtdl:context;4#limitless", "dtmi:dtdl:limits:onvif;1"]
-    parse([doc])
+    parse([doc], policy=DtdlPolicy(limit_extensions=frozenset({"dtmi:dtdl:limits:onvif"})))
+    # DTDL Extensions §Limit extensions: no service must accept one; by default kgtwin does not.
+    with pytest.raises(ModelError, match="limit extension 'dtmi:dtdl:limits:onvif;1' is not accepted"):
+        parse([doc])
+
+
+def test_mqtt_v3_is_an_undefined_extension_unless_recognized() -> None:
+    # Published after Microsoft's DTDLParser 1.1.3, which reads it as an unknown context.
+    doc = interface("dtmi:ex:Q;1", version=4)
+    doc["@context"] = ["dtmi:dtdl:context;4", "dtmi:dtdl:extension:mqtt;3"]
+    assert codes(doc) == [IssueCode.EXTENSION_UNDEFINED]
+    parse([doc], policy=DtdlPolicy(later_extensions=frozenset({"dtmi:dtdl:extension:mqtt;3"})))
+
+
+def test_a_policy_names_only_extensions_kgtwin_ships() -> None:
+    with pytest.raises(ValueError, match="unknown limit extension"):
+        DtdlPolicy(limit_extensions=frozenset({"dtmi:dtdl:limits:acme"}))
 
 
 def test_v2_semantic_types_come_with_their_units() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from ontology import (
+    DtdlPolicy,
     EnumSchema,
     IssueCode,
     ModelError,
@@ -149,13 +150,31 @@ def test_partial_parse_keeps_valid_interfaces_and_drops_dependents_of_broken_one
     assert {e.dtmi for e in result.errors} == {"dtmi:ex:Broken;1"}
 
 
-def test_undefined_extensions_are_refused_unless_allowed() -> None:
-    doc = interface("dtmi:ex:E;1")
-    doc["@context"] = ["dtmi:dtdl:context;3", "dtmi:acme:context;1"]
+@pytest.mark.parametrize("version", [3, 4])
+def test_undefined_extensions_are_refused_in_v3_and_v4_unless_allowed(version: int) -> None:
+    doc = interface("dtmi:ex:E;1", version=version)
+    doc["@context"] = [f"dtmi:dtdl:context;{version}", "dtmi:acme:context;1"]
     with pytest.raises(ModelError) as err:
         parse([doc])
     assert err.value.errors[0].code == IssueCode.EXTENSION_UNDEFINED
-    assert "dtmi:ex:E;1" in parse([doc], allow_undefined_extensions=True)
+    assert "dtmi:ex:E;1" in parse([doc], policy=DtdlPolicy(undefined_extensions=True))
+
+
+def test_a_v2_model_with_an_undefined_extension_is_accepted_unless_refused() -> None:
+    # DTDL v2 §Model completeness: contextually incomplete v2 models are accepted by default.
+    doc = interface(
+        "dtmi:ex:E;1",
+        {"@type": ["Property", "Flavor"], "name": "flavoring", "schema": "string", "brand": "Acme"},
+        version=2,
+    )
+    doc["@context"] = ["dtmi:dtdl:context;2", "dtmi:acme:context;1"]
+    assert "dtmi:ex:E;1" in parse([doc])
+    with pytest.raises(ModelError) as err:
+        parse([doc], policy=DtdlPolicy(undefined_extensions=False))
+    assert err.value.errors[0].code == IssueCode.EXTENSION_UNDEFINED
+    del doc["contents"][0]["@type"][1]  # without the undefined co-type, "brand" is not allowed
+    with pytest.raises(ModelError, match="'brand' is not a property of Property"):
+        parse([doc])
 
 
 def test_a_feature_extension_is_known_in_v2_but_its_types_fit_no_v2_element() -> None:
