@@ -16,8 +16,10 @@ from ontology._metamodel import PropertyRule
 from ontology._nodes import Literal
 from ontology.model_errors import IssueCode
 
-# BCP 47 language tag, as the metamodel's langString values require (e.g. "en", "zh-Hant", "fr-155").
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+# DTDL v2/v3/v4 Specification §Localizable string: a language code matches this expression
+# (ISO 639 language, optional ISO 15924 script and region: "en", "zh-Hant-TW", "es-419"); the
+# other BCP 47 forms ("EN", "en-GB-oed", "x-private") are refused, as by Microsoft's parser.
+_LANGUAGE = re.compile(r"^[a-z]{2,4}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
 _INTEGER_TYPES = {"xsd:integer", "xsd:int", "xsd:long", "xsd:short", "xsd:byte"}
 _NUMBER_TYPES = {"xsd:double", "xsd:float", "xsd:decimal"}
 

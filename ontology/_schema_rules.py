@@ -145,5 +145,7 @@ def _schema_children(checker: Checker, node: Node) -> Iterator[Node]:
         for holder in checker.children(node, term):
             hops.extend(checker.children(holder, "schema"))
     for hop in hops:
-        if checker.is_a(hop, "ComplexSchema"):
+        # An Enum holds no schema: like a primitive it adds no level, as Microsoft's DTDLParser
+        # measures the depth (five Arrays around an Enum are five levels, not six).
+        if checker.is_a(hop, "ComplexSchema") and not checker.is_a(hop, "Enum"):
             yield hop

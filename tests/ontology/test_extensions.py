@@ -127,11 +127,20 @@ def test_an_override_may_name_a_property_of_an_extended_interface() -> None:
         parse([base, sensor_doc])
 
 
-def test_an_annotation_must_name_a_sibling() -> None:
+def test_an_annotation_must_name_a_property_or_telemetry() -> None:
+    doc = sensor(
+        {"@type": "Relationship", "name": "next"},
+        {"@type": ["Property", "ValueAnnotation"], "name": "a", "annotates": "next", "schema": "string"},
+    )
+    assert codes(doc) == [IssueCode.SIBLING_INVALID]
+
+
+def test_an_annotation_of_a_name_no_sibling_has_is_accepted() -> None:
+    # Microsoft's DTDLParser checks the annotated sibling only when there is one.
     doc = sensor(
         {"@type": ["Property", "ValueAnnotation"], "name": "a", "annotates": "missing", "schema": "string"}
     )
-    assert codes(doc) == [IssueCode.SIBLING_INVALID]
+    assert "dtmi:ex:Sensor;1" in parse([doc])
 
 
 def test_an_override_must_name_an_extension_property_of_the_sibling() -> None:

@@ -216,3 +216,36 @@ def test_a_component_inherited_by_a_component_schema_is_nested() -> None:
     with pytest.raises(ModelError) as err:
         parse([part, base, module, machine])
     assert [(e.dtmi, e.code) for e in err.value.errors] == [("dtmi:ex:Machine;1", IssueCode.COMPONENT_NESTED)]
+
+
+@pytest.mark.parametrize(
+    ("code", "valid"),
+    [
+        *[(code, True) for code in ("en", "zh-Hant-TW", "es-419", "unit")],
+        *[(code, False) for code in ("EN", "en-GB-oed", "x-private", "english", "en_US")],
+    ],
+)
+def test_language_codes_follow_the_expression_of_the_specification(code: str, valid: bool) -> None:
+    # DTDL v3 Specification §Localizable string: ^[a-z]{2,4}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$
+    doc = interface("dtmi:ex:L;1", displayName={"en": "Pump", code: "Pumpe"})
+    if valid:
+        parse([doc])
+    else:
+        with pytest.raises(ModelError) as err:
+            parse([doc])
+        assert [e.code for e in err.value.errors] == [IssueCode.LANGUAGE_INVALID]
+
+
+def test_an_enum_adds_no_level_of_schema_nesting() -> None:
+    schema: Any = {
+        "@type": "Enum",
+        "valueSchema": "string",
+        "enumValues": [{"name": "on", "enumValue": "on"}],
+    }
+    for _ in range(5):  # five levels, the v3 limit, around the Enum
+        schema = {"@type": "Array", "elementSchema": schema}
+    parse([interface("dtmi:ex:D;1", {"@type": "Telemetry", "name": "t", "schema": schema})])
+    schema = {"@type": "Array", "elementSchema": schema}
+    with pytest.raises(ModelError) as err:
+        parse([interface("dtmi:ex:D;1", {"@type": "Telemetry", "name": "t", "schema": schema})])
+    assert [e.code for e in err.value.errors] == [IssueCode.SCHEMA_TOO_DEEP]
