@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from ontology._metamodel import Metamodel, universe
@@ -48,6 +49,12 @@ class ContextProblem(Exception):
         self.message = message
 
 
+@cache
+def _partner_contexts() -> frozenset[str]:
+    """The partner extensions' context DTMIs (IoT Central), known in every DTDL version."""
+    return frozenset(c for c in universe().versions[2].extensions if not c.startswith("dtmi:dtdl:"))
+
+
 def _entries(value: Any) -> list[Any]:
     if isinstance(value, str):
         return [value]
@@ -61,9 +68,15 @@ def top_scope(value: Any, policy: DtdlPolicy) -> tuple[Scope, list[ContextProble
 
     DTDL v3 §Context: DTDL contexts come first, extension contexts after them. As in
     JSON-LD, a later DTDL context overrides an earlier one (repeating it is discouraged,
-    not wrong), so the last of the leading DTDL contexts sets the version.
+    not wrong), so the last of the leading DTDL contexts sets the version. A partner
+    extension's context may come before them: IoT Central writes its models so, and
+    Microsoft's DTDLParser reads them; a feature extension's may not.
     """
     entries = _entries(value)
+    partners = 0
+    while partners < len(entries) and entries[partners] in _partner_contexts():
+        partners += 1
+    entries = entries[partners:] + entries[:partners] if partners < len(entries) else entries
     if not entries:
         raise ContextProblem(IssueCode.CONTEXT_MISSING, "@context names no DTDL context")
     first = entries[0]

@@ -258,3 +258,16 @@ def test_a_v2_semantic_type_does_not_apply_to_a_relationship() -> None:
         version=2,
     )
     assert IssueCode.TYPE_NOT_ALLOWED in codes(doc)
+
+
+def test_iot_central_context_may_come_before_the_dtdl_context() -> None:
+    # IoT Central exports its models so; a feature extension's context may not come first.
+    doc = interface(
+        "dtmi:ex:Tracker;1", {"@type": ["Telemetry", "Location"], "name": "at", "schema": "geopoint"}
+    )
+    doc["@context"] = ["dtmi:iotcentral:context;2", "dtmi:dtdl:context;2"]
+    parse([doc])
+    doc["@context"] = ["dtmi:dtdl:extension:historization;1", "dtmi:dtdl:context;2"]
+    assert codes(doc) == [IssueCode.CONTEXT_MISSING]
+    doc["@context"] = ["dtmi:iotcentral:context;2"]
+    assert codes(doc) == [IssueCode.CONTEXT_MISSING]
