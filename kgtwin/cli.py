@@ -254,7 +254,7 @@ def models_validate(
     later_extension: Annotated[
         list[str] | None,
         typer.Option(
-            help="Recognize this extension that Azure's parser does not (dtmi:dtdl:extension:mqtt;3)."
+            help="Recognize this extension, unknown to DTDLParser 1.1.3 (dtmi:dtdl:extension:mqtt;3)."
         ),
     ] = None,
 ) -> None:

@@ -152,7 +152,7 @@ class Settings(BaseSettings):
     )
 
     # DTDL: what the specification leaves to the service (docs/conformance.md). The defaults are
-    # the specification's recommendations, which Microsoft's DTDLParser (Azure Digital Twins) follows.
+    # the specification's recommendations, which Microsoft's DTDLParser follows too.
     dtdl_undefined_extensions: Literal["per-version", "accept", "reject"] = Field(
         default="per-version",
         description="Models naming an extension context kgtwin does not know: per-version accepts "
@@ -165,7 +165,7 @@ class Settings(BaseSettings):
     )
     dtdl_later_extensions: list[str] = Field(
         default_factory=list,
-        description="Extensions to recognize that Azure's DTDLParser 1.1.3 does not, "
+        description="Extensions to recognize that Microsoft's DTDLParser 1.1.3 does not, "
         'e.g. ["dtmi:dtdl:extension:mqtt;3"].',
     )
 

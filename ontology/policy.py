@@ -4,8 +4,8 @@ Three things are a service's to decide (DTDL v2 and v3 Specification §Model com
 DTDL Extensions §Extension support): whether a model naming an extension context the
 service has no definition of is accepted, which limit extensions it accepts, and which
 optional extensions it supports. The defaults follow the specification's recommendations
-and agree with Microsoft's DTDLParser, the parser Azure Digital Twins uses, so that a model
-kgtwin accepts loads there too (``docs/conformance.md``).
+and agree with Microsoft's DTDLParser, so that models move between Azure Digital Twins and
+kgtwin (``docs/conformance.md``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class DtdlPolicy:
 
     ``later_extensions``: extension contexts kgtwin knows but DTDLParser 1.1.3 does not
     (``"dtmi:dtdl:extension:mqtt;3"``), read as defined when listed here; otherwise they
-    are undefined extensions, as Azure Digital Twins sees them.
+    are undefined extensions, as DTDLParser reads them.
     """
 
     undefined_extensions: bool | None = None
