@@ -288,7 +288,8 @@ class Reader:
                 )
                 continue
             seen[rule.iri] = key
-            if raw is None or (isinstance(raw, list) and not array_items(raw, kptr)):
+            nested = isinstance(raw, list) and all(isinstance(item, list) for item in raw)
+            if raw is None or (nested and not array_items(raw, kptr)):
                 empty.add(rule.iri)
             values = self._read_values(raw, scope, kptr, rule, node)
             node.props[rule.term] = values
