@@ -249,3 +249,33 @@ def test_an_enum_adds_no_level_of_schema_nesting() -> None:
     with pytest.raises(ModelError) as err:
         parse([interface("dtmi:ex:D;1", {"@type": "Telemetry", "name": "t", "schema": schema})])
     assert [e.code for e in err.value.errors] == [IssueCode.SCHEMA_TOO_DEEP]
+
+
+def test_a_relationship_target_is_a_dtmi_string_not_an_object() -> None:
+    target = {"@id": "dtmi:ex:Room;1", "@type": "Interface"}
+    doc = interface("dtmi:ex:Pump;1", {"@type": "Relationship", "name": "in", "target": target})
+    with pytest.raises(ModelError) as err:
+        parse([doc])
+    assert [(e.path, e.code) for e in err.value.errors] == [("/contents/0/target", IssueCode.VALUE_INVALID)]
+
+
+def test_a_dtdl_context_after_an_extension_context_is_an_error() -> None:
+    doc = interface("dtmi:ex:Pump;1")
+    doc["@context"] = ["dtmi:dtdl:context;3", "dtmi:dtdl:context;3"]  # repeated: discouraged, not wrong
+    parse([doc])
+    doc["@context"] = ["dtmi:dtdl:context;3", "dtmi:dtdl:extension:historization;1", "dtmi:dtdl:context;3"]
+    with pytest.raises(ModelError, match="follows an extension context"):
+        parse([doc])
+
+
+def test_v2_counts_inherited_contents_against_the_300_limit() -> None:
+    def properties(prefix: str, count: int) -> list[dict[str, Any]]:
+        return [{"@type": "Property", "name": f"{prefix}{i}", "schema": "double"} for i in range(count)]
+
+    base = interface("dtmi:ex:Base;1", *properties("b", 2), version=2)
+    child = interface("dtmi:ex:Child;1", *properties("c", 298), version=2, extends="dtmi:ex:Base;1")
+    parse([base, child])
+    child["contents"].append({"@type": "Property", "name": "one_more", "schema": "double"})
+    with pytest.raises(ModelError) as err:
+        parse([base, child])
+    assert [(e.dtmi, e.code) for e in err.value.errors] == [("dtmi:ex:Child;1", IssueCode.TOO_MANY_VALUES)]
