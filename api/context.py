@@ -30,6 +30,8 @@ from graph.twins import TwinGraph
 from ingest.broker import Broker
 from ontology.base import base_models
 from ontology.errors import BackendUnavailable, KgtwinError
+from ontology.model_store import StoredModel
+from ontology.policy import DEFAULT_POLICY, DtdlPolicy
 from ontology.registry import ModelRegistry
 from simulation.jobs import RunStore
 from telemetry.latest_values import LatestValues
@@ -173,17 +175,18 @@ def twin_context(
     telemetry_poll_s: float = 1.0,
     models_check_s: float = 1.0,
     load_base: bool = True,
+    policy: DtdlPolicy = DEFAULT_POLICY,
 ) -> ApiContext:
     """An :class:`ApiContext` on ``graph``, whole: its model registry (kept in the graph), twin
     graph and API keys, with the other backends and settings given.
 
     With ``load_base``, the base ontology's models that the graph lacks are uploaded first,
-    so a fresh graph can hold twins at once.
+    so a fresh graph can hold twins at once. The registry reads models with ``policy``.
     """
     bus = events or EventBus()
     model_store = GraphModelStore(graph, events=bus)
     seen = (time.monotonic(), model_store.version())  # before loading: a change meanwhile is not missed
-    registry = ModelRegistry(model_store)
+    registry = ModelRegistry(model_store, policy=policy)
     if load_base:
         load_base_ontology(registry)
     # The twins validate against the registry's models as they are at each call.

@@ -17,6 +17,7 @@ from graph.store import GraphStore
 from graph.telemetry import TELEMETRY_COLUMN, ref_from_node, telemetry_column
 from ontology.errors import KgtwinError
 from ontology.model import ModelSet
+from ontology.policy import DEFAULT_POLICY, DtdlPolicy
 from ontology.registry import ModelRegistry
 from telemetry.refs import TWIN_TAG, TelemetryRef, default_ref
 
@@ -39,9 +40,16 @@ Progress = Callable[[int], None]
 
 
 def export_bulk(
-    store: GraphStore, out: IO[str], *, page_size: int = DEFAULT_PAGE, progress: Progress | None = None
+    store: GraphStore,
+    out: IO[str],
+    *,
+    page_size: int = DEFAULT_PAGE,
+    progress: Progress | None = None,
+    policy: DtdlPolicy = DEFAULT_POLICY,
 ) -> int:
     """Write every model, twin and relationship as a bulk file; answers the lines written.
+
+    The stored models are read with the service's DTDL ``policy``, as they were accepted.
 
     Twins are read in pages of ``page_size`` by id (a cursor, not SKIP), and the
     relationships of each page of sources with one read, so memory stays constant.
@@ -58,7 +66,7 @@ def export_bulk(
 
     model_store = GraphModelStore(store)
     models = (dict(m.document) for m in model_store.list())
-    ontology = ModelRegistry(model_store).models
+    ontology = ModelRegistry(model_store, policy=policy).models
     return write_bulk(
         out,
         counted(models),

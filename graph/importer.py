@@ -50,6 +50,7 @@ from ontology.instances import validator_for
 from ontology.labels import LabelIndex, label_index
 from ontology.model import ModelSet
 from ontology.parser import parse
+from ontology.policy import DEFAULT_POLICY, DtdlPolicy
 from ontology.registry import ModelRegistry
 from telemetry.refs import TelemetryRef
 
@@ -102,15 +103,18 @@ def import_bulk(
     batch_size: int = DEFAULT_BATCH,
     progress: Progress | None = None,
     events: EventBus | None = None,
+    policy: DtdlPolicy = DEFAULT_POLICY,
 ) -> ImportReport:
     """Import a bulk file read from ``stream``; ``progress`` is told the bytes read so far.
+
+    Models are read with the service's DTDL ``policy``, as the model registry reads them.
 
     With ``events``, the models uploaded and the twins and relationships written are
     announced there as ``TwinGraph`` announces them, each batch once its statements returned.
     """
     store.ensure_schema()
     with _no_cycle_collection(), write_pipeline() as pipeline:
-        job = _Import(store, dry_run, max(1, batch_size), events, pipeline)
+        job = _Import(store, dry_run, max(1, batch_size), events, pipeline, policy)
         for line in read_bulk(stream):
             if progress is not None:
                 progress(line.offset)
@@ -157,8 +161,10 @@ class _Import:
         batch_size: int,
         events: EventBus | None,
         pipeline: WritePipeline,
+        policy: DtdlPolicy,
     ) -> None:
         self.store = store
+        self.policy = policy
         self.pipeline = pipeline
         self.dry_run = dry_run
         self.batch_size = batch_size
@@ -190,7 +196,7 @@ class _Import:
 
     def _load_models(self) -> ModelSet:
         model_store = GraphModelStore(self.store, events=None if self.dry_run else self.events)
-        registry = self.registry = ModelRegistry(model_store)
+        registry = self.registry = ModelRegistry(model_store, policy=self.policy)
         new: list[BulkLine] = []
         for line in self.model_lines:
             dtmi = line.value["@id"]
@@ -205,7 +211,7 @@ class _Import:
         documents = [line.value for line in new]
         try:
             if self.dry_run:
-                models = registry.models.merged(parse(documents, known=registry.models))
+                models = registry.models.merged(parse(documents, known=registry.models, policy=self.policy))
             else:
                 before = registry.models
                 registry.upload(documents)

@@ -141,7 +141,8 @@ def api_context(
     With ``follow_others`` (the cloud profile, where the API may run as several processes),
     the other processes' events are read back from MQTT into this one's subscriptions
     (``api.remote_changes``). ``latest`` is ingest's last-value cache when ingest runs in
-    this process; ``runs`` the simulation runs.
+    this process; ``runs`` the simulation runs. The model registry reads models with the
+    DTDL policy of ``settings``.
     """
     auth, limits = security(settings)
     if backends.graph is None:
@@ -163,6 +164,7 @@ def api_context(
         runs=runs,
         auth=auth,
         limits=limits,
+        policy=settings.dtdl_policy,
     )
     if backends.broker is not None:
         notifier = ChangeNotifier(context.events, backends.broker)

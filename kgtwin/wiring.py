@@ -83,7 +83,7 @@ def build_ingest(settings: Settings, backends: Backends) -> IngestService:
     pipeline = Pipeline(
         decoder,
         TwinTargets(lambda ids: telemetry_targets(graph, ids), ttl_s=settings.ingest_twin_cache_ttl_s),
-        Models(lambda: ModelRegistry(GraphModelStore(graph)).models),
+        Models(lambda: ModelRegistry(GraphModelStore(graph), policy=settings.dtdl_policy).models),
     )
     spool = Spool(
         settings.ingest_spool_dir / f"{settings.ingest_client_id}.sqlite",
@@ -127,7 +127,7 @@ def build_worker(settings: Settings, backends: Backends, runs: RunStore, executo
 
     def models() -> ModelSet:
         # Read afresh for each run: models may have been uploaded since the worker started.
-        return ModelRegistry(GraphModelStore(graph)).models
+        return ModelRegistry(GraphModelStore(graph), policy=settings.dtdl_policy).models
 
     job = simulation_job(graph, models, executor, history=backends.telemetry)
     return Worker(

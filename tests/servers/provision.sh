@@ -2,7 +2,8 @@
 # Provision the real servers the tests talk to: Neo4j 5.26 (Maven build of a tiny embedded
 # launcher), InfluxDB 2.7 (Go build from the module proxy), Mosquitto 2 (Debian package),
 # a Kubernetes API server with etcd, kubectl and helm (Go builds from the module proxy) and
-# the base image the container tests build kgtwin's image on (debootstrap, podman).
+# the base image the container tests build kgtwin's image on (debootstrap, podman), and
+# Microsoft's DTDL parser (npm, into tools/dtdl-parser/node_modules).
 # Idempotent: finished builds are cached under ${KGTWIN_TEST_SERVERS_CACHE:-~/.cache/kgtwin-test-servers}.
 # Outside CI a server that cannot be built is reported and its tests skip; with CI=true it fails.
 set -uo pipefail
@@ -60,4 +61,11 @@ for entry in "${pids[@]}"; do
     missing "$name" "build failed (log: $cache/logs/$name-build.log)"
   fi
 done
+# --- Microsoft's DTDL parser on Node: the oracle of tests/ontology/test_differential.py ---
+if bash "$here/../../tools/dtdl-parser/install.sh" >"$cache/logs/dtdl-parser.log" 2>&1; then
+  echo "provision: dtdl-parser ready"
+else
+  tail -n 20 "$cache/logs/dtdl-parser.log" >&2
+  missing dtdl-parser "needs Node 20+ and npm (log: $cache/logs/dtdl-parser.log)"
+fi
 exit $status
