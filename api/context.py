@@ -30,7 +30,6 @@ from graph.twins import TwinGraph
 from ingest.broker import Broker
 from ontology.base import base_models
 from ontology.errors import BackendUnavailable, KgtwinError
-from ontology.model_store import StoredModel
 from ontology.policy import DEFAULT_POLICY, DtdlPolicy
 from ontology.registry import ModelRegistry
 from simulation.jobs import RunStore
