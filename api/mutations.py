@@ -12,12 +12,12 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from api.context import upload_models
 from api.fmus import FmuMutation
 from api.roles import Permission
 from api.shadows import ShadowMutation
 from api.simulations import SimulationMutation
 from api.types import Ctx, ModelNode, RelationshipNode, TwinNode, context
+from graph.relabel import upload_models
 from ontology.errors import BadRequest, NotFound
 
 
@@ -25,7 +25,8 @@ from ontology.errors import BadRequest, NotFound
 class Mutation(SimulationMutation, FmuMutation, ShadowMutation):
     @strawberry.mutation(description="Register a DTDL array of Interfaces, all or none (modelers).")
     async def upload_models(self, info: Ctx, models: JSON) -> list[ModelNode]:
-        store, registry, _ = context(info, Permission.MODELS).api.require_graph()
+        api = context(info, Permission.MODELS).api
+        store, registry = api.require_graph(), api.require_registry()
         documents: Any = models
         if isinstance(documents, dict):
             documents = [documents]
@@ -36,14 +37,14 @@ class Mutation(SimulationMutation, FmuMutation, ShadowMutation):
 
     @strawberry.mutation(description="Forbid new twins of a model; existing twins keep it (modelers).")
     async def decommission_model(self, info: Ctx, id: strawberry.ID) -> ModelNode:
-        _, registry, _ = context(info, Permission.MODELS).api.require_graph()
+        registry = context(info, Permission.MODELS).api.require_registry()
         stored = await asyncio.to_thread(registry.decommission, str(id))
         return ModelNode(dtmi=stored.dtmi)
 
     @strawberry.mutation(description="Forget a model no twin and no other model uses (modelers).")
     async def delete_model(self, info: Ctx, id: strawberry.ID) -> strawberry.ID:
         api = context(info, Permission.MODELS).api
-        _, registry, _ = api.require_graph()
+        registry = api.require_registry()
         if api.model_store is None:
             raise BadRequest("this service keeps no models in the graph")
         await asyncio.to_thread(registry.delete, str(id), twin_count=api.model_store.twin_count)
@@ -55,7 +56,8 @@ class Mutation(SimulationMutation, FmuMutation, ShadowMutation):
     async def create_twin(
         self, info: Ctx, id: strawberry.ID, model: str, properties: JSON | None = None
     ) -> TwinNode:
-        _, registry, twins = context(info, Permission.WRITE_TWINS).api.require_graph()
+        api = context(info, Permission.WRITE_TWINS).api
+        registry, twins = api.require_registry(), api.require_twins()
         document = _object(properties, "properties")
 
         def create() -> TwinNode:
@@ -74,7 +76,7 @@ class Mutation(SimulationMutation, FmuMutation, ShadowMutation):
     async def update_twin(
         self, info: Ctx, id: strawberry.ID, patch: JSON, if_match: str | None = None
     ) -> TwinNode:
-        _, _, twins = context(info, Permission.WRITE_TWINS).api.require_graph()
+        twins = context(info, Permission.WRITE_TWINS).api.require_twins()
         if not isinstance(patch, list):
             raise BadRequest("patch must be a JSON Patch: an array of operations", details={"patch": patch})
         twin = await asyncio.to_thread(twins.patch_twin, str(id), patch, if_match=if_match)
@@ -84,7 +86,7 @@ class Mutation(SimulationMutation, FmuMutation, ShadowMutation):
         description="Delete a twin; one with relationships only with cascade (which deletes them)."
     )
     async def delete_twin(self, info: Ctx, id: strawberry.ID, cascade: bool = False) -> strawberry.ID:
-        _, _, twins = context(info, Permission.WRITE_TWINS).api.require_graph()
+        twins = context(info, Permission.WRITE_TWINS).api.require_twins()
         await asyncio.to_thread(twins.delete_twin, str(id), cascade=cascade)
         return id
 
@@ -100,7 +102,7 @@ class Mutation(SimulationMutation, FmuMutation, ShadowMutation):
         properties: JSON | None = None,
         id: strawberry.ID | None = None,
     ) -> RelationshipNode:
-        _, _, twins = context(info, Permission.WRITE_TWINS).api.require_graph()
+        twins = context(info, Permission.WRITE_TWINS).api.require_twins()
         document = _object(properties, "properties")
         # A default id made of name and target: sending the same request twice changes nothing.
         rid = str(id) if id is not None else f"{name}:{target}"
@@ -109,7 +111,7 @@ class Mutation(SimulationMutation, FmuMutation, ShadowMutation):
 
     @strawberry.mutation(description="Delete relationship id of twin source.")
     async def delete_relationship(self, info: Ctx, source: strawberry.ID, id: strawberry.ID) -> strawberry.ID:
-        _, _, twins = context(info, Permission.WRITE_TWINS).api.require_graph()
+        twins = context(info, Permission.WRITE_TWINS).api.require_twins()
         await asyncio.to_thread(twins.delete_relationship, str(source), str(id))
         return id
 

@@ -147,11 +147,11 @@ def shadow_lag(path: Path, shadows: int, seconds: float) -> list[float]:
     from graph.falkordb import FalkorGraphStore
     from graph.fmus import FmuNodes
     from graph.shadows import ShadowNodes
-    from graph.telemetry import TelemetryPoint
-    from ingest.duckdb import DuckDbTelemetryStore
     from simulation.fmu.library import FmuLibrary
     from simulation.fmu.shadow import Shadows, ShadowWorker
     from simulation.fmu.store import FmuFiles
+    from telemetry.duckdb import DuckDbTelemetryStore
+    from telemetry.points import TelemetryPoint
 
     folder = Path(tempfile.mkdtemp(prefix="bench-fmu-"))
     graph = FalkorGraphStore(folder / "graph")

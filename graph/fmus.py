@@ -79,7 +79,7 @@ class FmuNodes:
 
     def ensure_schema(self) -> None:
         """Index ``Fmu.id`` (ids come from content hashes; the create statement checks them)."""
-        if self.store.backend == "neo4j":
+        if self.store.capabilities.index_if_not_exists:
             self.store.write(f"CREATE INDEX fmu_id IF NOT EXISTS FOR (f:{LABEL}) ON (f.id)")
             return
         try:

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from graph.events import utc_now
 from graph.store import GraphStore
+from graph.times import utc_now
 from ontology.errors import BadRequest, NotFound
 
 LABEL = "FmuShadow"
@@ -113,7 +113,7 @@ class ShadowNodes:
         self.store = store
 
     def ensure_schema(self) -> None:
-        if self.store.backend == "neo4j":
+        if self.store.capabilities.index_if_not_exists:
             self.store.write(f"CREATE INDEX fmu_shadow_id IF NOT EXISTS FOR (s:{LABEL}) ON (s.id)")
             return
         try:

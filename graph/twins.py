@@ -15,24 +15,17 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from graph import _statements as sql
 from graph._version import bump
 from graph.cypher import identifier
-from graph.events import ChangeEvent, ChangeKind, EventBus, document_patch, utc_now
+from graph.events import ChangeEvent, ChangeKind, EventBus, document_patch
 from graph.physical import SYSTEM_KEYS, decode, encode, new_etag
 from graph.store import GraphStore
-from graph.telemetry import (
-    TELEMETRY_COLUMN,
-    TelemetryRef,
-    default_ref,
-    ref_from_node,
-    ref_problems,
-    ref_properties,
-)
+from graph.telemetry import TELEMETRY_COLUMN, ref_from_node, ref_problems, ref_properties
+from graph.times import utc_now
 from graph.twin import Twin as Twin  # re-exported: callers read twins from here too
 from graph.twin import TwinRelationship as TwinRelationship
 from ontology.errors import BadRequest, Conflict, NotFound, ValidationFailed
@@ -40,20 +33,30 @@ from ontology.instances import InstanceIssue, validator_for
 from ontology.labels import label_index
 from ontology.model import ModelSet
 from ontology.patch import apply_patch
+from telemetry.refs import TelemetryRef, default_ref
 
 
 class TwinGraph:
-    """The twins of one graph, checked against one model set (given by the caller).
+    """The twins of one graph, checked against a model set given by the caller.
 
-    With ``events``, every change announces itself there once its statement has returned;
-    a refused or failed change announces nothing.
+    ``models`` is the set, or a function answering the current one (a registry whose
+    models change as they are uploaded: ``lambda: registry.models``). With ``events``,
+    every change announces itself there once its statement has returned; a refused or
+    failed change announces nothing.
     """
 
-    def __init__(self, store: GraphStore, models: ModelSet, *, events: EventBus | None = None) -> None:
+    def __init__(
+        self, store: GraphStore, models: ModelSet | Callable[[], ModelSet], *, events: EventBus | None = None
+    ) -> None:
         self.store = store
-        self.models = models
+        self._models = models
         self.events = events
         store.ensure_schema()
+
+    @property
+    def models(self) -> ModelSet:
+        """The model set twins are checked against now."""
+        return self._models() if callable(self._models) else self._models
 
     def put_twin(
         self,
@@ -67,7 +70,7 @@ class TwinGraph:
         """Create twin ``twin_id`` or replace its properties; nothing is written when invalid.
 
         ``telemetry`` is where its series live; ``None`` gives the default of the model
-        (``graph.telemetry.default_ref``), also on a replace: a replace is the whole twin.
+        (``telemetry.default_ref``), also on a replace: a replace is the whole twin.
         ``if_match`` (an etag, or ``"*"`` for any version) makes it a replace only: the
         twin must exist with that etag (``Conflict`` otherwise, ``NotFound`` when absent).
         Raises ``ValidationFailed`` listing every issue, and ``Conflict`` when the twin
@@ -76,7 +79,7 @@ class TwinGraph:
         _require_id(twin_id, "twin id")
         self._check_twin(twin_id, model, properties)
         ref = self._checked_ref(twin_id, model, telemetry)
-        now = _now()
+        now = utc_now()
         labels = "".join(":" + identifier(label) for label in label_index(self.models).labels(model))
         props = _node_props(
             properties, ref, {"id": twin_id, "model": model, "etag": new_etag(), "updatedAt": now}
@@ -145,7 +148,7 @@ class TwinGraph:
         """
         current = self._current(twin_id, if_match)
         ref = self._checked_ref(twin_id, current.model, telemetry)
-        system = {"id": twin_id, "model": current.model, "etag": new_etag(), "updatedAt": _now()}
+        system = {"id": twin_id, "model": current.model, "etag": new_etag(), "updatedAt": utc_now()}
         twin = self._compare_and_set(current, _node_props(current.properties, ref, system))
         data = {**_patch_data(twin, []), "telemetry": twin.telemetry.to_dict()}
         self._emit(ChangeKind.TWIN_UPDATED, twin.id, twin.updated_at, twin.model, data)
@@ -164,7 +167,7 @@ class TwinGraph:
         current = self._current(twin_id, if_match)
         document = apply_patch(current.properties, patch)
         self._check_twin(twin_id, current.model, document)
-        system = {"id": twin_id, "model": current.model, "etag": new_etag(), "updatedAt": _now()}
+        system = {"id": twin_id, "model": current.model, "etag": new_etag(), "updatedAt": utc_now()}
         twin = self._compare_and_set(current, _node_props(document, current.telemetry, system))
         self._emit(ChangeKind.TWIN_UPDATED, twin.id, twin.updated_at, twin.model, _patch_data(twin, patch))
         return twin
@@ -381,8 +384,3 @@ def _require_id(value: str, what: str) -> None:
 
 def _issue(path: str, code: str, model: str) -> dict[str, str]:
     return {"path": path, "code": code, "message": f"model {model!r} is not in the model set"}
-
-
-def _now() -> str:
-    """UTC time in ISO 8601 with milliseconds and ``Z``: sorts as text, filterable in Cypher."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

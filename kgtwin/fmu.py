@@ -31,7 +31,8 @@ fmu_app = typer.Typer(
 @contextmanager
 def _library() -> Iterator[tuple[FmuLibrary, Callable[[], ModelSet]]]:
     from graph.model_store import GraphModelStore
-    from kgtwin.wiring import build_fmu_library, open_backends
+    from kgtwin.backends import open_backends
+    from kgtwin.wiring import build_fmu_library
     from ontology.registry import ModelRegistry
 
     settings = load_settings()

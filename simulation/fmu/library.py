@@ -14,9 +14,9 @@ import builtins
 from dataclasses import dataclass
 from pathlib import Path
 
-from graph.events import utc_now
 from graph.fmus import FmuNodes, FmuReference
 from graph.shadows import ShadowNodes
+from graph.times import utc_now
 from ontology.errors import Conflict, NotFound
 from ontology.model import ModelSet
 from simulation.fmu.archive import DEFAULT_MAX_BYTES, FmuDescription, inspect_fmu

@@ -19,7 +19,6 @@ from typing import Any, Protocol
 import networkx as nx
 
 from graph.subgraph import MODEL
-from graph.telemetry import TelemetryRef
 from ontology.errors import ValidationFailed
 from ontology.model import ModelSet
 from simulation.fmu.bindings import (
@@ -33,8 +32,10 @@ from simulation.fmu.bindings import (
 from simulation.fmu.library import StoredFmu
 from simulation.fmu.parameters import TELEMETRY, FmuParameters, parameters_of
 from simulation.jobs import Validator
-from simulation.params import TelemetryHistory, telemetry_ref
+from simulation.params import telemetry_ref
 from simulation.worker import PrepareInputs, check_request
+from telemetry.refs import TelemetryRef
+from telemetry.store import TelemetryStore
 
 
 class FmuSource(Protocol):
@@ -71,7 +72,7 @@ def resolve(
     parameters: Mapping[str, Any],
     library: FmuSource,
     models: ModelSet,
-    history: TelemetryHistory | None,
+    history: TelemetryStore | None,
 ) -> tuple[nx.MultiDiGraph, dict[str, Any]]:
     """The subgraph with the telemetry the bindings read, and the parameters with ``$resolved``."""
     checked = check_run(parameters, library, models)
@@ -126,7 +127,7 @@ def _read_telemetry(
     graph: nx.MultiDiGraph,
     checked: FmuParameters,
     wanted: Mapping[tuple[str, str], set[str]],
-    history: TelemetryHistory,
+    history: TelemetryStore,
 ) -> None:
     """One store query per (kind, field) for every twin asking for it."""
     start, stop = checked.start, checked.stop
@@ -160,7 +161,7 @@ def _is_a(models: ModelSet, model: str, interface: str) -> bool:
     return model in models and interface in models and models.is_a(model, interface)
 
 
-def prepare_hook(library: FmuSource, history: TelemetryHistory | None) -> PrepareInputs:
+def prepare_hook(library: FmuSource, history: TelemetryStore | None) -> PrepareInputs:
     """The worker's ``prepare`` step: :func:`resolve` for ``fmu`` runs, nothing for other models."""
 
     def prepare(

@@ -28,10 +28,10 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
@@ -39,7 +39,6 @@ from graph.events import ChangeEvent, ChangeKind, EventBus
 from graph.shadows import ShadowNodes, ShadowRecord
 from graph.store import GraphStore
 from graph.subgraph import MODEL, TELEMETRY, SubgraphSpec, select_subgraph
-from graph.telemetry import DEFAULT_BUCKET, TWIN_TAG, Aggregate, Sample, TelemetryPoint, TelemetryRef
 from ontology.dtmi import short_name
 from ontology.errors import KgtwinError
 from ontology.model import ModelSet
@@ -50,29 +49,12 @@ from simulation.fmu.resample import resample
 from simulation.fmu.runs import FmuSource
 from simulation.fmu.shadow_spec import SUFFIXES, ShadowSpec, check_shadow, spec_of
 from simulation.models.fmu import property_of
+from telemetry.points import TelemetryPoint
+from telemetry.refs import DEFAULT_BUCKET, TWIN_TAG, TelemetryRef
+from telemetry.store import TelemetryStore
 
 _log = structlog.get_logger("simulation.shadow")
 PREDICTED, RESIDUAL = SUFFIXES
-
-
-class ShadowTelemetry(Protocol):
-    """What a shadow needs of the time-series store (structurally ``TelemetryStore``)."""
-
-    def latest(
-        self, refs: Sequence[TelemetryRef], fields: Sequence[str] | None = None
-    ) -> list[dict[str, Sample]]: ...
-
-    def query(
-        self,
-        refs: Sequence[TelemetryRef],
-        field: str,
-        start: datetime,
-        stop: datetime,
-        every_s: float | None = None,
-        fn: Aggregate = Aggregate.MEAN,
-    ) -> list[list[Sample]]: ...
-
-    def write(self, points: Sequence[TelemetryPoint]) -> None: ...
 
 
 def read_twin(graph: GraphStore, models: ModelSet, twin: str) -> dict[str, Any]:
@@ -136,7 +118,7 @@ class ShadowWorker:
         library: FmuSource,
         graph: GraphStore,
         models: Callable[[], ModelSet],
-        telemetry: ShadowTelemetry,
+        telemetry: TelemetryStore,
         *,
         events: EventBus | None = None,
         lease_s: float = 10.0,

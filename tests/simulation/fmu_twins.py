@@ -15,11 +15,11 @@ from pathlib import Path
 from api.context import ApiContext, twin_context
 from graph.fmus import FmuNodes
 from graph.store import GraphStore
-from graph.telemetry import TelemetryPoint
-from ingest.duckdb import DuckDbTelemetryStore
 from ontology.model import ModelSet
 from simulation.fmu.library import FmuLibrary, StoredFmu
 from simulation.fmu.store import FmuFiles
+from telemetry.duckdb import DuckDbTelemetryStore
+from telemetry.points import TelemetryPoint
 from tests.simulation.fmus import BuiltFmus
 
 ROOM = "dtmi:kgtwin:space:Room;1"

@@ -12,11 +12,11 @@ import pytest
 
 from graph.store import GraphStore
 from graph.subgraph import SubgraphSpec, select_subgraph
-from graph.telemetry import TelemetryRef
 from ontology.errors import NotFound, ValidationFailed
 from simulation import RunStatus, RunStore, Worker, run_simulation
 from simulation.fmu.runs import prepare_hook, request_check, resolve
 from simulation.worker import simulation_job
+from telemetry.refs import TelemetryRef
 from tests.simulation.builders import InProcessExecutor
 from tests.simulation.fmu_twins import FmuWorld, make_world
 from tests.simulation.fmus import BuiltFmus

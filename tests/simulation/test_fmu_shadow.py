@@ -14,9 +14,9 @@ import pytest
 from graph.events import ChangeEvent, ChangeKind, EventBus
 from graph.shadows import ShadowNodes
 from graph.store import GraphStore
-from graph.telemetry import TelemetryRef
 from ontology.errors import NotFound, ValidationFailed
 from simulation.fmu.shadow import Shadows, ShadowWorker
+from telemetry.refs import TelemetryRef
 from tests.simulation.fmu_twins import FmuWorld, make_world
 from tests.simulation.fmus import BuiltFmus
 
