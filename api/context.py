@@ -134,6 +134,18 @@ class ApiContext:
             raise BackendUnavailable("simulation", "this service runs without simulation runs")
         return self.runs
 
+    def require_fmus(self) -> FmuLibrary:
+        """The FMU library; ``BACKEND_UNAVAILABLE`` in a profile without one."""
+        if self.fmus is None:
+            raise BackendUnavailable("fmu", "this service runs without an FMU library")
+        return self.fmus
+
+    def require_shadows(self) -> Shadows:
+        """The live shadows; ``BACKEND_UNAVAILABLE`` in a profile without them."""
+        if self.shadows is None:
+            raise BackendUnavailable("shadow", "this service runs without live shadows")
+        return self.shadows
+
     def models_due(self) -> bool:
         """Whether :meth:`follow_models` would read the models' token now (a clock check only)."""
         return self.model_store is not None and time.monotonic() - self._models_seen[0] >= self.models_check_s

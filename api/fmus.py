@@ -20,14 +20,12 @@ from strawberry.scalars import JSON
 from api.context import ApiContext, principal_of
 from api.roles import Permission
 from api.types import Ctx, context
-from ontology.errors import BackendUnavailable, BadRequest
+from ontology.errors import BadRequest
 from simulation.fmu.library import FmuLibrary, StoredFmu
 
 
 def library_of(api: ApiContext) -> FmuLibrary:
-    if api.fmus is None:
-        raise BackendUnavailable("fmu", "this service runs without an FMU library")
-    return api.fmus
+    return api.require_fmus()
 
 
 def fmu_json(stored: StoredFmu) -> dict[str, Any]:

@@ -21,17 +21,14 @@ from api.roles import Permission
 from api.types import Ctx, context
 from graph.events import ChangeKind
 from graph.shadows import ShadowRecord
-from ontology.errors import BackendUnavailable, BadRequest
+from ontology.errors import BadRequest
 from simulation.fmu.shadow import Shadows
 
 _SHADOW_KINDS = frozenset({ChangeKind.SHADOW_DRIFT, ChangeKind.SHADOW_RECOVERED})
 
 
 def shadows_of(info: Ctx, permission: Permission) -> Shadows:
-    shadows = context(info, permission).api.shadows
-    if shadows is None:
-        raise BackendUnavailable("shadow", "this service runs without live shadows")
-    return shadows
+    return context(info, permission).api.require_shadows()
 
 
 @strawberry.type(name="Shadow", description="A live shadow: an FMU following one twin in real time.")
