@@ -13,9 +13,12 @@ to now (the inputs held at each step's start, as in batch runs). Then, at each g
 point ``t`` once the clock has passed it, it reads the twin's latest values, steps the FMU
 over ``[t - step, t]`` with the inputs read one step earlier (zero-order hold), and writes
 ``<telemetry>.predicted`` and ``<telemetry>.residual`` (measured minus predicted) at ``t``
-to the twin's own series. A residual leaving its band publishes a ``shadow.drift``
-change event (MQTT ``kgtwin/events/shadow.drift/<twin>``); coming back, ``shadow.recovered``.
-Replayed steps write their points too (rewriting what a dead worker wrote) but raise no
+to the twin's own series. The shadows due together are stepped together: one ``latest``
+read for all of them, one ``write`` of all their points (``ShadowWorker._tick``), so a
+worker's store round trips per tick do not grow with its number of shadows. A residual
+leaving its band publishes a ``shadow.drift`` change event (MQTT
+``kgtwin/events/shadow.drift/<twin>``) once the point is written; coming back,
+``shadow.recovered``. Replayed steps write their points too (rewriting what a dead worker wrote) but raise no
 event. ``lags`` keeps how long after each live grid point its points were written.
 """
 
@@ -55,6 +58,8 @@ from telemetry.store import TelemetryStore
 
 _log = structlog.get_logger("simulation.shadow")
 PREDICTED, RESIDUAL = SUFFIXES
+_REPLAY_BATCH = 5_000
+"""Points of a replay written per call."""
 
 
 def read_twin(graph: GraphStore, models: ModelSet, twin: str) -> dict[str, Any]:
@@ -108,6 +113,11 @@ class _Running:
     def next_at(self) -> float:
         return self.grid_s + self.spec.step
 
+    @property
+    def names(self) -> list[str]:
+        """The telemetry it reads: its inputs' and its outputs' measured values."""
+        return list(dict.fromkeys([n for _, n, _ in self.inputs] + [t for _, t, _ in self.outputs]))
+
 
 class ShadowWorker:
     """Runs the shadows it holds (see the module docstring); :meth:`serve` until :meth:`stop`."""
@@ -155,8 +165,7 @@ class ShadowWorker:
                     if now >= next_claim:
                         self._claim(now)
                         next_claim = now + self.claim_every_s
-                    for running in list(self.running.values()):
-                        self._advance(running, self.clock(), live=True)
+                    self._tick(self.clock())
                 except KgtwinError as exc:  # a backend blip: say so and carry on
                     _log.warning("shadow.poll_failed", worker=self.name, error=exc.message)
                 except Exception:
@@ -174,11 +183,13 @@ class ShadowWorker:
         moment = datetime.fromtimestamp(now, UTC)
         for record in self.nodes.claim(self.name, self.lease, moment, free):
             try:
-                self.running[record.id] = self._start(record, now)
+                self.running[record.id] = self._start(record, self.clock())
                 _log.info("shadow.started", shadow=record.id, twin=record.twin, attempt=record.attempts)
             except KgtwinError as exc:
                 _log.warning("shadow.failed", shadow=record.id, error=exc.message)
                 self.nodes.fail(record, exc.to_dict())
+            # Starting one takes a replay: those already running keep to their grid meanwhile.
+            self._tick(self.clock())
 
     def _renew(self, now: float) -> None:
         moment = datetime.fromtimestamp(now, UTC)
@@ -256,31 +267,61 @@ class ShadowWorker:
         start = datetime.fromtimestamp(running.grid_s, UTC)
         since = start - timedelta(seconds=running.spec.history_s + 86400.0)
         until = datetime.fromtimestamp(now, UTC)
-        names = [n for _, n, _ in running.inputs] + [t for _, t, _ in running.outputs]
         series: dict[str, list[float]] = {}
-        for name in dict.fromkeys(names):
+        for name in running.names:
             samples = self.telemetry.query([running.ref], name, since, until)[0]
-            points = [[(s.time - start).total_seconds(), float(s.value)] for s in samples if _number(s.value)]
-            series[name] = resample(points, step, steps + 1, "hold") if points else [math.nan] * (steps + 1)
+            known = [[(s.time - start).total_seconds(), float(s.value)] for s in samples if _number(s.value)]
+            series[name] = resample(known, step, steps + 1, "hold") if known else [math.nan] * (steps + 1)
         running.held = [series[n][0] * f for _, n, f in running.inputs]
+        points = []
         for k in range(steps):
             measured = {t: series[t][k + 1] for _, t, _ in running.outputs}
             current = [series[n][k + 1] * f for _, n, f in running.inputs]
-            self._step(running, measured, current, live=False)
+            points.append(self._step(running, measured, current, None))
+        for first in range(0, len(points), _REPLAY_BATCH):
+            self.telemetry.write(points[first : first + _REPLAY_BATCH])
 
-    def _advance(self, running: _Running, now: float, *, live: bool) -> None:
-        while running.next_at <= now and running.record.id in self.running:
-            names = sorted({n for _, n, _ in running.inputs} | {t for _, t, _ in running.outputs})
-            found = self.telemetry.latest([running.ref], names)[0]
-            values = {n: float(s.value) for n, s in found.items() if _number(s.value)}
-            measured = {t: values.get(t, math.nan) for _, t, _ in running.outputs}
-            current = [values.get(n, math.nan) * f for _, n, f in running.inputs]
-            self._step(running, measured, current, live=live)
+    def _tick(self, now: float) -> None:
+        """Step every shadow due by ``now``, all together: per round one read and one write.
+
+        A round reads the latest values of every due shadow's telemetry in one ``latest``
+        call, steps each shadow once, and writes all their predictions and residuals in one
+        ``write``; the drift events follow the write, so a subscriber told of a drift reads
+        the residual that caused it. A shadow more than one step behind takes one more
+        round per step, with the same values.
+        """
+        while not self._stop.is_set():
+            due = [r for r in self.running.values() if r.next_at <= now]
+            if not due:
+                return
+            names = list(dict.fromkeys(n for r in due for n in r.names))
+            found = self.telemetry.latest([r.ref for r in due], names)
+            points: list[TelemetryPoint] = []
+            events: list[ChangeEvent] = []
+            for running, latest in zip(due, found, strict=True):
+                values = {n: float(s.value) for n, s in latest.items() if _number(s.value)}
+                measured = {t: values.get(t, math.nan) for _, t, _ in running.outputs}
+                current = [values.get(n, math.nan) * f for _, n, f in running.inputs]
+                points.append(self._step(running, measured, current, events))
+            self.telemetry.write(points)
+            written = self.clock()
+            self.lags.extend(written - r.grid_s for r in due)
+            if self.events is not None:
+                for event in events:
+                    self.events.publish(event)
 
     def _step(
-        self, running: _Running, measured: Mapping[str, float], current: list[float], *, live: bool
-    ) -> None:
-        """One grid step: inputs held from the previous point, outputs predicted for the next."""
+        self,
+        running: _Running,
+        measured: Mapping[str, float],
+        current: list[float],
+        events: list[ChangeEvent] | None,
+    ) -> TelemetryPoint:
+        """One grid step: inputs held from the previous point, outputs predicted for the next.
+
+        The point to write at the new grid point is handed back; drift events go to
+        ``events`` (``None`` while replaying history: no events then).
+        """
         held = [c if math.isnan(h) else h for h, c in zip(running.held, current, strict=True)]
         settable = [(v, x) for (v, _, _), x in zip(running.inputs, held, strict=True) if not math.isnan(x)]
         if settable:
@@ -298,17 +339,16 @@ class ShadowWorker:
             residual = actual - value
             fields[name + RESIDUAL] = residual
             if limits is not None:
-                self._band(running, variable.name, name, residual, value, actual, limits, live)
-        point = TelemetryPoint(
+                event = self._band(running, variable.name, name, residual, value, actual, limits)
+                if event is not None and events is not None:
+                    events.append(event)
+        return TelemetryPoint(
             bucket=running.ref.bucket,
             measurement=running.ref.measurement,
             tags=dict(running.ref.tags),
             fields=fields,
             time_ns=round(running.grid_s * 1e9),
         )
-        self.telemetry.write([point])
-        if live:
-            self.lags.append(self.clock() - running.grid_s)
 
     def _band(
         self,
@@ -319,13 +359,13 @@ class ShadowWorker:
         predicted: float,
         measured: float,
         limits: tuple[float, float],
-        live: bool,
-    ) -> None:
+    ) -> ChangeEvent | None:
+        """The drift (or recovery) event when the residual crossed its band's edge, else ``None``."""
         outside = not limits[0] <= residual <= limits[1]
         was = running.outside.get(name, False)
         running.outside[name] = outside
-        if outside == was or not live or self.events is None:
-            return
+        if outside == was:
+            return None
         kind = ChangeKind.SHADOW_DRIFT if outside else ChangeKind.SHADOW_RECOVERED
         data = {
             "shadow": running.record.id,
@@ -338,7 +378,7 @@ class ShadowWorker:
             "band": list(limits),
             "time": datetime.fromtimestamp(running.grid_s, UTC).isoformat().replace("+00:00", "Z"),
         }
-        self.events.publish(ChangeEvent.now(kind, running.record.twin, model=None, data=data))
+        return ChangeEvent.now(kind, running.record.twin, model=None, data=data)
 
 
 def telemetry_ref_of(attributes: Mapping[str, Any], twin: str) -> TelemetryRef:
