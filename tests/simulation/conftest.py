@@ -37,6 +37,17 @@ def graph_store(request: pytest.FixtureRequest) -> GraphStore:
     return backend
 
 
+@pytest.fixture(params=["falkordb", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+def service_graph(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The ``KGTWIN_*`` settings of a ``kgtwin`` process's graph: the embedded default, then a
+    wiped Neo4j."""
+    if request.param == "falkordb":
+        return {}
+    store: GraphStore = request.getfixturevalue("neo4j_store")
+    store.write("MATCH (n) DETACH DELETE n")
+    return {"KGTWIN_GRAPH_URL": str(request.getfixturevalue("neo4j_url"))}
+
+
 LINE = [
     ("S", "Source", {"interarrivalTimeMean": 60.0, "interarrivalTimeDistribution": "exponential"}),
     ("B1", "Buffer", {"capacity": 4}),

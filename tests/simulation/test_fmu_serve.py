@@ -23,7 +23,7 @@ ROOM = "dtmi:kgtwin:space:Room;1"
 
 
 def test_a_shadow_on_kgtwin_serve_follows_mqtt_telemetry_and_reports_drift(
-    tmp_path: Path, test_fmus: BuiltFmus
+    tmp_path: Path, test_fmus: BuiltFmus, service_graph: dict[str, str]
 ) -> None:
     port, broker = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KGTWIN_")}
@@ -32,6 +32,7 @@ def test_a_shadow_on_kgtwin_serve_follows_mqtt_telemetry_and_reports_drift(
         "KGTWIN_BROKER_URL": f"embedded://127.0.0.1:{broker}",
         "KGTWIN_CONFIG": str(tmp_path / "none.toml"),
         "KGTWIN_INGEST_BATCH_WAIT_MS": "10",
+        **service_graph,
     }
     log = (tmp_path / "serve.log").open("w")
     serve = subprocess.Popen([KGTWIN, "serve"], cwd=tmp_path, env=env, stdout=log, stderr=log)
