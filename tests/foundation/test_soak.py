@@ -7,9 +7,9 @@ changes the fraction): what a shared 2-core machine gives with room to spare
 acknowledged point stored exactly once, a queue that does not grow.
 
 With Mosquitto the in-process ingest meets them. With the embedded amqtt broker it does
-not: under this load the broker stops delivering to the ingest session after a PUBACK
-timeout while it goes on acknowledging publishers (issue 21 §6.6), so the test is marked
-as an expected failure until the edge broker is durable.
+not: under this load the broker acknowledges points it never delivers to the ingest
+session, and at twice the rate stops delivering to it after a PUBACK timeout (issue 21
+§6.6), so that test is an expected failure until the edge broker is durable.
 """
 
 from __future__ import annotations
@@ -56,6 +56,6 @@ def test_serve_with_mosquitto_holds_the_soak_bounds(tmp_path: Path, mqtt_url: st
     _assert_bounds(_soak(tmp_path, mqtt_url))
 
 
-@pytest.mark.xfail(reason="issue 21 §6.6: the embedded amqtt broker stops delivering to ingest under load")
+@pytest.mark.xfail(reason="issue 21 §6.6: the embedded amqtt broker loses acknowledged messages under load")
 def test_serve_on_embedded_defaults_holds_the_soak_bounds(tmp_path: Path) -> None:
     _assert_bounds(_soak(tmp_path, None))
