@@ -55,7 +55,12 @@ def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
 def security(settings: Settings) -> tuple[AuthConfig, Limits]:
     """The API's authentication and limits, as the settings describe them (docs/security.md)."""
     oidc = None
-    if settings.oidc_jwks_url and settings.oidc_issuer and settings.oidc_audience:
+    # The settings refuse an empty value and a partial set, so "given" is "not None" here.
+    if (
+        settings.oidc_jwks_url is not None
+        and settings.oidc_issuer is not None
+        and settings.oidc_audience is not None
+    ):
         oidc = OidcConfig(
             issuer=settings.oidc_issuer,
             audience=settings.oidc_audience,

@@ -9,8 +9,8 @@ machine needs nothing else.
 
 from __future__ import annotations
 
-import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -19,10 +19,12 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
 from ingest.messages import TopicMapping
+from kgtwin import security_checks
 from kgtwin.backends import parse_broker_url, parse_executor_url, parse_graph_url, parse_telemetry_url
 from kgtwin.urls import BrokerUrl, ExecutorUrl, GraphUrl, TelemetryUrl
 from ontology.errors import ConfigurationInvalid
@@ -180,6 +182,26 @@ class Settings(BaseSettings):
     )
     shadow_capacity: int = Field(default=200, ge=0, description="Live shadows one worker runs at most.")
 
+    @field_validator("host")
+    @classmethod
+    def _check_host(cls, value: str) -> str:
+        return security_checks.non_blank(value)
+
+    @field_validator("oidc_jwks_url")
+    @classmethod
+    def _check_jwks_url(cls, value: str | None) -> str | None:
+        return None if value is None else security_checks.jwks_url(value)
+
+    @field_validator("oidc_issuer", "oidc_audience")
+    @classmethod
+    def _check_oidc_value(cls, value: str | None) -> str | None:
+        return None if value is None else security_checks.non_blank(value)
+
+    @field_validator("oidc_roles_claim")
+    @classmethod
+    def _check_roles_claim(cls, value: str) -> str:
+        return security_checks.claim_path(value)
+
     @field_validator("graph_url")
     @classmethod
     def _check_graph_url(cls, value: str) -> str:
@@ -211,7 +233,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_oidc(self) -> Settings:
-        given = [self.oidc_jwks_url, self.oidc_issuer, self.oidc_audience]
+        given = [v is not None for v in (self.oidc_jwks_url, self.oidc_issuer, self.oidc_audience)]
         if any(given) and not all(given):
             # A token checked without its issuer or audience would let any tenant of the
             # identity provider in: all three or none.
@@ -229,7 +251,7 @@ class Settings(BaseSettings):
 
         Raises ``ConfigurationInvalid`` naming ``KGTWIN_HOST``, for the one-line, exit-2 start-up error.
         """
-        if self.auth_enabled or _is_loopback(self.host):
+        if self.auth_enabled or security_checks.is_loopback(self.host):
             return
         raise ConfigurationInvalid(
             f"{ENV_PREFIX}HOST",
@@ -276,16 +298,6 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, toml)
 
 
-def _is_loopback(host: str) -> bool:
-    """Whether ``host`` only accepts connections from this machine (127.0.0.0/8, ::1, localhost)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # a host name: it may resolve to anything
-        return False
-
-
 def load_settings(**overrides: object) -> Settings:
     """Read the settings, turning any invalid value into one ``ConfigurationInvalid``.
 
@@ -300,5 +312,12 @@ def load_settings(**overrides: object) -> Settings:
         setting = f"{ENV_PREFIX}{field.upper()}"
         cause = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigurationInvalid(setting, cause) from None
+    except SettingsError as exc:  # a value that is not JSON where JSON is expected, e.g. a dict
+        found = re.search(r'field "(\w+)" from source "(\w+)"', str(exc))
+        if found is None:
+            raise ConfigurationInvalid(str(_config_file()), str(exc)) from None
+        field, source = found.groups()
+        where = f"{ENV_PREFIX}{field.upper()}" if source.startswith("Env") else f"{_config_file()}: {field}"
+        raise ConfigurationInvalid(where, "is not valid JSON") from None
     except (OSError, ValueError) as exc:  # an unreadable or malformed kgtwin.toml
         raise ConfigurationInvalid(str(_config_file()), str(exc)) from None
