@@ -6,7 +6,8 @@
   429 ``LIMIT_EXCEEDED`` and ``Retry-After``; the unauthenticated loopback edge profile has
   one caller, the machine's owner, and is not limited;
 - GraphQL query depth and complexity, checked as a validation rule before anything
-  executes (a GraphQL error with ``extensions.code`` ``LIMIT_EXCEEDED``);
+  executes (a GraphQL error with ``extensions.code`` ``LIMIT_EXCEEDED``; ``api.cost``),
+  and the tokens of a document (``api.documents``);
 - the Cypher time budget and row cap, carried here for the ``cypher`` resolver.
 
 The rate limit is per API process: with N replicas a key gets at most N times the rate,
@@ -24,19 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
-    FieldNode,
-    FragmentSpreadNode,
     GraphQLError,
-    GraphQLInterfaceType,
-    GraphQLList,
     GraphQLNamedType,
-    GraphQLNonNull,
-    GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
-    IntValueNode,
     OperationDefinitionNode,
-    SelectionSetNode,
     ValidationContext,
     ValidationRule,
 )
@@ -44,6 +36,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from strawberry.extensions import SchemaExtension
 
+from api.cost import OperationCost
 from api.roles import ANONYMOUS, LOCAL_ADMIN, Principal
 from graph.cypher import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S
 from ontology.errors import ErrorCode
@@ -55,9 +48,6 @@ Send = Callable[[Message], Awaitable[None]]
 Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 GRAPHQL_PATH = "/graphql"
-# Arguments that bound the size of a list field; without one a list counts this many items.
-_PAGE_ARGUMENTS = ("first", "last", "limit", "pageSize", "size")
-_DEFAULT_LIST_SIZE = 10
 
 
 @dataclass(frozen=True)
@@ -70,6 +60,8 @@ class Limits:
     rate_burst: int = 100
     graphql_max_depth: int = 12
     graphql_max_complexity: int = 5000
+    graphql_max_tokens: int = 10_000
+    """Tokens a GraphQL document may hold (graphql-core's parser stops past them)."""
     cypher_timeout_s: float = DEFAULT_TIMEOUT_S
     cypher_max_rows: int = DEFAULT_MAX_ROWS
 
@@ -212,79 +204,31 @@ def limit_rule(max_depth: int, max_complexity: int) -> type[ValidationRule]:
     """A graphql-core validation rule refusing operations deeper or costlier than the limits.
 
     Depth counts nested selections; complexity counts fields, a field under a list
-    counting once per item (its ``first``/``limit`` argument, else 10). Introspection
-    (``__schema``, ``__type``) is not counted: GraphiQL's own query is deep but cheap.
+    counting once per item (its ``first``/``limit`` argument, else 10); introspection
+    counts the fields it answers (``api.cost``, linear in the document's size).
     """
 
     class OperationLimits(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            # One costing per document: fragments shared by its operations are costed once.
+            self.cost = OperationCost(context.schema, context.get_fragment, max_complexity)
+
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            root = _root_type(self.context.schema, node)
-            walk = _Walk(self.context, max_depth, max_complexity)
-            cost = walk.selections(node.selection_set, root, 1, frozenset())
+            cost = self.cost.operation(node.selection_set, _root_type(self.context.schema, node))
             name = node.name.value if node.name else "the operation"
-            if walk.depth > max_depth:
+            if cost.depth > max_depth:
                 self.report_error(_limit_error(f"{name} is nested deeper than {max_depth} levels", node))
-            elif cost > max_complexity:
+            elif cost.complexity > max_complexity:
                 self.report_error(
                     _limit_error(
-                        f"{name} asks for more than {max_complexity} fields (complexity {cost})", node
+                        f"{name} asks for more than {max_complexity} fields "
+                        f"(complexity {cost.complexity - 1}+)",
+                        node,
                     )
                 )
 
     return OperationLimits
-
-
-class _Walk:
-    """One pass over an operation's selections, stopping as soon as a limit is passed."""
-
-    def __init__(self, context: ValidationContext, max_depth: int, max_complexity: int) -> None:
-        self.context = context
-        self.max_depth = max_depth
-        self.max_complexity = max_complexity
-        self.depth = 0
-
-    def selections(
-        self,
-        selection_set: SelectionSetNode,
-        parent: GraphQLNamedType | None,
-        depth: int,
-        fragments: frozenset[str],
-    ) -> int:
-        self.depth = max(self.depth, depth)
-        if depth > self.max_depth:
-            return 0
-        cost = 0
-        for field, owner, seen in self._fields(selection_set, parent, fragments):
-            if cost > self.max_complexity:
-                break
-            if field.name.value.startswith("__"):
-                continue
-            field_type = _field_type(owner, field.name.value)
-            cost += 1
-            if field.selection_set is not None:
-                inner = self.selections(field.selection_set, _named(field_type), depth + 1, seen)
-                cost += _list_size(field, field_type) * inner
-        return cost
-
-    def _fields(
-        self, selection_set: SelectionSetNode, parent: GraphQLNamedType | None, fragments: frozenset[str]
-    ) -> Iterator[tuple[FieldNode, GraphQLNamedType | None, frozenset[str]]]:
-        """The fields of a selection set with their parent type, fragments spread in (each once per path)."""
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                yield selection, parent, fragments
-            elif isinstance(selection, InlineFragmentNode):
-                owner = parent
-                if selection.type_condition is not None:
-                    owner = self.context.schema.get_type(selection.type_condition.name.value)
-                yield from self._fields(selection.selection_set, owner, fragments)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.context.get_fragment(name)
-                if fragment is None or name in fragments:  # unknown or cyclic: other rules report it
-                    continue
-                owner = self.context.schema.get_type(fragment.type_condition.name.value)
-                yield from self._fields(fragment.selection_set, owner, fragments | {name})
 
 
 def _root_type(schema: GraphQLSchema, node: OperationDefinitionNode) -> GraphQLNamedType | None:
@@ -294,31 +238,6 @@ def _root_type(schema: GraphQLSchema, node: OperationDefinitionNode) -> GraphQLN
         "mutation": schema.mutation_type,
         "subscription": schema.subscription_type,
     }.get(operation)
-
-
-def _field_type(owner: GraphQLNamedType | None, name: str) -> Any:
-    if isinstance(owner, GraphQLObjectType | GraphQLInterfaceType):
-        field = owner.fields.get(name)
-        return field.type if field is not None else None
-    return None
-
-
-def _named(field_type: Any) -> GraphQLNamedType | None:
-    while isinstance(field_type, GraphQLNonNull | GraphQLList):
-        field_type = field_type.of_type
-    return field_type if isinstance(field_type, GraphQLNamedType) else None
-
-
-def _list_size(field: FieldNode, field_type: Any) -> int:
-    """How many items a field under a list is counted for: its page argument, else a default."""
-    while isinstance(field_type, GraphQLNonNull):
-        field_type = field_type.of_type
-    if not isinstance(field_type, GraphQLList):
-        return 1
-    for argument in field.arguments or ():
-        if argument.name.value in _PAGE_ARGUMENTS and isinstance(argument.value, IntValueNode):
-            return max(1, int(argument.value.value))
-    return _DEFAULT_LIST_SIZE
 
 
 def _limit_error(message: str, node: OperationDefinitionNode) -> GraphQLError:
@@ -334,13 +253,14 @@ class GraphQLLimits(SchemaExtension):
     """
 
     def on_operation(self) -> Iterator[None]:
-        limits = _limits_of(self.execution_context.context)
+        limits = limits_of(self.execution_context.context)
         rule = limit_rule(limits.graphql_max_depth, limits.graphql_max_complexity)
         self.execution_context.validation_rules = (*self.execution_context.validation_rules, rule)
         yield
 
 
-def _limits_of(context: Any) -> Limits:
+def limits_of(context: Any) -> Limits:
+    """The limits of the app serving the request of a GraphQL ``context`` (the defaults without one)."""
     request = context.get("request") if isinstance(context, dict) else getattr(context, "request", None)
     app = getattr(request, "scope", {}).get("app") if request is not None else None
     found = getattr(getattr(app, "state", None), "kgtwin_limits", None)

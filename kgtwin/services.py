@@ -75,6 +75,7 @@ def security(settings: Settings) -> tuple[AuthConfig, Limits]:
         graphql_max_complexity=settings.graphql_max_complexity,
         cypher_timeout_s=settings.cypher_timeout_s,
         cypher_max_rows=settings.cypher_max_rows,
+        graphql_max_tokens=settings.graphql_max_tokens,
     )
     return AuthConfig(api_keys=settings.api_keys, oidc=oidc), limits
 

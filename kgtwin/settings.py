@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     graphql_max_complexity: int = Field(
         default=5000, ge=1, description="Most fields a GraphQL query may ask for, lists counted by size."
     )
+    graphql_max_tokens: int = Field(
+        default=10_000, ge=100, description="Most tokens a GraphQL document may hold."
+    )
     cypher_timeout_s: float = Field(default=30.0, gt=0, le=600, description="Budget of one Cypher query.")
     cypher_max_rows: int = Field(default=10_000, ge=1, le=100_000, description="Rows a Cypher query returns.")
 

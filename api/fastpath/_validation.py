@@ -15,11 +15,10 @@ from functools import lru_cache
 from typing import Any
 
 from graphql import GraphQLError, specified_rules, validate
-from strawberry.extensions import ParserCache, SchemaExtension
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-QUERY_CACHE_SIZE = 512
-"""Distinct query texts whose parsed document and validation outcome are kept."""
+from api.documents import QUERY_CACHE_SIZE, DocumentCache
 
 _SPEC_RULES = frozenset(specified_rules)
 _validate_by_spec: Callable[..., list[GraphQLError]] = lru_cache(maxsize=QUERY_CACHE_SIZE)(validate_document)
@@ -34,7 +33,7 @@ class SpecValidationCache(SchemaExtension):
     not the same from one request to the next: ``api.limits`` adds a depth and complexity
     rule built for the limits of the app serving the request. The spec's rules are the
     same module-level classes on every request, so their outcome is cached (the key is the
-    cached parsed document, hence ``ParserCache`` first). The other rules are cached apart,
+    cached parsed document, hence ``DocumentCache`` first). The other rules are cached apart,
     by their classes: a hit when an extension reuses its rule classes, and otherwise one
     visit of the document by those rules alone, not by all thirty.
     """
@@ -55,5 +54,5 @@ class SpecValidationCache(SchemaExtension):
 
 def query_caches() -> list[Any]:
     """The schema extensions that keep parsed and validated queries (in this order)."""
-    # Factories, not instances: an extension instance holds its request's execution context.
-    return [lambda: ParserCache(maxsize=QUERY_CACHE_SIZE), SpecValidationCache]
+    # Classes, not instances: an extension instance holds its request's execution context.
+    return [DocumentCache, SpecValidationCache]
