@@ -37,6 +37,7 @@ from starlette.responses import JSONResponse
 from strawberry.extensions import SchemaExtension
 
 from api.cost import OperationCost
+from api.media import JSON, negotiate
 from api.roles import ANONYMOUS, LOCAL_ADMIN, Principal
 from graph.cypher import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S
 from ontology.errors import ErrorCode
@@ -82,8 +83,13 @@ async def refuse(
     """
     response: JSONResponse
     if scope.get("path", "").rstrip("/") == GRAPHQL_PATH:
-        body: dict[str, Any] = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
-        response = JSONResponse(body, status_code=status, headers=headers)
+        # A request error of GraphQL over HTTP: no ``data`` in the specification's own media
+        # type; ``data: null`` as ever in application/json.
+        media = negotiate(Headers(scope=scope).get("accept")) or JSON
+        body: dict[str, Any] = {"errors": [{"message": message, "extensions": {"code": code}}]}
+        if media == JSON:
+            body = {"data": None, **body}
+        response = JSONResponse(body, status_code=status, headers=headers, media_type=media)
     else:
         title = code.replace("_", " ").capitalize()
         problem = {"type": "about:blank", "title": title, "status": status, "detail": message, "code": code}
