@@ -7,6 +7,7 @@ traceback.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -98,6 +99,7 @@ def create_app(context: ApiContext) -> FastAPI:
             context_getter=graphql_context,
             graphql_ide=None,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            connection_init_wait_timeout=timedelta(seconds=context.limits.ws_init_timeout_s),
         ),
         prefix="/graphql",
     )

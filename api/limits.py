@@ -65,6 +65,8 @@ class Limits:
     """Tokens a GraphQL document may hold (graphql-core's parser stops past them)."""
     cypher_timeout_s: float = DEFAULT_TIMEOUT_S
     cypher_max_rows: int = DEFAULT_MAX_ROWS
+    ws_init_timeout_s: float = 10.0
+    """How long a websocket may take to send ``connection_init`` (graphql-transport-ws: 4408)."""
 
 
 async def refuse(
@@ -185,7 +187,13 @@ class RateLimitMiddleware:
             wait = self.bucket.take(principal.name)
             if wait > 0:
                 if scope["type"] == "websocket":
-                    await send({"type": "websocket.close", "code": 1013, "reason": "LIMIT_EXCEEDED"})
+                    # Accepted first: a browser sees a close code (1013: try again later),
+                    # never the HTTP status of a refused upgrade.
+                    if (await receive())["type"] == "websocket.connect":
+                        offered = scope.get("subprotocols", [])
+                        protocol = "graphql-transport-ws" if "graphql-transport-ws" in offered else None
+                        await send({"type": "websocket.accept", "subprotocol": protocol})
+                        await send({"type": "websocket.close", "code": 1013, "reason": "LIMIT_EXCEEDED"})
                     return
                 retry = str(max(1, math.ceil(wait)))
                 await refuse(

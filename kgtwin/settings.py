@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     )
     cypher_timeout_s: float = Field(default=30.0, gt=0, le=600, description="Budget of one Cypher query.")
     cypher_max_rows: int = Field(default=10_000, ge=1, le=100_000, description="Rows a Cypher query returns.")
+    ws_init_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="How long a websocket may take to send connection_init."
+    )
 
     # MQTT ingest (docs/ingest.md).
     ingest_client_id: str = Field(

@@ -84,6 +84,7 @@ def test_a_malformed_oidc_setting_is_a_start_up_error(
         ("KGTWIN_RATE_LIMIT_BURST", "-1"),
         ("KGTWIN_MAX_BODY_BYTES", ""),
         ("KGTWIN_GRAPHQL_MAX_DEPTH", "0"),
+        ("KGTWIN_WS_INIT_TIMEOUT_S", "0"),
     ],
 )
 def test_an_empty_or_malformed_security_setting_is_named(

@@ -123,7 +123,7 @@ def serve_with_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served
     """``kgtwin serve`` with API keys required; ``keys["admin"]`` and ``keys["viewer"]``."""
     served = start_serve(
         tmp_path_factory.mktemp("serve-keys"),
-        {"KGTWIN_API_KEYS": "true", "KGTWIN_RATE_LIMIT_PER_SECOND": "0"},
+        {"KGTWIN_API_KEYS": "true", "KGTWIN_WS_INIT_TIMEOUT_S": "1.5", "KGTWIN_RATE_LIMIT_PER_SECOND": "0"},
         keys={"admin": "admin", "viewer": "viewer"},
     )
     try:
