@@ -100,6 +100,8 @@ def create_app(context: ApiContext) -> FastAPI:
             graphql_ide=None,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
             connection_init_wait_timeout=timedelta(seconds=context.limits.ws_init_timeout_s),
+            # Strawberry refuses cross-origin sockets itself; api.cors has closed the others already.
+            allowed_origins=context.auth.cors_origins,
         ),
         prefix="/graphql",
     )

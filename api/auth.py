@@ -35,6 +35,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, QueryParams
 
+from api.cors import allow_origins
 from api.limits import (
     GRAPHQL_PATH,
     Asgi,
@@ -81,6 +82,8 @@ class AuthConfig:
     oidc: OidcConfig | None = None
     key_cache_s: float = 10.0
     """How long a looked-up key is trusted: a revocation reaches every process within this."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins whose pages may call the API with credentials (``api.cors``); none: same origin only."""
 
     @property
     def enabled(self) -> bool:
@@ -261,7 +264,7 @@ def _is_public(scope: Scope, headers: Headers) -> bool:
 def secure(
     app: FastAPI, schema: strawberry.Schema, *, auth: AuthConfig, limits: Limits, keys: ApiKeyStore | None
 ) -> Authenticator:
-    """Install authentication and limits on ``app``: body size, then auth, then the rate limit.
+    """Install authentication and limits on ``app``: origin, body size, then auth, then the rate limit.
 
     Also adds the GraphQL depth and complexity rule to ``schema`` (once; it reads each
     app's limits from the request) and keeps the limits where resolvers find them
@@ -276,4 +279,5 @@ def secure(
     app.add_middleware(RateLimitMiddleware, bucket=TokenBucket(limits.rate_per_second, limits.rate_burst))
     app.add_middleware(AuthMiddleware, authenticator=authenticator, init_timeout_s=limits.ws_init_timeout_s)
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
+    allow_origins(app, auth.cors_origins)  # outermost: preflights and refusals carry CORS headers
     return authenticator

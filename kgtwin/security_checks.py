@@ -13,6 +13,9 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+# RFC 6454 §7.1: an origin as a browser sends it is scheme "://" host [":" port], nothing more.
+_ORIGIN_SCHEMES = ("http", "https")
+
 _CLAIM_SEGMENT = re.compile(r"[^.\s]+")
 
 
@@ -55,4 +58,30 @@ def claim_path(value: str) -> str:
     non_blank(value)
     if not all(_CLAIM_SEGMENT.fullmatch(part) for part in value.split(".")):
         raise ValueError(f"{value!r} is not a dotted path of claim names (such as realm_access.roles)")
+    return value
+
+
+def origin(value: str) -> str:
+    """A browser origin, ``scheme://host[:port]`` (no path, no trailing slash, no wildcard).
+
+    Browsers compare the ``Origin`` header with the allowed value byte for byte, so a
+    trailing slash or a path would match nothing; ``*`` cannot go with credentials.
+    """
+    non_blank(value)
+    if "*" in value:
+        raise ValueError(f"{value!r}: wildcards are refused; list each origin (credentials are allowed)")
+    parts = urlsplit(value)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{value!r} has an invalid port") from None
+    if parts.scheme not in _ORIGIN_SCHEMES or not parts.hostname:
+        raise ValueError(f"{value!r} is not an origin such as https://app.example.com")
+    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"{value!r} is not an origin: scheme://host[:port] only, no path or trailing slash")
+    if value != value.lower():
+        raise ValueError(f"{value!r}: write origins in lower case, as browsers send them")
+    default = {"http": 80, "https": 443}[parts.scheme]
+    if port == default:
+        raise ValueError(f"{value!r}: leave out the default port {default}; browsers do")
     return value

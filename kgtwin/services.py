@@ -78,7 +78,8 @@ def security(settings: Settings) -> tuple[AuthConfig, Limits]:
         graphql_max_tokens=settings.graphql_max_tokens,
         ws_init_timeout_s=settings.ws_init_timeout_s,
     )
-    return AuthConfig(api_keys=settings.api_keys, oidc=oidc), limits
+    auth = AuthConfig(api_keys=settings.api_keys, oidc=oidc, cors_origins=tuple(settings.cors_origins))
+    return auth, limits
 
 
 def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: bool) -> None:

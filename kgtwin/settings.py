@@ -9,14 +9,16 @@ machine needs nothing else.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
@@ -88,6 +90,11 @@ class Settings(BaseSettings):
     )
     cypher_timeout_s: float = Field(default=30.0, gt=0, le=600, description="Budget of one Cypher query.")
     cypher_max_rows: int = Field(default=10_000, ge=1, le=100_000, description="Rows a Cypher query returns.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Browser origins (https://app.example.com) allowed to call the API from their "
+        "pages, with credentials; comma-separated or a JSON list. None by default: same origin only.",
+    )
     ws_init_timeout_s: float = Field(
         default=10.0, gt=0, le=300, description="How long a websocket may take to send connection_init."
     )
@@ -207,6 +214,25 @@ class Settings(BaseSettings):
     @classmethod
     def _check_roles_claim(cls, value: str) -> str:
         return security_checks.claim_path(value)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        # The environment gives one string: a JSON list, or origins separated by commas.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",")] if text else []
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        origins = [security_checks.origin(v) for v in value]
+        if len(set(origins)) != len(origins):
+            raise ValueError("lists an origin twice")
+        return origins
 
     @field_validator("graph_url")
     @classmethod

@@ -85,6 +85,15 @@ def test_a_malformed_oidc_setting_is_a_start_up_error(
         ("KGTWIN_MAX_BODY_BYTES", ""),
         ("KGTWIN_GRAPHQL_MAX_DEPTH", "0"),
         ("KGTWIN_WS_INIT_TIMEOUT_S", "0"),
+        ("KGTWIN_CORS_ORIGINS", "*"),
+        ("KGTWIN_CORS_ORIGINS", "https://app.example.com/"),
+        ("KGTWIN_CORS_ORIGINS", "app.example.com"),
+        ("KGTWIN_CORS_ORIGINS", "https://app.example.com/path"),
+        ("KGTWIN_CORS_ORIGINS", "https://App.example.com"),
+        ("KGTWIN_CORS_ORIGINS", "https://app.example.com:443"),
+        ("KGTWIN_CORS_ORIGINS", "https://a.example.com,,https://b.example.com"),
+        ("KGTWIN_CORS_ORIGINS", "https://a.example.com,https://a.example.com"),
+        ("KGTWIN_CORS_ORIGINS", '["https://a.example.com"'),
     ],
 )
 def test_an_empty_or_malformed_security_setting_is_named(
@@ -94,6 +103,15 @@ def test_an_empty_or_malformed_security_setting_is_named(
     with pytest.raises(ConfigurationInvalid) as raised:
         load_settings()
     assert raised.value.details["setting"] == name
+
+
+def test_origins_come_comma_separated_or_as_a_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KGTWIN_CORS_ORIGINS", "https://app.example.com, http://127.0.0.1:5173")
+    assert load_settings().cors_origins == ["https://app.example.com", "http://127.0.0.1:5173"]
+    monkeypatch.setenv("KGTWIN_CORS_ORIGINS", '["https://app.example.com"]')
+    assert load_settings().cors_origins == ["https://app.example.com"]
+    monkeypatch.delenv("KGTWIN_CORS_ORIGINS")
+    assert load_settings().cors_origins == []
 
 
 def test_a_loopback_identity_provider_may_serve_its_jwks_over_http() -> None:
