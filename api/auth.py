@@ -35,6 +35,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, QueryParams
 
+from api.analysts import CypherSlots
 from api.cors import allow_origins
 from api.limits import (
     GRAPHQL_PATH,
@@ -272,6 +273,7 @@ def secure(
     """
     authenticator = Authenticator(auth, keys)
     app.state.kgtwin_limits = limits
+    app.state.kgtwin_cypher_slots = CypherSlots(limits.cypher_concurrency)
     app.state.kgtwin_authenticator = authenticator
     if GraphQLLimits not in schema.extensions:
         schema.extensions = (*schema.extensions, GraphQLLimits)

@@ -20,8 +20,8 @@ import contextlib
 import functools
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
@@ -65,6 +65,8 @@ class Limits:
     """Tokens a GraphQL document may hold (graphql-core's parser stops past them)."""
     cypher_timeout_s: float = DEFAULT_TIMEOUT_S
     cypher_max_rows: int = DEFAULT_MAX_ROWS
+    cypher_concurrency: Mapping[str, int] = field(default_factory=lambda: {"analyst": 2, "admin": 2})
+    """Cypher queries run at once per role (the caller's most generous role), in this process."""
     ws_init_timeout_s: float = 10.0
     """How long a websocket may take to send ``connection_init`` (graphql-transport-ws: 4408)."""
 

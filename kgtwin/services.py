@@ -76,6 +76,7 @@ def security(settings: Settings) -> tuple[AuthConfig, Limits]:
         cypher_timeout_s=settings.cypher_timeout_s,
         cypher_max_rows=settings.cypher_max_rows,
         graphql_max_tokens=settings.graphql_max_tokens,
+        cypher_concurrency=dict(settings.cypher_concurrency),
         ws_init_timeout_s=settings.ws_init_timeout_s,
     )
     auth = AuthConfig(api_keys=settings.api_keys, oidc=oidc, cors_origins=tuple(settings.cors_origins))

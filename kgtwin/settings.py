@@ -95,6 +95,11 @@ class Settings(BaseSettings):
         description="Browser origins (https://app.example.com) allowed to call the API from their "
         "pages, with credentials; comma-separated or a JSON list. None by default: same origin only.",
     )
+    cypher_concurrency: dict[str, int] = Field(
+        default_factory=lambda: {"analyst": 2, "admin": 2},
+        description="Cypher queries one API process runs at once for callers of each role, e.g. "
+        '{"analyst": 2, "admin": 2}; a caller past it gets LIMIT_EXCEEDED at once.',
+    )
     ws_init_timeout_s: float = Field(
         default=10.0, gt=0, le=300, description="How long a websocket may take to send connection_init."
     )
@@ -233,6 +238,18 @@ class Settings(BaseSettings):
         if len(set(origins)) != len(origins):
             raise ValueError("lists an origin twice")
         return origins
+
+    @field_validator("cypher_concurrency")
+    @classmethod
+    def _check_cypher_concurrency(cls, value: dict[str, int]) -> dict[str, int]:
+        # Only roles granting Cypher may be named: a limit on any other would never apply.
+        allowed = ("analyst", "admin")
+        for role, limit in value.items():
+            if role not in allowed:
+                raise ValueError(f"{role!r} is not a role that may run Cypher ({', '.join(allowed)})")
+            if limit < 1:
+                raise ValueError(f"{role}: {limit} must be at least 1")
+        return value
 
     @field_validator("graph_url")
     @classmethod
