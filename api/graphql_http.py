@@ -20,7 +20,7 @@ Strawberry's own HTTP view answers parse and validation failures with 200 whatev
 client accepts, 500 for a body that is JSON but not an object, and plain text for JSON it
 cannot read; this module replaces it for HTTP and keeps its websocket handling
 (``api.app``). Authentication, limits and error codes are unchanged: the middleware of
-``api.auth`` runs first, and errors carry ``extensions.code`` (``api.errors``).
+``api.auth`` runs first, and errors carry ``extensions.code`` (``api.graphql_errors``).
 """
 
 from __future__ import annotations
