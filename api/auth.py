@@ -23,8 +23,9 @@ probes, the OpenAPI document and the GraphiQL page are public.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,7 @@ from api.limits import (
     GRAPHQL_PATH,
     Asgi,
     BodyLimitMiddleware,
+    FailureThrottle,
     GraphQLLimits,
     Limits,
     RateLimitMiddleware,
@@ -190,10 +192,17 @@ def token_roles(claims: Mapping[str, Any], path: str) -> frozenset[Role]:
 class AuthMiddleware:
     """Settles ``scope["state"]["principal"]`` for every request and refuses the unauthenticated."""
 
-    def __init__(self, app: Asgi, authenticator: Authenticator, init_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        app: Asgi,
+        authenticator: Authenticator,
+        init_timeout_s: float = 10.0,
+        failures: FailureThrottle | None = None,
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.init_timeout_s = init_timeout_s
+        self.failures = failures if failures is not None else FailureThrottle(0, 1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -214,16 +223,37 @@ class AuthMiddleware:
             state["principal"] = ANONYMOUS
             await self.app(scope, receive, send)
             return
+        authenticate = self._authenticator_for(scope)
         try:
-            state["principal"] = await self._authenticate(
-                headers.get("authorization"), headers.get("x-api-key")
-            )
+            state["principal"] = await authenticate(headers.get("authorization"), headers.get("x-api-key"))
+        except TooManyFailures as exc:
+            retry = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+            await refuse(scope, receive, send, 429, exc.code, exc.message, retry)
+            return
         except KgtwinError as exc:
             status = 401 if exc.code == ErrorCode.UNAUTHENTICATED else 503
             extra = {"WWW-Authenticate": "Bearer"} if status == 401 else None
             await refuse(scope, receive, send, status, exc.code, exc.message, extra)
             return
         await self.app(scope, receive, send)
+
+    def _authenticator_for(self, scope: Scope) -> Callable[[str | None, str | None], Awaitable[Principal]]:
+        """``_authenticate`` for the client of ``scope``, throttled by its failed authentications."""
+        client = scope.get("client")
+        address = str(client[0]) if client else "unknown"
+
+        async def authenticate(authorization: str | None, api_key: str | None) -> Principal:
+            wait = self.failures.wait(address)
+            if wait > 0:
+                raise TooManyFailures(wait)
+            try:
+                return await self._authenticate(authorization, api_key)
+            except KgtwinError as exc:
+                if exc.code == ErrorCode.UNAUTHENTICATED:
+                    self.failures.failed(address)
+                raise
+
+        return authenticate
 
     async def _authenticate(self, authorization: str | None, api_key: str | None) -> Principal:
         try:
@@ -236,17 +266,34 @@ class AuthMiddleware:
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
         state = scope["state"]
+        authenticate = self._authenticator_for(scope)
         if headers.get("authorization") or headers.get("x-api-key"):
             try:
-                state["principal"] = await self._authenticate(
+                state["principal"] = await authenticate(
                     headers.get("authorization"), headers.get("x-api-key")
                 )
+            except TooManyFailures as exc:
+                await refuse_socket(receive, send, scope, 1013, refusal(exc))  # try again later
+                return
             except KgtwinError as exc:
                 await refuse_socket(receive, send, scope, 4403, refusal(exc))
                 return
             await self.app(scope, receive, send)
             return
-        await authenticate_socket(self.app, scope, receive, send, self._authenticate, self.init_timeout_s)
+        await authenticate_socket(self.app, scope, receive, send, authenticate, self.init_timeout_s)
+
+
+class TooManyFailures(KgtwinError):
+    """Raised, unchecked, for the credentials of a client past its failed authentications."""
+
+    code = ErrorCode.LIMIT_EXCEEDED
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(
+            "too many failed authentications from this address: retry later",
+            details={"retryAfterS": round(retry_after_s, 1)},
+        )
+        self.retry_after_s = retry_after_s
 
 
 def _is_public(scope: Scope, headers: Headers) -> bool:
@@ -279,7 +326,12 @@ def secure(
         schema.extensions = (*schema.extensions, GraphQLLimits)
     # add_middleware wraps: the last one added runs first.
     app.add_middleware(RateLimitMiddleware, bucket=TokenBucket(limits.rate_per_second, limits.rate_burst))
-    app.add_middleware(AuthMiddleware, authenticator=authenticator, init_timeout_s=limits.ws_init_timeout_s)
+    app.add_middleware(
+        AuthMiddleware,
+        authenticator=authenticator,
+        init_timeout_s=limits.ws_init_timeout_s,
+        failures=FailureThrottle(limits.auth_failures_per_second, limits.auth_failure_burst),
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
     allow_origins(app, auth.cors_origins)  # outermost: preflights and refusals carry CORS headers
     return authenticator

@@ -69,6 +69,9 @@ class Limits:
     """Cypher queries run at once per role (the caller's most generous role), in this process."""
     ws_init_timeout_s: float = 10.0
     """How long a websocket may take to send ``connection_init`` (graphql-transport-ws: 4408)."""
+    auth_failures_per_second: float = 1.0
+    """Failed authentications one client address may make a second, sustained; 0: no throttle."""
+    auth_failure_burst: int = 10
 
 
 async def refuse(
@@ -166,6 +169,49 @@ class TokenBucket:
             return 0.0
         self._buckets[who] = (tokens, now)
         return (1 - tokens) / self.rate
+
+
+class FailureThrottle:
+    """Failed authentications per client address: a token bucket that only failures spend.
+
+    A client past its failures (``burst`` at once, ``rate`` a second after) has its next
+    credentials refused unchecked until a token is back, so keys and tokens cannot be
+    guessed at the speed of the API, nor a broken client flood the logs. Successful
+    authentications cost nothing, so a client with good credentials is never slowed.
+    At most ``max_clients`` addresses are remembered (the oldest forgotten first), so a
+    flood of addresses cannot grow the memory.
+    """
+
+    def __init__(
+        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic, max_clients: int = 10_000
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self.max_clients = max_clients
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def wait(self, client: str) -> float:
+        """Seconds until ``client`` may try credentials again (0: now)."""
+        if self.rate <= 0 or client not in self._buckets:
+            return 0.0
+        tokens = self._tokens(client)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+    def failed(self, client: str) -> None:
+        """Spend one of ``client``'s tokens for a failed authentication."""
+        if self.rate <= 0:
+            return
+        tokens = self._tokens(client)
+        self._buckets.pop(client, None)  # re-inserted last: the most recent is forgotten last
+        self._buckets[client] = (max(0.0, tokens - 1), self.clock())
+        if len(self._buckets) > self.max_clients:
+            del self._buckets[next(iter(self._buckets))]
+
+    def _tokens(self, client: str) -> float:
+        now = self.clock()
+        tokens, last = self._buckets.get(client, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - last) * self.rate)
 
 
 class RateLimitMiddleware:

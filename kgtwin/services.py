@@ -78,6 +78,8 @@ def security(settings: Settings) -> tuple[AuthConfig, Limits]:
         graphql_max_tokens=settings.graphql_max_tokens,
         cypher_concurrency=dict(settings.cypher_concurrency),
         ws_init_timeout_s=settings.ws_init_timeout_s,
+        auth_failures_per_second=settings.auth_failures_per_second,
+        auth_failure_burst=settings.auth_failure_burst,
     )
     auth = AuthConfig(api_keys=settings.api_keys, oidc=oidc, cors_origins=tuple(settings.cors_origins))
     return auth, limits

@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, description="Largest request body.")
     rate_limit_per_second: float = Field(default=20.0, ge=0, description="Requests per second per key.")
     rate_limit_burst: int = Field(default=100, ge=1, description="Requests a key may send at once.")
+    auth_failures_per_second: float = Field(
+        default=1.0,
+        ge=0,
+        description="Failed authentications a client address may make a second once its burst is "
+        "spent; past it, its credentials are refused unchecked (429). 0 switches the throttle off.",
+    )
+    auth_failure_burst: int = Field(
+        default=10, ge=1, description="Failed authentications a client address may make at once."
+    )
     graphql_max_depth: int = Field(default=12, ge=1, description="Deepest nesting of a GraphQL query.")
     graphql_max_complexity: int = Field(
         default=5000, ge=1, description="Most fields a GraphQL query may ask for, lists counted by size."
