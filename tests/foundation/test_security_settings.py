@@ -88,6 +88,8 @@ def test_a_malformed_oidc_setting_is_a_start_up_error(
         ("KGTWIN_CYPHER_CONCURRENCY", '{"viewer": 1}'),
         ("KGTWIN_CYPHER_CONCURRENCY", '{"analyst": 0}'),
         ("KGTWIN_CYPHER_CONCURRENCY", ""),
+        ("KGTWIN_AUTH_FAILURE_BURST", "0"),
+        ("KGTWIN_AUTH_FAILURES_PER_SECOND", "-1"),
         ("KGTWIN_CORS_ORIGINS", "*"),
         ("KGTWIN_CORS_ORIGINS", "https://app.example.com/"),
         ("KGTWIN_CORS_ORIGINS", "app.example.com"),
