@@ -6,8 +6,9 @@ Measured first (``bench/analyst_isolation.py``, 2,000 rooms, a cartesian product
 (latest values 9,834 ms, reads 9,924 ms); Neo4j, whose readers take no locks, kept p99 at
 459 ms. Through ``GraphStore.analyst_read`` (FalkorDB: a copy of the graph) the FalkorDB
 p99 fell to 117 ms (latest values 39 ms), Neo4j's was 560 ms. The bound tested here,
-``P99_BOUND_S``, is 1 s: the worst p99 measured with room for a machine that other
-processes share.
+``P99_BOUND_S``, is 2 s: a tenth of this test's 20 s budget, which a stalled write would
+wait out, with room for a machine other processes share (Neo4j, which takes no read
+locks, reached a p99 of 1.47 s at load 25 on the 2-core machine, its median 0.4 s).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ ROOM = "dtmi:kgtwin:space:Room;1"
 ROOMS = 500
 CARTESIAN = "MATCH (a:Twin), (b:Twin), (c:Twin) WHERE a.id < b.id RETURN count(c)"
 BUDGET_S = 20.0  # longer than the measurement, which a loaded Neo4j takes ~10 s over
-P99_BOUND_S = 1.0
+P99_BOUND_S = 2.0
 
 
 def _rooms(store: GraphStore) -> TwinGraph:
