@@ -60,7 +60,7 @@ class Limits:
     """Sustained requests per second per principal; 0 switches the rate limit off."""
     rate_burst: int = 100
     graphql_max_depth: int = 12
-    graphql_max_complexity: int = 5000
+    graphql_max_complexity: int = 10_000
     graphql_max_tokens: int = 10_000
     """Tokens a GraphQL document may hold (graphql-core's parser stops past them)."""
     cypher_timeout_s: float = DEFAULT_TIMEOUT_S

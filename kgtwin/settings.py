@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     )
     graphql_max_depth: int = Field(default=12, ge=1, description="Deepest nesting of a GraphQL query.")
     graphql_max_complexity: int = Field(
-        default=5000, ge=1, description="Most fields a GraphQL query may ask for, lists counted by size."
+        default=10_000, ge=1, description="Most fields a GraphQL query may ask for, lists counted by size."
     )
     graphql_max_tokens: int = Field(
         default=10_000, ge=100, description="Most tokens a GraphQL document may hold."
