@@ -16,6 +16,7 @@ from strawberry.scalars import JSON
 
 from api.fastpath import fast_field
 from api.fmus import FmuQuery
+from api.overview import OverviewQuery
 from api.roles import Permission
 from api.shadows import ShadowQuery
 from api.simulations import SimulationQuery
@@ -130,7 +131,7 @@ class BackendStatus:
 
 
 @strawberry.type
-class Query(SimulationQuery, FmuQuery, ShadowQuery):
+class Query(SimulationQuery, FmuQuery, ShadowQuery, OverviewQuery):
     @strawberry.field(description="The kgtwin version serving this API.")
     def version(self, info: Ctx) -> str:
         return info.context.api.version
