@@ -19,7 +19,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --editable '.[test]'
 	@touch $@ $(VENV)/.installed
 
-## run: the whole twin on embedded defaults, GraphiQL at http://127.0.0.1:8000/graphql
+## run: the whole twin on embedded defaults, the explorer at http://127.0.0.1:8000/explorer
 run: $(VENV)/.installed
 	$(BIN)/kgtwin serve --demo
 

@@ -1,4 +1,4 @@
-"""The FastAPI application: GraphQL at ``/graphql`` (GraphiQL in a browser) and a small REST surface.
+"""The FastAPI application: GraphQL at ``/graphql`` (GraphiQL in a browser), the explorer, some REST.
 
 Errors leave as RFC 9457 problem+json with the stable kgtwin codes; no request yields a
 traceback.
@@ -15,7 +15,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.requests import HTTPConnection
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -26,6 +26,7 @@ from api.fmus import fmu_router
 from api.loaders import Loaders
 from api.modeling import modeling_router
 from api.schema import schema
+from api.ui import graphiql_page, ui_router
 from ontology.errors import ErrorCode, KgtwinError
 
 _STATUS = {
@@ -65,6 +66,9 @@ class GraphQLEndpoint(GraphQLRouter[RequestContext, None]):
         except TypeError:
             return json.dumps(data, separators=(",", ":"))
 
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return graphiql_page()  # from this package's files, not a CDN (api.ui)
+
 
 def create_app(context: ApiContext) -> FastAPI:
     """Build the application around the backends the composition root opened."""
@@ -89,6 +93,7 @@ def create_app(context: ApiContext) -> FastAPI:
     )
     app.include_router(modeling_router(context))
     app.include_router(fmu_router(context))
+    app.include_router(ui_router())
     secure(app, schema, auth=context.auth, limits=context.limits, keys=context.keys)
 
     @app.get("/healthz", summary="Liveness: the process answers.")

@@ -17,7 +17,8 @@ A request without valid credentials is refused before it reaches a handler: REST
 401 problem+json ``UNAUTHENTICATED``; ``/graphql`` over HTTP with 401 and a GraphQL body
 (``errors[0].extensions.code`` ``UNAUTHENTICATED``), so both HTTP and GraphQL clients see
 why; a websocket is closed with 4403 (graphql-transport-ws's code for a refused
-``connection_init``). Health probes, the OpenAPI document and the GraphiQL page are public.
+``connection_init``). Health probes, the OpenAPI document and the web pages (GraphiQL, the explorer, their
+assets) are public: they hold no data, and their requests need credentials.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from api.limits import (
     refuse,
 )
 from api.roles import ANONYMOUS, LOCAL_ADMIN, Principal, Role, Unauthenticated, known_roles
+from api.ui import ASSETS_PATH, PAGES
 from graph.api_keys import KEY_PREFIX, ApiKey, ApiKeyStore, hash_key
 from ontology.errors import BackendUnavailable, ErrorCode, KgtwinError
 
@@ -59,7 +61,9 @@ _log = structlog.get_logger("api.auth")
 # Asymmetric algorithms only: a JWKS publishes public keys, and accepting HS* would let
 # anyone who has the public key sign tokens with it (the classic algorithm confusion).
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", *PAGES}
+)
 _GRAPHQL_WS = ("graphql-transport-ws", "graphql-ws")
 _CLOCK_SKEW_S = 10
 # A socket that never sends connection_init must not be held open for ever.
@@ -300,7 +304,7 @@ class AuthMiddleware:
 
 def _is_public(scope: Scope, headers: Headers) -> bool:
     path = scope.get("path", "").rstrip("/") or "/"
-    if path in PUBLIC_PATHS:
+    if path in PUBLIC_PATHS or path.startswith(ASSETS_PATH):
         return True
     # The GraphiQL page (a browser GET without a query) holds no data; its queries need credentials.
     return (
