@@ -324,9 +324,9 @@ function unitOf(contents, name) {
   return contents.find((c) => c.name === name)?.unit ?? "";
 }
 
-/** Charted first: a temperature, else the first numeric-sounding telemetry. */
+/** Charted first: what a twin of that kind is usually watched by, else its first telemetry. */
 function preferred(fields) {
-  return fields.find((f) => f === "temperature") ?? fields[0];
+  return ["temperature", "level", "power", "flow"].find((f) => fields.includes(f)) ?? fields[0];
 }
 
 function inputFor(schema, value) {
