@@ -39,11 +39,11 @@ const withoutCdnHint = {
 await rm(outdir, { recursive: true, force: true });
 await mkdir(path.join(outdir, "assets"), { recursive: true });
 
-const result = await esbuild.build({
+const common = {
   absWorkingDir: here,
-  entryPoints: Object.fromEntries(Object.entries(pages).map(([name, page]) => [name, page.entry])),
   outdir: path.join(outdir, "assets"),
   entryNames: "[name]-[hash]",
+  chunkNames: "[name]-[hash]",
   assetNames: "[name]-[hash]",
   bundle: true,
   minify: true,
@@ -54,16 +54,34 @@ const result = await esbuild.build({
   define: { "process.env.NODE_ENV": '"production"' },
   legalComments: "eof",
   metafile: true,
-  plugins: [withoutCdnHint],
   logLevel: "warning",
-});
+  plugins: [withoutCdnHint],
+};
+// The explorer is split: what a page needs later (charts, the layered layout, the JSON
+// source map of uploads) is a chunk it imports when it does. GraphiQL stays one file.
+const builds = {
+  explorer: await esbuild.build({ ...common, entryPoints: { explorer: pages.explorer.entry }, splitting: true }),
+  graphiql: await esbuild.build({ ...common, entryPoints: { graphiql: pages.graphiql.entry } }),
+};
 
-// Which files each entry produced: its script and its stylesheet.
+// Which files each page loads: its script, its stylesheet, and every chunk it may import.
 const produced = {};
-for (const [file, output] of Object.entries(result.metafile.outputs)) {
-  if (!output.entryPoint) continue;
-  const name = Object.keys(pages).find((key) => output.entryPoint === pages[key].entry);
-  produced[name] = { js: path.basename(file), css: output.cssBundle ? path.basename(output.cssBundle) : null };
+for (const [name, result] of Object.entries(builds)) {
+  const outputs = result.metafile.outputs;
+  const reachable = (file, seen = new Set()) => {
+    for (const imported of outputs[file].imports) {
+      if (imported.external || seen.has(imported.path)) continue;
+      seen.add(imported.path);
+      reachable(imported.path, seen);
+    }
+    return seen;
+  };
+  const [file, output] = Object.entries(outputs).find(([, o]) => o.entryPoint === pages[name].entry);
+  produced[name] = {
+    js: path.basename(file),
+    css: output.cssBundle ? path.basename(output.cssBundle) : null,
+    chunks: [...reachable(file)].map((chunk) => path.basename(chunk)).sort(),
+  };
 }
 
 for (const [name, page] of Object.entries(pages)) {

@@ -46,7 +46,7 @@ VIEWPORT = {"width": 1400, "height": 900}
 _LOCAL = ("http://127.0.0.1:", "ws://127.0.0.1:", "data:", "blob:", "about:")
 # The browser logs every 4xx answer; those of the API are refusals the page shows (a key to
 # ask for, a model's errors), those of the pages and assets would be bugs.
-_PAGES_AND_ASSETS = re.compile(r"https?://[^/]+/(ui/|explorer|graphql$|$)")
+_PAGES_AND_ASSETS = re.compile(r"https?://[^/]+/(ui/|explorer|$)")
 
 
 def _unavailable(reason: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 import shutil
@@ -33,8 +34,11 @@ def _need(program: str) -> str:
 
 
 def _page_assets(page: str) -> list[Path]:
+    """Every file a page may load: what its HTML names, and the chunks its script imports."""
     text = (STATIC / f"{page}.html").read_text()
-    return [STATIC / "assets" / name for name in re.findall(r'"ui/assets/([^"]+)"', text)]
+    named = [STATIC / "assets" / name for name in re.findall(r'"ui/assets/([^"]+)"', text)]
+    chunks = json.loads((STATIC / "manifest.json").read_text())[page]["chunks"]
+    return named + [STATIC / "assets" / chunk for chunk in chunks]
 
 
 @pytest.mark.parametrize("page", ["explorer", "graphiql"])

@@ -5,13 +5,18 @@
 // laid out by force (fcose) or in layers (dagre). The twins shown are kept here
 // (``this.twins``, ``this.relationships``); a layout change rebuilds the drawing from them.
 import cytoscape from "cytoscape";
-import dagre from "cytoscape-dagre";
 import fcose from "cytoscape-fcose";
 import { gql } from "./api.js";
-import { fill, h, note } from "./dom.js";
+import { count, fill, h, note } from "./dom.js";
 
 cytoscape.use(fcose);
-cytoscape.use(dagre);
+
+/** dagre (the layered layout) and lodash under it: fetched the first time "flow" is drawn. */
+let dagreLoaded = null;
+function loadDagre() {
+  dagreLoaded ??= import("cytoscape-dagre").then(({ default: dagre }) => cytoscape.use(dagre));
+  return dagreLoaded;
+}
 
 /** Relationship names that mean "is inside": source contains target, or the reverse. */
 const CONTAINS = new Set(["contains"]);
@@ -43,13 +48,23 @@ export const LAYOUTS = {
 };
 
 export class GraphPanel {
+  /** How many twins the opening view holds: ``?first=`` or 2,000. */
+  static first() {
+    return Number(new URLSearchParams(location.search).get("first")) || 2000;
+  }
+
+  /** Ask for the opening view now (the page asks it while it learns who the caller is). */
+  static request(first = GraphPanel.first()) {
+    return gql(OVERVIEW, { first, model: null });
+  }
+
   constructor(root, app) {
     this.app = app;
     this.twins = new Map();
     this.relationships = new Map();
     this.total = 0;
     const params = new URLSearchParams(location.search);
-    this.first = Number(params.get("first")) || 2000;
+    this.first = GraphPanel.first();
     this.layoutName = params.get("layout") ?? null;
     this.filter = params.get("model") ?? "";
 
@@ -64,7 +79,7 @@ export class GraphPanel {
     this.limit = h(
       "select",
       { id: "twin-limit", "aria-label": "How many twins", onchange: () => this.reload(Number(this.limit.value)) },
-      [500, 2000, 5000, 10000].map((n) => h("option", { value: n, selected: n === this.first }, `${n.toLocaleString()} twins`)),
+      [500, 2000, 5000, 10000].map((n) => h("option", { value: n, selected: n === this.first }, `${count(n)} twins`)),
     );
     this.legend = h("div", { class: "legend", id: "legend" });
     this.message = h("div", { class: "graph-message" });
@@ -79,20 +94,21 @@ export class GraphPanel {
         this.modelFilter,
         this.layoutChoice,
         this.limit,
-        h("button", { type: "button", title: "Fit the drawing to the window", onclick: () => this.cy.fit(undefined, 20) }, "Fit"),
+        h("button", { type: "button", title: "Fit the drawing to the window", onclick: () => this.cy?.fit(undefined, 20) }, "Fit"),
         this.status,
       ),
       this.message,
       h("div", { class: "graph-area" }, this.canvas, this.legend),
     );
-    this.cy = this.createDrawing(false);
+    this.cy = null;
   }
 
   /** A fresh cytoscape instance; a large graph is drawn with less detail while it moves. */
-  createDrawing(large) {
+  createDrawing(large, elements = []) {
     this.cy?.destroy();
     const cy = cytoscape({
       container: this.canvas,
+      elements,
       style: style(large),
       minZoom: 0.02,
       maxZoom: 4,
@@ -104,11 +120,11 @@ export class GraphPanel {
     return cy;
   }
 
-  /** Load the opening view (the first twins of the twin graph) and draw it. */
-  async load() {
+  /** Load the opening view (the first twins of the twin graph; ``pending``: asked already) and draw it. */
+  async load(pending = null) {
     this.fillModelFilter();
     try {
-      const data = await gql(OVERVIEW, { first: this.first, model: null });
+      const data = (await pending) ?? (await GraphPanel.request(this.first));
       this.twins.clear();
       this.relationships.clear();
       this.merge(data.twinGraph);
@@ -119,7 +135,10 @@ export class GraphPanel {
       this.status.textContent = "";
       return;
     }
-    const layout = this.layoutName ?? (this.hasContainment() ? "nested" : "force");
+    // Nesting is the clearest picture of containment, and the dearest to draw: a large
+    // graph opens as a tree.
+    const large = this.twins.size + this.relationships.size > LARGE;
+    const layout = this.layoutName ?? (this.hasContainment() ? (large ? "tree" : "nested") : "force");
     this.layoutChoice.value = layout;
     await this.draw(layout);
   }
@@ -156,23 +175,28 @@ export class GraphPanel {
   }
 
   /** Draw the kept twins with a layout; resolves once drawn (the time is kept for bench/ui.py). */
-  draw(layout) {
+  async draw(layout) {
+    delete document.body.dataset.graph;
+    if (layout === "flow") await loadDagre();
     const started = performance.now();
     const { elements, containers } = this.elements(layout === "nested");
+    const built = performance.now();
     const large = elements.length > LARGE;
-    this.cy = this.createDrawing(large);
-    this.cy.add(elements);
+    this.cy = this.createDrawing(large, elements);
+    const added = performance.now();
     this.drawLegend();
-    delete document.body.dataset.graph;
     return new Promise((resolve) => {
       const run = this.cy.layout(layoutOptions(layout, this.cy, containers, large));
       run.one("layoutstop", () => {
+        const laidOut = performance.now();
         this.cy.fit(undefined, 20);
         requestAnimationFrame(() => {
           const drawn = performance.now();
+          // For bench/ui.py and tests/ui: when the drawing was done, and its parts.
           window.kgtwinDrawn = {
             at: drawn,
             layoutMs: drawn - started,
+            phases: { elements: built - started, add: added - built, layout: laidOut - added, paint: drawn - laidOut },
             nodes: this.cy.nodes().length,
             edges: this.cy.edges().length,
             layout,
@@ -184,7 +208,7 @@ export class GraphPanel {
           resolve();
         });
       });
-      this.status.textContent = `Laying out ${this.twins.size.toLocaleString()} twins…`;
+      this.status.textContent = `Laying out ${count(this.twins.size)} twins…`;
       run.run();
     });
   }
@@ -199,7 +223,13 @@ export class GraphPanel {
     };
     return {
       locate: (id) => onPage(cy.getElementById(id)),
-      someTwin: () => cy.nodes().filter((n) => !n.isParent()).map(onPage).find((p) => p.inside),
+      /** A twin that is no container, brought to the middle at full size, as a user zooms in to click it. */
+      someTwin: () => {
+        const node = cy.nodes().filter((n) => !n.isParent())[0];
+        cy.zoom(1);
+        cy.center(node);
+        return onPage(node);
+      },
       pan: (dx, dy) => cy.panBy({ x: dx, y: dy }),
     };
   }
@@ -207,13 +237,13 @@ export class GraphPanel {
   describe() {
     const shown = this.twins.size;
     const rels = this.relationships.size;
-    this.status.textContent = `${shown.toLocaleString()} twins, ${rels.toLocaleString()} relationships`;
+    this.status.textContent = `${count(shown)} twins, ${count(rels)} relationships`;
     fill(
       this.message,
       this.truncated && shown < this.total
         ? note(
             "info",
-            `Showing ${shown.toLocaleString()} of ${this.total.toLocaleString()} twins (the first by id, and those expanded). `,
+            `Showing ${count(shown)} of ${count(this.total)} twins (the first by id, and those expanded). `,
             "Filter by model, find a twin, or expand from one to see the rest.",
           )
         : null,
@@ -295,6 +325,7 @@ export class GraphPanel {
   applyFilter() {
     const base = this.modelFilter.value;
     this.filter = base;
+    if (!this.cy) return;
     const models = this.app.models;
     this.cy.batch(() => {
       this.cy.elements().removeClass("hidden context");
@@ -306,12 +337,13 @@ export class GraphPanel {
       this.cy.edges().filter((edge) => !keep.contains(edge.source()) || !keep.contains(edge.target())).addClass("hidden");
     });
     const shown = this.cy.nodes().not(".hidden").not(".context").length;
-    this.status.textContent = base ? `${shown.toLocaleString()} twins of ${models.name(base)} and its subtypes` : "";
+    this.status.textContent = base ? `${count(shown)} twins of ${models.name(base)} and its subtypes` : "";
     if (!base) this.describe();
   }
 
   /** Find twins by id or name among those drawn, else ask the service for that id. */
   async find(text) {
+    if (!this.cy) return;
     this.cy.nodes().removeClass("match");
     if (!text) return;
     const lower = text.toLowerCase();
@@ -360,6 +392,7 @@ export class GraphPanel {
 
   /** Mark the inspected twin in the drawing. */
   select(id) {
+    if (!this.cy) return;
     this.cy.elements(":selected").unselect();
     const node = this.cy.getElementById(id);
     if (node.nonempty()) node.select();
@@ -369,8 +402,8 @@ export class GraphPanel {
   update(twin) {
     if (!this.twins.has(twin.id)) return;
     this.twins.set(twin.id, { id: twin.id, model: twin.model.id, properties: twin.properties });
-    const node = this.cy.getElementById(twin.id);
-    if (node.nonempty()) node.data({ label: twin.properties?.name ?? twin.id, model: twin.model.id, color: this.app.models.colour(twin.model.id) });
+    const node = this.cy?.getElementById(twin.id);
+    if (node?.nonempty()) node.data({ label: twin.properties?.name ?? twin.id, model: twin.model.id, color: this.app.models.colour(twin.model.id) });
   }
 }
 
@@ -383,12 +416,14 @@ function layoutOptions(layout, cy, containers, large) {
     return { ...common, name: "breadthfirst", directed: true, roots, spacingFactor: large ? 0.6 : 1, avoidOverlap: !large };
   }
   if (layout === "flow") {
-    return { ...common, name: "dagre", rankDir: "LR", nodeSep: 12, rankSep: 60, edgeSep: 4 };
+    // network-simplex ranks best but grows much faster than linearly; longest-path keeps a
+    // large graph to seconds.
+    return { ...common, name: "dagre", rankDir: "LR", nodeSep: 12, rankSep: 60, edgeSep: 4, ranker: large ? "longest-path" : "network-simplex" };
   }
   return {
     ...common,
     name: "fcose",
-    quality: large ? "draft" : "proof",
+    quality: large ? "draft" : "default",
     randomize: true,
     packComponents: true,
     nodeRepulsion: () => 4500,
@@ -410,7 +445,9 @@ const style = (large) => [
     selector: "node",
     style: {
       "background-color": "data(color)",
-      label: "data(label)",
+      // A large graph labels only its containers and the twins picked out: measuring
+      // thousands of labels cost more than the layout itself.
+      label: large ? "" : "data(label)",
       "font-size": 10,
       "text-valign": "bottom",
       "text-margin-y": 3,
@@ -419,9 +456,10 @@ const style = (large) => [
       height: 18,
       "min-zoomed-font-size": large ? 7 : 4,
       "text-max-width": 120,
-      "text-wrap": "ellipsis",
+      "text-wrap": large ? "none" : "ellipsis",
     },
   },
+  { selector: ":parent, node:selected, node.match, node.fresh", style: { label: "data(label)" } },
   {
     selector: ":parent",
     style: {

@@ -2,7 +2,6 @@
 // sent), relationships in and out, expanding the drawing from the twin, and its telemetry:
 // the latest value of each, live through the ``telemetry`` subscription, and a chart.
 import { ApiError, gql, subscribe } from "./api.js";
-import { telemetryChart } from "./charts.js";
 import { ago, fill, h, note, show } from "./dom.js";
 
 const TWIN = `query Twin($id: ID!) {
@@ -188,6 +187,7 @@ export class Inspector {
     if (!fields.length) return h("section", { id: "telemetry" }, h("h3", {}, "Telemetry"), h("p", { class: "muted" }, "Its model declares no telemetry."));
     const units = Object.fromEntries(this.twin.model.contents.filter((c) => c.kind === "Telemetry").map((c) => [c.name, c.unit]));
     this.charted = this.charted && fields.includes(this.charted) ? this.charted : preferred(fields);
+    this.live = []; // live points of the charted telemetry, since it was charted
     const rows = fields.map((name) => {
       const value = h("td", { class: "value" }, "–");
       const time = h("td", { class: "muted small" }, "");
@@ -212,6 +212,7 @@ export class Inspector {
 
   chartField(name) {
     this.charted = name;
+    this.live = [];
     for (const row of this.root.querySelectorAll("tr[data-telemetry]")) row.classList.toggle("charted", row.dataset.telemetry === name);
     this.loadChart();
   }
@@ -222,8 +223,14 @@ export class Inspector {
     const window = WINDOWS[this.window];
     this.chartTitle.textContent = `${name}, ${window.every} means over the ${window.label}`;
     this.chart?.destroy();
-    this.chart = telemetryChart(this.chartCanvas, this.units[name]);
+    this.chart = null;
     try {
+      // Chart.js is a sixth of the explorer's code: fetched when the first chart is drawn.
+      const { telemetryChart } = await import("./charts.js");
+      if (this.twin !== twin || this.charted !== name) return;
+      this.chart?.destroy();
+      this.chart = telemetryChart(this.chartCanvas, this.units[name]);
+      this.chart.data.datasets[1].data = this.live; // values that came while Chart.js loaded
       const data = await gql(SERIES, { id: twin.id, name, start: window.start, every: window.every });
       if (this.twin !== twin || this.charted !== name) return;
       this.chart.data.datasets[0].data = data.twin.telemetry
@@ -245,11 +252,11 @@ export class Inspector {
     cells.value.classList.remove("flash");
     void cells.value.offsetWidth; // restart the highlight
     cells.value.classList.add("flash");
-    if (update.name === this.charted && this.chart && typeof update.value === "number") {
-      const live = this.chart.data.datasets[1].data;
+    if (update.name === this.charted && typeof update.value === "number") {
+      const live = this.live;
       live.push({ x: new Date(update.time).getTime(), y: update.value });
       if (live.length > 720) live.shift();
-      this.chart.update();
+      this.chart?.update();
       this.root.querySelector("#telemetry")?.setAttribute("data-live", String(live.length));
     }
   }

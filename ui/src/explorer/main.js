@@ -85,10 +85,14 @@ function route() {
 }
 
 async function start() {
+  // Asked at once, before the caller is known: a round trip less before the graph is drawn.
+  // With auth on they are refused, and asked again once there is a key.
+  const early = { models: ModelIndex.load(), overview: GraphPanel.request() };
+  for (const pending of Object.values(early)) pending.catch(() => {});
   let me;
   try {
     me = await identify();
-    app.models = await ModelIndex.load();
+    app.models = await early.models.catch(() => ModelIndex.load());
   } catch (error) {
     fill($("main"), h("div", { class: "note error", role: "alert" }, `The explorer cannot reach this twin: ${error.message}`));
     return;
@@ -106,7 +110,7 @@ async function start() {
   app.system = new SystemPanel($("#panel-system"), app);
   window.addEventListener("hashchange", route);
   route();
-  await app.graph.load();
+  await app.graph.load(early.overview.catch(() => null));
   const twin = new URLSearchParams(location.search).get("twin");
   if (twin) app.select(twin);
 }

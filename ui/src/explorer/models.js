@@ -1,7 +1,6 @@
 // The models panel: the inheritance tree with twin counts, each model's contents, and for
 // modelers: uploading DTDL files (the validator's errors shown at their file and line),
 // decommissioning, and the dry run and migration of a new version before twins use it.
-import jsonMap from "json-source-map";
 import { gql, rest } from "./api.js";
 import { fill, h, note, show } from "./dom.js";
 
@@ -159,6 +158,7 @@ export class ModelsPanel {
 
 /** Each file with an error, its text with line numbers, and each error under its line. */
 async function errorsInFiles(files, errors) {
+  const { default: jsonMap } = await import("json-source-map");
   const texts = new Map(await Promise.all(files.filter((f) => !f.name.endsWith(".zip")).map(async (f) => [f.name, await f.text()])));
   const byFile = Map.groupBy ? Map.groupBy(errors, (e) => e.file) : group(errors);
   return [...byFile.entries()].map(([file, found]) => {
@@ -169,7 +169,7 @@ async function errorsInFiles(files, errors) {
     const lines = text.split("\n");
     const at = new Map();
     for (const e of found) {
-      const line = lineOf(text, e.path, e.message);
+      const line = lineOf(jsonMap, text, e.path, e.message);
       if (!at.has(line)) at.set(line, []);
       at.get(line).push(e);
     }
@@ -206,7 +206,7 @@ function group(errors) {
 }
 
 /** The 0-based line a JSON Pointer points at in ``text`` (its nearest existing ancestor), else line 0. */
-function lineOf(text, pointer, message) {
+function lineOf(jsonMap, text, pointer, message) {
   let pointers;
   try {
     pointers = jsonMap.parse(text).pointers;

@@ -2,7 +2,6 @@
 // with parameters and a what-if scenario, follow the run through ``simulationProgress``,
 // and read its results as charts and, for a comparison, the sentence that sums it up.
 import { gql, subscribe } from "./api.js";
-import { barChart } from "./charts.js";
 import { ago, estimate, fill, h, note } from "./dom.js";
 
 const START = `mutation Start($model: String!, $subset: JSON!, $parameters: JSON, $scenario: JSON, $replications: Int!, $seed: Int!, $compare: Boolean!) {
@@ -185,7 +184,11 @@ export class SimulationsPanel {
           comparison ? [h("td", {}, estimate(value.baseline)), h("td", {}, estimate(value.scenario)), h("td", {}, estimate(value.difference))] : h("td", {}, estimate(value)))))),
       h("div", { class: "chart tall" }, canvas));
     this.chart?.destroy();
-    this.chart = perTwinChart(canvas, result, MODELS[model]?.perTwin, comparison);
+    this.chart = null;
+    import("./charts.js").then(({ barChart }) => {
+      this.chart?.destroy();
+      this.chart = perTwinChart(barChart, canvas, result, MODELS[model]?.perTwin, comparison);
+    });
   }
 
   async listRuns() {
@@ -201,7 +204,7 @@ export class SimulationsPanel {
 }
 
 /** One bar per twin of the model's per-twin figure (for a comparison: baseline and scenario). */
-function perTwinChart(canvas, result, figure, comparison) {
+function perTwinChart(barChart, canvas, result, figure, comparison) {
   const twins = Object.entries(result?.twins ?? {}).filter(([, values]) => values[figure] !== undefined);
   if (!figure || !twins.length) return null;
   const pick = (v, key) => (comparison ? v[figure]?.[key]?.mean : v[figure]?.mean) ?? null;
