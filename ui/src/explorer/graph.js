@@ -186,7 +186,8 @@ export class GraphPanel {
     const added = performance.now();
     this.drawLegend();
     return new Promise((resolve) => {
-      const run = this.cy.layout(layoutOptions(layout, this.cy, containers, large));
+      const { eles, ...options } = layoutOptions(layout, this.cy, containers, large);
+      const run = (eles ?? this.cy).layout(options);
       run.one("layoutstop", () => {
         const laidOut = performance.now();
         this.cy.fit(undefined, 20);
@@ -407,23 +408,35 @@ export class GraphPanel {
   }
 }
 
+/** The layout to run, and on which elements (``eles``: the drawing's, unless the layout needs fewer). */
 function layoutOptions(layout, cy, containers, large) {
   const common = { animate: false, fit: false };
   if (layout === "tree") {
+    // Levels of containment only: from the outermost twins, along contains / isPartOf / locatedIn
+    // whichever way they point.
     const containment = cy.edges(".containment");
     const inner = new Set(containment.map((e) => (INSIDE.has(e.data("name")) ? e.source().id() : e.target().id())));
     const roots = cy.nodes().filter((n) => !inner.has(n.id()));
-    return { ...common, name: "breadthfirst", directed: true, roots, spacingFactor: large ? 0.6 : 1, avoidOverlap: !large };
+    const eles = cy.nodes().union(containment);
+    return { ...common, eles, name: "breadthfirst", directed: false, roots, spacingFactor: large ? 0.6 : 1, avoidOverlap: !large };
+  }
+  if (layout === "flow" && large) {
+    // dagre takes minutes on thousands of twins: layers by breadth-first search instead.
+    const functional = cy.edges(".functional");
+    const fed = new Set(functional.map((e) => e.target().id()));
+    const roots = cy.nodes().filter((n) => !fed.has(n.id()));
+    const eles = cy.nodes().union(functional);
+    return { ...common, eles, name: "breadthfirst", directed: true, roots, spacingFactor: 0.6, avoidOverlap: false };
   }
   if (layout === "flow") {
-    // network-simplex ranks best but grows much faster than linearly; longest-path keeps a
-    // large graph to seconds.
-    return { ...common, name: "dagre", rankDir: "LR", nodeSep: 12, rankSep: 60, edgeSep: 4, ranker: large ? "longest-path" : "network-simplex" };
+    return { ...common, name: "dagre", rankDir: "LR", nodeSep: 12, rankSep: 60, edgeSep: 4 };
   }
   return {
     ...common,
     name: "fcose",
-    quality: large ? "draft" : "default",
+    // Draft (the spectral phase alone) piles the rooms of a floor on one another when twins
+    // are nested: only a plain force layout of a large graph may stop there.
+    quality: large && layout !== "nested" ? "draft" : "default",
     randomize: true,
     packComponents: true,
     nodeRepulsion: () => 4500,
