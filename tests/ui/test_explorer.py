@@ -234,3 +234,56 @@ def test_the_system_panel_shows_the_five_dimensions(visit: Visit, twin: TwinServ
     devices = page.locator("#dimension-physical .kv").first
     wait_for(lambda: int(devices.locator(".num").inner_text() or 0) > 0, timeout_s=30)
     visit.shot("system")
+
+
+VALVE = """{{
+  "@context": "dtmi:dtdl:context;3",
+  "@id": "dtmi:example:Valve;{version}",
+  "@type": "Interface",
+  "displayName": "Valve",
+  "contents": [
+    {{ "@type": "Property", "name": "opening", "schema": "double" }}{extra}
+  ]
+}}
+"""
+
+
+def test_a_modeler_uploads_dry_runs_a_new_version_and_decommissions(
+    visit: Visit, twin: TwinService, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "valve.json", tmp_path / "valve-2.json"
+    first.write_text(
+        VALVE.format(version=1, extra=', { "@type": "Property", "name": "maker", "schema": "string" }')
+    )
+    second.write_text(VALVE.format(version=2, extra=""))
+    _open(visit, twin, "/explorer#models")
+    page = visit.page
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.set_input_files("#model-files", str(first))
+    page.click("#validate-models")
+    expect(page.locator("#upload-result")).to_contain_text("Valid: 1 interface(s) would be registered")
+    page.click("#upload-models")
+    expect(page.locator("#upload-result")).to_contain_text("Uploaded 1 interface(s)")
+    expect(page.locator("#model-tree")).to_contain_text("Valve")
+    twin.graphql(
+        'mutation { createTwin(id: "valve-1", model: "dtmi:example:Valve;1", '
+        'properties: { opening: 0.5, maker: "Acme" }) { id } }'
+    )
+    # Version 2 drops maker: the dry run says which twin would break, before anything is stored.
+    page.set_input_files("#model-files", str(second))
+    page.click("#validate-models")
+    report = page.locator("#upload-result .evolution")
+    expect(report).to_contain_text("dtmi:example:Valve;1 → dtmi:example:Valve;2")
+    expect(report).to_contain_text("1 would break")
+    expect(report).to_contain_text("valve-1")
+    visit.shot("model-dry-run")
+    page.click("#upload-models")
+    expect(page.locator("#upload-result")).to_contain_text("Uploaded 1 interface(s)")
+    page.goto(twin.url + "/explorer#models/" + "dtmi:example:Valve;1".replace(";", "%3B"))
+    expect(page.locator("#model-detail h2")).to_contain_text("Valve")
+    page.get_by_role("button", name="Dry run").click()
+    expect(page.locator("#evolution")).to_contain_text("1 would break")
+    page.click("#decommission")
+    expect(page.locator("#model-detail h2")).to_contain_text("decommissioned")
+    found = twin.graphql('{ model(id: "dtmi:example:Valve;1") { decommissioned } }')
+    assert found["model"]["decommissioned"] is True
