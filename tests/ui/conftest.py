@@ -43,6 +43,9 @@ CHROMIUM_ARGS = [
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
 VIEWPORT = {"width": 1400, "height": 900}
+# How long a step may take: CI machines have 2 cores shared with the servers, the service and
+# the browser, so a page that answers in a second on a quiet machine may take ten.
+STEP_TIMEOUT_MS = 30_000
 _LOCAL = ("http://127.0.0.1:", "ws://127.0.0.1:", "data:", "blob:", "about:")
 # The browser logs every 4xx answer; those of the API are refusals the page shows (a key to
 # ask for, a model's errors), those of the pages and assets would be bugs.
@@ -64,6 +67,9 @@ def browser() -> Iterator[Browser]:
         _unavailable("Playwright for Python is not installed (pip install -e '.[test]')")
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} is missing (apt-get install chromium chromium-driver)")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=STEP_TIMEOUT_MS)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
@@ -110,7 +116,7 @@ def visit(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Visit]:
     """A fresh tab (own storage); afterwards, it must have stayed on loopback and thrown nothing."""
     context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(STEP_TIMEOUT_MS)
     found = Visit(page)
     page.on("request", lambda r: found.urls.append(r.url))
     page.on("websocket", lambda ws: found.urls.append(ws.url))

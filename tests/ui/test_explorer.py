@@ -13,7 +13,7 @@ from tests.ui.service import TwinService, wait_for
 
 def _open(visit: Visit, twin: TwinService, path: str = "/") -> None:
     visit.page.goto(twin.url + path)
-    expect(visit.page.locator("body")).to_have_attribute("data-graph", "drawn", timeout=30_000)
+    expect(visit.page.locator("body")).to_have_attribute("data-graph", "drawn", timeout=60_000)
 
 
 def _drawn(visit: Visit) -> dict[str, int]:
