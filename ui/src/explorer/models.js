@@ -142,8 +142,9 @@ export class ModelsPanel {
     try {
       const report = await rest(`models/files?dryRun=${dryRun}`, { method: "POST", form });
       const done = dryRun ? `Valid: ${report.models.length} interface(s) would be registered.` : `Uploaded ${report.models.length} interface(s).`;
-      fill(this.uploadResult, note("ok", done), h("ul", {}, report.models.map((m) => h("li", {}, h("code", {}, m)))), report.evolution.map(evolutionReport));
+      // Said once the explorer knows the new models, so that what is opened next has them.
       if (!dryRun) await this.app.reloadModels();
+      fill(this.uploadResult, note("ok", done), h("ul", {}, report.models.map((m) => h("li", {}, h("code", {}, m)))), report.evolution.map(evolutionReport));
     } catch (error) {
       const errors = error.details?.errors;
       if (!errors) {
