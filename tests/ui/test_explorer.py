@@ -119,7 +119,9 @@ def test_search_filter_and_expand(visit: Visit, twin: TwinService) -> None:
     )  # the press, two welders and the paint booth
     page.select_option("#model-filter", "")
     page.select_option("#layout", "flow")
-    page.wait_for_function("window.kgtwinDrawn?.layout === 'flow'")
+    # A function, not an expression: Playwright polls an expression with eval(), which the
+    # page's Content-Security-Policy forbids.
+    page.wait_for_function("() => window.kgtwinDrawn?.layout === 'flow'")
     expect(page.locator("body")).to_have_attribute("data-graph", "drawn")
     visit.shot("graph-flow-layout")
 
