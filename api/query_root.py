@@ -18,6 +18,7 @@ from strawberry.scalars import JSON
 from api.analysts import run_cypher, slots_of
 from api.fastpath import fast_field
 from api.fmus import FmuQuery
+from api.overview import OverviewQuery
 from api.roles import Permission
 from api.shadows import ShadowQuery
 from api.simulations import SimulationQuery
@@ -132,7 +133,7 @@ class BackendStatus:
 
 
 @strawberry.type
-class Query(SimulationQuery, FmuQuery, ShadowQuery):
+class Query(SimulationQuery, FmuQuery, ShadowQuery, OverviewQuery):
     @strawberry.field(description="The kgtwin version serving this API.")
     def version(self, info: Ctx) -> str:
         return info.context.api.version

@@ -21,10 +21,12 @@ from api.auth import AuthConfig, OidcConfig
 from api.limits import Limits
 from api.notifications import ChangeNotifier
 from api.remote_changes import RemoteChanges
+from api.system import system_router
 from graph.events import EventBus
 from kgtwin import __version__
 from kgtwin.backends import Backends, open_backends, open_executor
 from kgtwin.demo import DemoDevices, load_demo
+from kgtwin.deployment import deployment_report
 from kgtwin.settings import Settings
 from kgtwin.urls import MqttUrl
 from kgtwin.wiring import (
@@ -42,6 +44,7 @@ from telemetry.latest_values import LatestValues
 if TYPE_CHECKING:
     from simulation.fmu.library import FmuLibrary
     from simulation.fmu.shadow import Shadows
+    from simulation.worker import Worker
 
 _log = structlog.get_logger("kgtwin.service")
 
@@ -110,19 +113,20 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
             fmus=library,
             shadows=build_shadows(settings, backends, library),
         )
+        worker = None
         if ingest is not None:
             ingest.start()
             backends.on_close(ingest.stop)
             context.events.subscribe(ingest.on_change)  # new twins' telemetry is taken at once
-            start_worker(settings, backends, runs, library)
+            worker = start_worker(settings, backends, runs, library)
             start_shadow_worker(settings, backends, library, context.events)
             if demo and backends.broker is not None:
                 devices = DemoDevices(backends.broker, interval_s=settings.demo_interval_s)
                 devices.start()
                 backends.on_close(devices.stop)
-        config = uvicorn.Config(
-            create_app(context), host=settings.host, port=settings.port, log_config=None, access_log=True
-        )
+        app = create_app(context)
+        app.include_router(system_router(context, deployment_report(settings, profile, ingest, worker)))
+        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=True)
         server = uvicorn.Server(config)
         _log.info(
             "service.starting",
@@ -219,7 +223,7 @@ def api_context(
 
 def start_worker(
     settings: Settings, backends: Backends, runs: RunStore, library: FmuLibrary | None = None
-) -> None:
+) -> Worker:
     """Run a simulation worker in a thread of this process until the backends close.
 
     Closing stops it first: its current run goes back to the queue, then the executor's
@@ -236,6 +240,7 @@ def start_worker(
         thread.join(worker.grace_s + worker.heartbeat_s)
 
     backends.on_close(stop)
+    return worker
 
 
 def start_shadow_worker(
