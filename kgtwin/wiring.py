@@ -76,7 +76,10 @@ def build_ingest(settings: Settings, backends: Backends) -> IngestService:
     url = settings.broker
     embedded = isinstance(url, EmbeddedBrokerUrl)
     decoder = MessageDecoder(
-        [*settings.ingest_mappings, DEFAULT_MAPPING], max_payload_bytes=settings.ingest_max_payload_bytes
+        [*settings.ingest_mappings, DEFAULT_MAPPING],
+        max_payload_bytes=settings.ingest_max_payload_bytes,
+        max_twin_id_length=settings.ingest_max_twin_id_length,
+        max_future_skew_s=settings.ingest_max_future_skew_s,
     )
     options = replace(
         broker_session(settings),
