@@ -14,6 +14,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import structlog
+
+from graph.errors import QueryTimeout
 from ingest.messages import (
     DEADLETTER_TOPIC,
     MessageDecoder,
@@ -26,9 +29,15 @@ from ingest.messages import (
 )
 from ingest.subscriber import Inbound
 from ingest.targets import TwinTargets
+from ontology.errors import BackendUnavailable
 from ontology.instances import TwinValidator, validator_for
 from ontology.model import ModelSet, PrimitiveSchema, Telemetry
 from telemetry.points import TelemetryPoint
+
+_log = structlog.get_logger("kgtwin.ingest")
+
+# Errors that say "not now" (the graph is down or slow), not "never": the batch waits.
+_TRANSIENT = (BackendUnavailable, QueryTimeout, OSError, TimeoutError)
 
 
 class Models:
@@ -56,12 +65,25 @@ class Models:
 
 @dataclass
 class Outcome:
-    """What a batch became: points to store, and dead letters (topic, payload) to publish."""
+    """What a batch became: points to store, and dead letters (topic, payload) to publish.
+
+    ``sources[i]`` is the index (in the batch) of the message ``points[i]`` came from, so a
+    point the store refuses can still become a dead letter of its message.
+    """
 
     points: list[TelemetryPoint] = field(default_factory=list)
     letters: list[bytes] = field(default_factory=list)
     rejected: Counter[str] = field(default_factory=Counter)
     values: int = 0
+    sources: list[int] = field(default_factory=list)
+
+    def extend(self, other: Outcome, offset: int) -> None:
+        """Append ``other``, the outcome of messages starting at index ``offset`` of this batch."""
+        self.points.extend(other.points)
+        self.sources.extend(i + offset for i in other.sources)
+        self.letters.extend(other.letters)
+        self.rejected.update(other.rejected)
+        self.values += other.values
 
 
 class Pipeline:
@@ -86,18 +108,18 @@ class Pipeline:
     def process(self, messages: Sequence[Inbound]) -> Outcome:
         """The points and dead letters of ``messages`` (a bad message never stops the others)."""
         out = Outcome()
-        readings: list[tuple[Inbound, Reading]] = []
-        for message in messages:
+        readings: list[tuple[int, Inbound, Reading]] = []
+        for index, message in enumerate(messages):
             for item in self.decoder.decode(message.topic, message.payload, message.received_ns):
                 if isinstance(item, Rejected):
                     self._reject(out, item, message)
                 else:
-                    readings.append((message, item))
+                    readings.append((index, message, item))
         if not readings:
             return out
-        targets = self.targets.targets(r.twin_id for _, r in readings)
-        points = out.points
-        for message, reading in readings:
+        targets = self.targets.targets(r.twin_id for _, _, r in readings)
+        points, sources = out.points, out.sources
+        for index, message, reading in readings:
             target = targets.get(reading.twin_id)
             if target is None:
                 self._reject(
@@ -125,8 +147,41 @@ class Pipeline:
                     if type(values[name]) is int:
                         values[name] = float(values[name])
             points.append(TelemetryPoint(ref.bucket, ref.measurement, ref.tags, values, reading.time_ns))
+            sources.append(index)
             out.values += len(reading.values)
         return out
+
+    def process_isolated(self, messages: Sequence[Inbound]) -> Outcome | None:
+        """The pipeline's outcome; a batch that fails is taken apart so one message cannot stop it.
+
+        A failure that says "not now" (the graph unavailable or slow) returns None: the
+        batch waits. Any other failure is retried message by message, and a message that
+        fails on its own becomes an ``UNPROCESSABLE`` dead letter naming the error: it is
+        acknowledged, as every bad message is, so it is never sent again to fail again.
+        """
+        try:
+            return self.process(messages)
+        except _TRANSIENT as exc:
+            _log.warning(
+                "ingest.batch_deferred", error=str(exc) or type(exc).__name__, messages=len(messages)
+            )
+            return None
+        except Exception as exc:
+            _log.warning("ingest.batch_failed", error=str(exc) or type(exc).__name__, messages=len(messages))
+        whole = Outcome()
+        for index, message in enumerate(messages):
+            try:
+                alone = self.process([message])
+            except _TRANSIENT as exc:
+                _log.warning("ingest.batch_deferred", error=str(exc) or type(exc).__name__)
+                return None
+            except Exception as exc:
+                error = str(exc) or type(exc).__name__
+                _log.exception("ingest.message_failed", topic=message.topic[:200], error=error)
+                alone = Outcome()
+                reject(alone, Rejected(Reason.UNPROCESSABLE, error), message)
+            whole.extend(alone, index)
+        return whole
 
     def _validator(self, model: str) -> TwinValidator | None:
         models = self.models.current
@@ -152,5 +207,10 @@ class Pipeline:
         return found
 
     def _reject(self, out: Outcome, rejected: Rejected, message: Inbound) -> None:
-        out.rejected[str(rejected.reason)] += 1
-        out.letters.append(dead_letter(rejected, message.topic, message.payload, message.received_ns))
+        reject(out, rejected, message)
+
+
+def reject(out: Outcome, rejected: Rejected, message: Inbound) -> None:
+    """Count ``rejected`` and add its dead letter to ``out``."""
+    out.rejected[str(rejected.reason)] += 1
+    out.letters.append(dead_letter(rejected, message.topic, message.payload, message.received_ns))

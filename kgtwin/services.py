@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import signal
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -109,6 +109,7 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
             runs=runs,
             fmus=library,
             shadows=build_shadows(settings, backends, library),
+            ingest_health=ingest.health if ingest is not None else None,
         )
         if ingest is not None:
             ingest.start()
@@ -164,6 +165,7 @@ def api_context(
     runs: RunStore | None = None,
     fmus: FmuLibrary | None = None,
     shadows: Shadows | None = None,
+    ingest_health: Callable[[], str | None] | None = None,
 ) -> ApiContext:
     """What the API serves, whole: with a graph, its model registry (base ontology loaded), twin
     graph, API keys and change events; with a broker too, those events published to MQTT
@@ -172,9 +174,9 @@ def api_context(
     With ``follow_others`` (the cloud profile, where the API may run as several processes),
     the other processes' events are read back from MQTT into this one's subscriptions
     (``api.remote_changes``). ``latest`` is ingest's last-value cache when ingest runs in
-    this process; ``runs`` the simulation runs; ``fmus`` and ``shadows`` the FMU library and
-    the live shadows. The model registry reads models with the
-    DTDL policy of ``settings``.
+    this process, and ``ingest_health`` its readiness (``/readyz``); ``runs`` the simulation
+    runs; ``fmus`` and ``shadows`` the FMU library and the live shadows. The model registry
+    reads models with the DTDL policy of ``settings``.
     """
     auth, limits = security(settings)
     if backends.graph is None:
@@ -188,6 +190,7 @@ def api_context(
             shadows=shadows,
             auth=auth,
             limits=limits,
+            ingest_health=ingest_health,
         )
     context = twin_context(
         __version__,
@@ -201,6 +204,7 @@ def api_context(
         auth=auth,
         limits=limits,
         policy=settings.dtdl_policy,
+        ingest_health=ingest_health,
     )
     if backends.broker is not None:
         notifier = ChangeNotifier(context.events, backends.broker)

@@ -5,23 +5,28 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
+from api import ApiContext, create_app
+from graph.telemetry import TwinTarget, telemetry_targets
 from graph.twins import TwinGraph
 from ingest.embedded_broker import EmbeddedBroker
 from ingest.messages import DEADLETTER_TOPIC
 from ingest.service import IngestService
+from ingest.targets import TwinTargets
 from kgtwin.backends import Backends, open_backends
 from kgtwin.settings import Settings, load_settings
 from kgtwin.wiring import build_ingest
 from ontology import ModelSet
+from ontology.errors import BadRequest
 from tests.ingest.helpers import (
     FIELDS,
     Collector,
@@ -200,3 +205,60 @@ def test_the_embedded_broker_speaks_3_1_1_and_ingest_falls_back_to_it(twin: Twin
             running.stop()
     finally:
         broker.stop()
+
+
+def test_a_message_that_fails_on_its_own_is_a_dead_letter_and_the_loop_goes_on(twin: Twin) -> None:
+    """A batch that raises is taken apart: the failing message is lettered, the rest stored."""
+    graph = twin.backends.graph
+    assert graph is not None
+    running = build_ingest(twin.settings(), twin.backends)
+
+    def resolve(ids: Sequence[str]) -> Mapping[str, TwinTarget]:
+        if "boom" in ids:  # what an engine refusing one id looked like (issue 21 §6.1)
+            raise BadRequest("Cypher query failed: Failed to parse query parameter 'ids' value")
+        return telemetry_targets(graph, ids)
+
+    running.pipeline.targets = TwinTargets(resolve)
+    running.start()
+    letters = Collector(twin.mqtt_url, DEADLETTER_TOPIC)
+    publisher = connect(twin.mqtt_url)
+    now_ms = int(time.time() * 1000)
+    try:
+        publish_all(publisher, [(topic("boom"), reading(1, now_ms)), (topic("s-2"), reading(5, now_ms))])
+        [letter] = letters.wait_for(1)
+        assert (letter["reason"], letter["topic"]) == ("UNPROCESSABLE", topic("boom"))
+        assert "Failed to parse query parameter" in letter["detail"]
+        wait_until(lambda: running.latest.get("s-2").get("v0") is not None, 10, "the good message")
+        publish_all(publisher, [(topic("s-2"), reading(6, now_ms + 1))])
+        wait_until(lambda: running.latest.get("s-2")["v0"].value == 6.0, 10, "a later message")
+        assert running.health() is None
+    finally:
+        publisher.disconnect()
+        letters.close()
+        running.stop()
+
+
+def test_a_loop_that_keeps_failing_turns_readyz_unready_and_ready_again(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running = build_ingest(twin.settings(), twin.backends)
+    running.config = replace(running.config, unhealthy_after_s=0.5)
+    running.start()
+    client = TestClient(create_app(ApiContext(version="test", ingest_health=running.health)))
+    try:
+        assert client.get("/readyz").status_code == 200
+        poll = running.subscriber.poll
+
+        def broken(timeout: float, max_messages: int = 256) -> None:
+            raise RuntimeError("the session is broken")
+
+        monkeypatch.setattr(running.subscriber, "poll", broken)
+        wait_until(lambda: client.get("/readyz").status_code == 503, 10, "/readyz to say not ready")
+        [check] = client.get("/readyz").json()["backends"]
+        assert check["port"] == "ingest"
+        assert check["ok"] is False
+        assert "the session is broken" in check["error"]
+        monkeypatch.setattr(running.subscriber, "poll", poll)
+        wait_until(lambda: client.get("/readyz").status_code == 200, 10, "/readyz to be ready again")
+    finally:
+        running.stop()
