@@ -9,7 +9,6 @@ does I/O except the twin lookups, so the rules can be tested without a broker.
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,25 +40,36 @@ _TRANSIENT = (BackendUnavailable, QueryTimeout, OSError, TimeoutError)
 
 
 class Models:
-    """The registered models, loaded again (at most every ``min_reload_s``) when a twin's model is new.
+    """The registered models, read again when the models' version token moved.
 
-    Models uploaded through another process's API are then picked up without a restart.
+    Checked on a miss only (a twin whose model is not held, or a telemetry name its model
+    lacks), at most once per batch: the token read is one index seek, and the models are
+    loaded again only when it moved. A model uploaded through any process is then usable
+    by the very next message of a twin of it. Without ``version`` (tests), a miss loads
+    the models again.
     """
 
-    def __init__(self, load: Callable[[], ModelSet], *, min_reload_s: float = 5.0) -> None:
+    def __init__(
+        self, load: Callable[[], ModelSet], *, version: Callable[[], str | None] | None = None
+    ) -> None:
         self._load = load
-        self._min_reload_s = min_reload_s
+        self._version = version
         self._lock = threading.Lock()
+        self._token = version() if version is not None else None  # before loading: nothing slips between
         self.current = load()
-        self._loaded_at = time.monotonic()
+        self.reloads = 0
 
-    def reload(self) -> bool:
-        """Load the models again unless that was done recently; whether it was done."""
+    def refresh(self) -> bool:
+        """Load the models again if they changed since they were loaded; whether they were."""
         with self._lock:
-            if time.monotonic() - self._loaded_at < self._min_reload_s:
-                return False
+            token = None
+            if self._version is not None:
+                token = self._version()
+                if token == self._token:
+                    return False
             self.current = self._load()
-            self._loaded_at = time.monotonic()
+            self._token = token
+            self.reloads += 1
             return True
 
 
@@ -104,6 +114,7 @@ class Pipeline:
         self._validators: dict[str, TwinValidator] = {}
         self._validators_of: ModelSet | None = None
         self._floats: dict[str, frozenset[str]] = {}  # per model: Telemetry names of double/float
+        self._refreshed = False  # the models were refreshed for the batch being processed
 
     def process(self, messages: Sequence[Inbound]) -> Outcome:
         """The points and dead letters of ``messages`` (a bad message never stops the others)."""
@@ -119,6 +130,7 @@ class Pipeline:
             return out
         targets = self.targets.targets(r.twin_id for _, _, r in readings)
         points, sources = out.points, out.sources
+        self._refreshed = False
         for index, message, reading in readings:
             target = targets.get(reading.twin_id)
             if target is None:
@@ -128,12 +140,7 @@ class Pipeline:
                     message,
                 )
                 continue
-            validator = self._validator(target.model)
-            if validator is None:
-                detail = f"the model {target.model!r} of twin {reading.twin_id!r} is not registered"
-                self._reject(out, Rejected(Reason.UNKNOWN_TWIN, detail, twin_id=reading.twin_id), message)
-                continue
-            problem = check_reading(reading, validator)
+            problem = self._check(reading, target.model)
             if problem is not None:
                 self._reject(out, problem, message)
                 continue
@@ -183,6 +190,27 @@ class Pipeline:
             whole.extend(alone, index)
         return whole
 
+    def _check(self, reading: Reading, model: str) -> Rejected | None:
+        """What is wrong with ``reading`` for a twin of ``model``, asking for fresh models on a miss.
+
+        A model not held, or a telemetry name it lacks, may be a model uploaded (or
+        replaced) a moment ago through another process: the models are refreshed once per
+        batch before the reading is refused.
+        """
+        validator = self._validator(model)
+        if validator is not None:
+            problem = check_reading(reading, validator)
+            if problem is None or problem.reason != Reason.UNKNOWN_FIELD:
+                return problem
+        if not self._refreshed:
+            self._refreshed = True
+            if self.models.refresh():
+                return self._check(reading, model)
+        if validator is None:
+            detail = f"the model {model!r} of twin {reading.twin_id!r} is not registered"
+            return Rejected(Reason.UNKNOWN_TWIN, detail, twin_id=reading.twin_id)
+        return problem
+
     def _validator(self, model: str) -> TwinValidator | None:
         models = self.models.current
         if models is not self._validators_of:
@@ -191,10 +219,7 @@ class Pipeline:
         if found is not None:
             return found
         if models.get(model) is None:
-            if not self.models.reload() or self.models.current.get(model) is None:
-                return None
-            models = self.models.current
-            self._validators, self._validators_of = {}, models
+            return None
         found = self._validators[model] = validator_for(models, model)
         interface = models[model]
         self._floats[model] = frozenset(

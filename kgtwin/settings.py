@@ -154,6 +154,11 @@ class Settings(BaseSettings):
     ingest_twin_cache_ttl_s: float = Field(
         default=60.0, gt=0, description="How long a twin's model and telemetry reference are cached."
     )
+    ingest_twin_cache_max_bytes: int = Field(
+        default=128 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Memory the twin cache may take (known twins; unknown ids take an eighth more).",
+    )
     ingest_stats_interval_s: float = Field(
         default=10.0, gt=0, description="How often `kgtwin ingest` logs its counters and lag."
     )

@@ -62,7 +62,7 @@ def build_ingest(settings: Settings, backends: Backends) -> IngestService:
     """
     from graph.latest import write_latest
     from graph.model_store import GraphModelStore
-    from graph.telemetry import telemetry_targets
+    from graph.telemetry import targets_version, telemetry_targets
     from ingest.messages import DEFAULT_MAPPING, MessageDecoder
     from ingest.pipeline import Models, Pipeline
     from ingest.service import IngestConfig, IngestService
@@ -88,10 +88,19 @@ def build_ingest(settings: Settings, backends: Backends) -> IngestService:
         share_group=None if embedded else (settings.ingest_shared_group or None),
         session_expiry_s=settings.ingest_session_expiry_s,
     )
+    model_store = GraphModelStore(graph)
     pipeline = Pipeline(
         decoder,
-        TwinTargets(lambda ids: telemetry_targets(graph, ids), ttl_s=settings.ingest_twin_cache_ttl_s),
-        Models(lambda: ModelRegistry(GraphModelStore(graph), policy=settings.dtdl_policy).models),
+        TwinTargets(
+            lambda ids: telemetry_targets(graph, ids),
+            version=lambda: targets_version(graph),
+            ttl_s=settings.ingest_twin_cache_ttl_s,
+            max_bytes=settings.ingest_twin_cache_max_bytes,
+        ),
+        Models(
+            lambda: ModelRegistry(model_store, policy=settings.dtdl_policy).models,
+            version=model_store.version,
+        ),
     )
     spool = Spool(
         settings.ingest_spool_dir / f"{settings.ingest_client_id}.sqlite",
