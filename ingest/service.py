@@ -27,13 +27,13 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import structlog
-from paho.mqtt.client import MQTTMessageInfo
 from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
 
 from graph.events import ChangeEvent, ChangeKind
 from ingest.latest_copy import LatestCopy, LatestWriter
 from ingest.messages import Reason, Rejected
 from ingest.pipeline import Outcome, Pipeline, reject
+from ingest.source import Delivery, Source, SourceFactory
 from ingest.spool import Spool, SpoolFull
 from ingest.stats import IngestStats
 from ingest.subscriber import Inbound, MqttSubscriber, SessionOptions
@@ -78,18 +78,22 @@ class _Batch:
 
     messages: list[Inbound]
     outcome: Outcome
-    letters: list[MQTTMessageInfo]
+    letters: list[Delivery]
     durable: threading.Event = field(default_factory=threading.Event)
     refused: list[tuple[int, str]] = field(default_factory=list)
     lettered: bool = False
 
 
 class IngestService:
-    """One ingest process's session, loop, writer, drainer and graph threads."""
+    """One ingest process's session, loop, writer, drainer and graph threads.
+
+    ``source`` is where messages come from: a persistent MQTT session with these options,
+    or a ``SourceFactory`` (the embedded broker's intake, ``ingest.intake``).
+    """
 
     def __init__(
         self,
-        options: SessionOptions,
+        source: SessionOptions | SourceFactory,
         store: TelemetryStore,
         pipeline: Pipeline,
         spool: Spool,
@@ -119,7 +123,10 @@ class IngestService:
         self._backoff = 0.0
         self._failing_since: float | None = None
         self._last_error = ""
-        self.subscriber = MqttSubscriber(options, self._deliver)
+        if isinstance(source, SessionOptions):
+            self.subscriber: Source = MqttSubscriber(source, self._deliver)
+        else:
+            self.subscriber = source(self._deliver)
         self._threads = [
             threading.Thread(target=self._loop, name="ingest-loop", daemon=True),
             threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True),

@@ -34,6 +34,7 @@ from kgtwin.wiring import (
     build_shadow_worker,
     build_shadows,
     build_worker,
+    without_ingest,
 )
 from ontology.errors import KgtwinError
 from simulation.jobs import RunStore
@@ -91,15 +92,18 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
     settings.check_exposure()  # before anything opens: no unauthenticated twin off loopback
     backends = open_backends(settings, ports)
     try:
+        # Ingest is built first: with the embedded broker it claims the broker's intake, so
+        # no device is acknowledged before ingest can take its messages; and the API answers
+        # latest(name) from its last-value cache. It starts once the API's context has
+        # loaded the base ontology (its caches read the graph's versions on every batch).
+        ingest = build_ingest(settings, backends) if profile == "edge" else None
+        if ingest is None:
+            without_ingest(settings)
         if demo and backends.graph is not None:
-            # Before the API and ingest start, so their caches begin with the demo's twins.
             report = load_demo(backends.graph)
             _log.info("demo.loaded", twins=report.twins, relationships=report.relationships, ok=report.ok)
         library = build_fmu_library(settings, backends)
         runs = build_run_store(backends, library, settings)
-        # Ingest is built first for its last-value cache (the API answers latest(name) from
-        # it), and started once the API's context has loaded the base ontology.
-        ingest = build_ingest(settings, backends) if profile == "edge" else None
         # One process in the edge profile; in the cloud, replicas see each other's changes.
         context = api_context(
             backends,

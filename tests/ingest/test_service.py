@@ -180,30 +180,38 @@ def test_invalid_messages_become_dead_letters_and_the_stream_goes_on(
     wait_until(lambda: sum(service.stats.rejected.values()) == 6, 10, "six rejections counted")
 
 
-def test_the_embedded_broker_speaks_3_1_1_and_ingest_falls_back_to_it(twin: Twin) -> None:
+def test_the_embedded_broker_acknowledges_ingest_topics_only_once_durable(twin: Twin) -> None:
+    """In-process, the broker hands telemetry to ingest and sends PUBACK only once it is stored."""
     port = free_port()
     broker = EmbeddedBroker("127.0.0.1", port)
     broker.start()
+    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
     try:
+        # Built, so the intake is claimed; not started, so nothing is stored yet.
         running = build_ingest(twin.settings(broker_url=f"embedded://127.0.0.1:{port}"), twin.backends)
+        assert running.subscriber.protocol == "in-process"
+        assert running.subscriber.subscriptions == ["kgtwin/twins/+/telemetry"]
+        publisher.connect("127.0.0.1", port)
+        publisher.loop_start()
+        now_ms = int(time.time() * 1000)
+        first = publisher.publish(topic("s-0"), reading(0, now_ms), qos=1)
+        other = publisher.publish("plant/not-telemetry", b"{}", qos=1)  # not ingest's: at once
+        other.wait_for_publish(10)
+        assert other.is_published()
+        first.wait_for_publish(1.0)
+        assert not first.is_published(), "acknowledged before ingest took it"
         running.start()
         try:
-            assert running.subscriber.protocol == "3.1.1"
-            assert running.subscriber.subscriptions == ["kgtwin/twins/+/telemetry"]  # amqtt: no $share
-            publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-            publisher.connect("127.0.0.1", port)
-            publisher.loop_start()
-            now_ms = int(time.time() * 1000)
-            publish_all(publisher, [(topic("s-0"), reading(i, now_ms + i)) for i in range(50)])
-            # Stay connected until they are through: amqtt drops the messages of a publisher
-            # that disconnects before it has passed them on (see docs/ingest.md).
-            wait_until(lambda: running.stats.points >= 50, 30, "50 points through amqtt")
-            publisher.disconnect()
-            publisher.loop_stop()
-            assert running.latest.get("s-0")["v3"].value == 49.0
+            first.wait_for_publish(30)
+            assert first.is_published()
+            assert running.latest.get("s-0")["v0"].value == 0.0  # stored before the PUBACK
+            publish_all(publisher, [(topic("s-1"), reading(i, now_ms + i)) for i in range(1, 51)])
+            publisher.disconnect()  # at once: every PUBACK already meant stored
+            assert running.latest.get("s-1")["v3"].value == 50.0
         finally:
             running.stop()
     finally:
+        publisher.loop_stop()
         broker.stop()
 
 
