@@ -214,7 +214,7 @@ def twin_context(
     bus = events or EventBus()
     model_store = GraphModelStore(graph, events=bus)
     seen = (time.monotonic(), model_store.version())  # before loading: a change meanwhile is not missed
-    registry = ModelRegistry(model_store, policy=policy)
+    registry = ModelRegistry(model_store, policy=policy, version=model_store.version)
     if load_base:
         load_base_ontology(registry)
     # The twins validate against the registry's models as they are at each call.
