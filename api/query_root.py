@@ -192,9 +192,10 @@ class Query(SimulationQuery, FmuQuery, ShadowQuery, OverviewQuery):
         )
 
     @strawberry.field(description="One model by DTMI; null when it is not registered.")
-    def model(self, info: Ctx, id: strawberry.ID) -> ModelNode | None:
+    async def model(self, info: Ctx, id: strawberry.ID) -> ModelNode | None:
         registry = context(info).api.require_registry()
-        return ModelNode(dtmi=str(id)) if str(id) in registry.models else None
+        known = str(id) in registry.models or await asyncio.to_thread(registry.knows, str(id))
+        return ModelNode(dtmi=str(id)) if known else None
 
     @strawberry.field(description="The uploaded models (top-level Interfaces) in upload order.")
     async def models(self, info: Ctx, include_decommissioned: bool = True) -> list[ModelNode]:
