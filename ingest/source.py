@@ -55,6 +55,10 @@ class Source(Protocol):
         """Publish a dead letter."""
         ...
 
+    def is_connected(self) -> bool:
+        """Whether messages can arrive now (the deployment report and readiness say so)."""
+        ...
+
     def stop(self) -> None:
         """Leave; what is not acknowledged stays with the broker or its publisher."""
         ...
