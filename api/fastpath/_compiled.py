@@ -71,6 +71,8 @@ def compile_query(
 ) -> list[Root] | None:
     """The query's roots compiled, or None when the plain path must answer it."""
     ctx = executor.context_value
+    if root_type is not executor.schema.query_type:  # a mutation's or a subscription's fields
+        return None
     if not isinstance(ctx, RequestContext) or ctx.api.graph is None or ctx.api.registry is None:
         return None
     try:
