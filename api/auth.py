@@ -17,7 +17,7 @@ A request without valid credentials is refused before it reaches a handler: REST
 401 problem+json ``UNAUTHENTICATED``; ``/graphql`` over HTTP with 401 and a GraphQL body
 (``errors[0].extensions.code`` ``UNAUTHENTICATED``), so both HTTP and GraphQL clients see
 why; a websocket is closed with 4403 (graphql-transport-ws's code for a refused
-``connection_init``). Health probes, the OpenAPI document and the GraphiQL page are public.
+``connection_init``). Health probes, ``/metrics``, the OpenAPI document and the GraphiQL page are public.
 """
 
 from __future__ import annotations
@@ -59,7 +59,10 @@ _log = structlog.get_logger("api.auth")
 # Asymmetric algorithms only: a JWKS publishes public keys, and accepting HS* would let
 # anyone who has the public key sign tokens with it (the classic algorithm confusion).
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# /metrics holds counts and timings, never twin data; scrapers reach it as orchestrators reach the probes.
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+)
 _GRAPHQL_WS = ("graphql-transport-ws", "graphql-ws")
 _CLOCK_SKEW_S = 10
 # A socket that never sends connection_init must not be held open for ever.

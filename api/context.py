@@ -19,7 +19,9 @@ import structlog
 from strawberry.fastapi import BaseContext
 
 from api.auth import AuthConfig
+from api.lifecycle import Lifecycle
 from api.limits import Limits
+from api.observation import Observability
 from api.roles import LOCAL_ADMIN, Permission, Principal
 from api.windows import aggregate, window
 from graph.api_keys import ApiKeyStore
@@ -87,6 +89,10 @@ class ApiContext:
     """Body size, rate, GraphQL depth and complexity, Cypher time and rows (``api.limits``)."""
     models_check_s: float = 1.0
     """How often the models' version token is read, to pick up another replica's model changes."""
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    """Serving or stopping: ``/readyz`` is 503 once the composition root starts the shutdown."""
+    observability: Observability = field(default_factory=Observability)
+    """Who is told of each request (metrics), what ``/metrics`` answers, the slow-request threshold."""
     _models_seen: tuple[float, str | None] = (-math.inf, None)
 
     def health(self) -> list[BackendHealth]:
@@ -173,6 +179,8 @@ def twin_context(
     limits: Limits | None = None,
     telemetry_poll_s: float = 1.0,
     models_check_s: float = 1.0,
+    lifecycle: Lifecycle | None = None,
+    observability: Observability | None = None,
     load_base: bool = True,
     policy: DtdlPolicy = DEFAULT_POLICY,
 ) -> ApiContext:
@@ -206,6 +214,8 @@ def twin_context(
         auth=auth or AuthConfig(),
         limits=limits or Limits(),
         models_check_s=models_check_s,
+        lifecycle=lifecycle or Lifecycle(),
+        observability=observability or Observability(),
         _models_seen=seen,
     )
 
