@@ -33,6 +33,7 @@ from paho.mqtt.client import MQTTMessageInfo
 from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
 
 from graph.events import ChangeEvent, ChangeKind
+from ingest.observer import IngestObserver, Unobserved
 from ingest.pipeline import Outcome, Pipeline
 from ingest.spool import Spool, SpoolFull
 from ingest.subscriber import Inbound, MqttSubscriber, SessionOptions
@@ -154,6 +155,7 @@ class IngestService:
         latest: LatestValues | None = None,
         write_latest: LatestWriter | None = None,
         config: IngestConfig | None = None,
+        observer: IngestObserver | None = None,
     ) -> None:
         self.store = store
         self.pipeline = pipeline
@@ -161,6 +163,7 @@ class IngestService:
         self.latest = latest if latest is not None else LatestValues()
         self.config = config or IngestConfig()
         self.stats = IngestStats()
+        self.observer: IngestObserver = observer or Unobserved()
         self._write_latest = write_latest
         self._received: list[Inbound] = []
         self._received_bytes = 0
@@ -205,12 +208,22 @@ class IngestService:
             if event.kind == ChangeKind.TWIN_DELETED:
                 self.latest.forget([event.id])
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Drain: store and acknowledge what was received, disconnect, flush last values."""
+    def alive(self) -> bool:
+        """Whether every thread of the service runs (a dead loop or writer takes no more messages)."""
+        return all(thread.is_alive() for thread in self._threads)
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Drain: store and acknowledge what was received, disconnect, flush last values.
+
+        Returns False when the threads did not finish within ``timeout`` (a store that
+        hangs): what was not acknowledged then is sent again by the broker, nothing is lost.
+        """
         self._stopping.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
         self._flush_latest()
+        return not any(thread.is_alive() for thread in self._threads)
 
     # --- the loop thread: MQTT in, batches out, acks -----------------------------------------
 
@@ -256,6 +269,9 @@ class IngestService:
         """Decode and validate the received messages, publish their dead letters, hand the points on."""
         messages, self._received, self._received_bytes = self._received, [], 0
         outcome = self.pipeline.process(messages)
+        self.observer.received(len(messages))
+        if outcome.rejected:
+            self.observer.rejected(outcome.rejected)
         topic = self.pipeline.deadletter_topic
         letters = [self.subscriber.publish(topic, letter) for letter in outcome.letters]
         batch = _Batch(messages, outcome, letters)
@@ -273,6 +289,8 @@ class IngestService:
 
     def _acknowledge(self, batch: _Batch) -> None:
         self.subscriber.ack(batch.messages)
+        waited_ns = time.time_ns() - batch.messages[0].received_ns
+        self.observer.acknowledged(len(batch.messages), waited_ns / 1e9)
         stats, outcome = self.stats, batch.outcome
         stats.messages += len(batch.messages)
         stats.values += outcome.values
@@ -296,7 +314,9 @@ class IngestService:
         """Store the points, or spool them; returns only when they are one or the other."""
         if not self._spooled.is_set():
             try:
+                began = time.perf_counter()
                 self._write(points)
+                self.observer.stored(len(points), time.perf_counter() - began)
             except Exception as exc:  # unreachable or failing: the points wait in the spool
                 _log.warning("ingest.store_failed", error=str(exc) or type(exc).__name__, points=len(points))
             else:
@@ -312,6 +332,7 @@ class IngestService:
                 _log.warning("ingest.spool_full", error=str(exc))
                 time.sleep(0.5)
         self.stats.spooled_points += len(points)
+        self.observer.spooled(len(points))
         self._spooled.set()
         self.stats.lag.observe(points)
         self.latest.update(points)
@@ -335,6 +356,7 @@ class IngestService:
                 self.store.write([point])
             except BadRequest as exc:
                 self.stats.rejected["STORE_REFUSED"] += 1
+                self.observer.rejected({"STORE_REFUSED": 1})
                 _log.error(
                     "ingest.store_refused",
                     error=exc.message,
@@ -374,9 +396,11 @@ class IngestService:
             ):
                 with attempt:
                     try:
+                        began = time.perf_counter()
                         self._write(points)
                     except Exception as exc:  # keep the batch and try again later
                         raise StoreDown(str(exc) or type(exc).__name__) from exc
+                    self.observer.stored(len(points), time.perf_counter() - began)
         except StoreDown:
             return False
         return True

@@ -68,6 +68,10 @@ class TwinTargets:
                         found[twin_id] = target
         return found
 
+    def __len__(self) -> int:
+        """Twins cached (found or known missing)."""
+        return len(self._entries)
+
     def invalidate(self, twin_ids: Iterable[str] | None = None) -> None:
         """Forget some twins (or all): the next message for them looks them up again."""
         with self._lock:
