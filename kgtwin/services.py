@@ -8,26 +8,37 @@ from __future__ import annotations
 
 import gc
 import signal
+import socket
 import threading
 from collections.abc import Iterable
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import structlog
 import uvicorn
 
 from api import ApiContext, create_app, twin_context
 from api.auth import AuthConfig, OidcConfig
+from api.lifecycle import Lifecycle
 from api.limits import Limits
 from api.notifications import ChangeNotifier
+from api.observation import Observability
 from api.remote_changes import RemoteChanges
 from kgtwin import __version__
 from kgtwin.backends import Backends, open_backends, open_executor
 from kgtwin.demo import DemoDevices, load_demo
+from kgtwin.health import Probes, serve_probes
+from kgtwin.lifecycle import CLOSE_MARGIN_S, ApiServer, Deadline, StopSignals
+from kgtwin.metrics import ApiMetrics, IngestMetrics, Metrics, WorkerMetrics
 from kgtwin.settings import Settings
 from kgtwin.wiring import build_ingest, build_run_store, build_worker
 from ontology.errors import KgtwinError
 from simulation.jobs import RunStore
 from telemetry.latest_values import LatestValues
+
+if TYPE_CHECKING:
+    from ingest.service import IngestService
+    from simulation.worker import Worker
 
 _log = structlog.get_logger("kgtwin.service")
 
@@ -60,10 +71,20 @@ def security(settings: Settings) -> tuple[AuthConfig, Limits]:
     return AuthConfig(api_keys=settings.api_keys, oidc=oidc), limits
 
 
-def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: bool) -> None:
-    """Open the backends, serve the API until interrupted, then close everything."""
+def run_api(
+    settings: Settings, *, ports: Iterable[str], profile: str, demo: bool, fd: int | None = None
+) -> None:
+    """Open the backends, serve the API until a signal, drain, then close everything.
+
+    ``fd`` is a listening socket inherited from ``kgtwin api --workers N``'s supervisor
+    (``kgtwin.workers``); without it the process binds ``host:port`` itself.
+    """
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     settings.check_exposure()  # before anything opens: no unauthenticated twin off loopback
+    deadline = Deadline(settings.shutdown_grace_s)
+    lifecycle = Lifecycle()
+    metrics = Metrics(profile)
+    observability = Observability(ApiMetrics(metrics), metrics.exposition, settings.slow_request_ms / 1000)
     backends = open_backends(settings, ports)
     try:
         if demo and backends.graph is not None:
@@ -73,7 +94,11 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
         runs = build_run_store(backends)
         # Ingest is built first for its last-value cache (the API answers latest(name) from
         # it), and started once the API's context has loaded the base ontology.
-        ingest = build_ingest(settings, backends) if profile == "edge" else None
+        ingest = None
+        if profile == "edge":
+            ingest_metrics = IngestMetrics(metrics)
+            ingest = build_ingest(settings, backends, ingest_metrics)
+            ingest_metrics.watch(ingest)
         # One process in the edge profile; in the cloud, replicas see each other's changes.
         context = api_context(
             backends,
@@ -81,12 +106,15 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
             follow_others=profile != "edge",
             latest=ingest.latest if ingest is not None else None,
             runs=runs,
+            lifecycle=lifecycle,
+            observability=observability,
         )
         if ingest is not None:
             ingest.start()
-            backends.on_close(ingest.stop)
+            service = ingest
+            backends.on_close(lambda: _stop_ingest(service, deadline))
             context.events.subscribe(ingest.on_change)  # new twins' telemetry is taken at once
-            start_worker(settings, backends, runs)
+            start_worker(settings, backends, runs, WorkerMetrics(metrics))
             if demo and backends.broker is not None:
                 devices = DemoDevices(backends.broker, interval_s=settings.demo_interval_s)
                 devices.start()
@@ -94,7 +122,7 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
         config = uvicorn.Config(
             create_app(context), host=settings.host, port=settings.port, log_config=None, access_log=True
         )
-        server = uvicorn.Server(config)
+        server = ApiServer(config, lifecycle, drain_s=settings.shutdown_drain_s, deadline=deadline)
         _log.info(
             "service.starting",
             profile=profile,
@@ -103,13 +131,18 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
             telemetry=backends.telemetry.backend if backends.telemetry else None,
         )
         _tune_garbage_collector()
-        server.run()
+        server.run(sockets=None if fd is None else [socket.socket(fileno=fd)])
         if not server.started:
             # uvicorn logs the cause (address in use ...) and returns without serving.
             raise SystemExit(2)
     finally:
         backends.close()
         _log.info("service.stopped", profile=profile)
+
+
+def _stop_ingest(service: IngestService, deadline: Deadline) -> None:
+    if not service.stop(timeout=max(1.0, deadline.remaining() - CLOSE_MARGIN_S)):
+        _log.warning("ingest.stop_incomplete", grace_s=deadline.grace_s)
 
 
 def _tune_garbage_collector() -> None:
@@ -133,6 +166,8 @@ def api_context(
     follow_others: bool,
     latest: LatestValues | None = None,
     runs: RunStore | None = None,
+    lifecycle: Lifecycle | None = None,
+    observability: Observability | None = None,
 ) -> ApiContext:
     """What the API serves, whole: with a graph, its model registry (base ontology loaded), twin
     graph, API keys and change events; with a broker too, those events published to MQTT
@@ -141,10 +176,13 @@ def api_context(
     With ``follow_others`` (the cloud profile, where the API may run as several processes),
     the other processes' events are read back from MQTT into this one's subscriptions
     (``api.remote_changes``). ``latest`` is ingest's last-value cache when ingest runs in
-    this process; ``runs`` the simulation runs. The model registry reads models with the
-    DTDL policy of ``settings``.
+    this process; ``runs`` the simulation runs; ``lifecycle`` and ``observability`` how the
+    process is stopped and watched (``kgtwin.lifecycle``, ``kgtwin.metrics``). The model
+    registry reads models with the DTDL policy of ``settings``.
     """
     auth, limits = security(settings)
+    lifecycle = lifecycle or Lifecycle()
+    observability = observability or Observability(slow_request_s=settings.slow_request_ms / 1000)
     if backends.graph is None:
         return ApiContext(
             version=__version__,
@@ -154,6 +192,8 @@ def api_context(
             runs=runs,
             auth=auth,
             limits=limits,
+            lifecycle=lifecycle,
+            observability=observability,
         )
     context = twin_context(
         __version__,
@@ -165,6 +205,8 @@ def api_context(
         auth=auth,
         limits=limits,
         policy=settings.dtdl_policy,
+        lifecycle=lifecycle,
+        observability=observability,
     )
     if backends.broker is not None:
         notifier = ChangeNotifier(context.events, backends.broker)
@@ -181,7 +223,9 @@ def api_context(
     return context
 
 
-def start_worker(settings: Settings, backends: Backends, runs: RunStore) -> None:
+def start_worker(
+    settings: Settings, backends: Backends, runs: RunStore, observer: WorkerMetrics | None = None
+) -> None:
     """Run a simulation worker in a thread of this process until the backends close.
 
     Closing stops it first: its current run goes back to the queue, then the executor's
@@ -189,7 +233,9 @@ def start_worker(settings: Settings, backends: Backends, runs: RunStore) -> None
     """
     executor = open_executor(settings)
     backends.on_close(executor.close)
-    worker = build_worker(settings, backends, runs, executor)
+    worker = build_worker(settings, backends, runs, executor, observer)
+    if observer is not None:
+        observer.watch(worker)
     thread = threading.Thread(target=worker.serve, name="simulation-worker", daemon=True)
     thread.start()
 
@@ -205,22 +251,45 @@ def run_worker(settings: Settings) -> None:
 
     A signal stops the current run through its ``cancelled`` callable and puts it back in
     the queue for another worker (docs/simulation-jobs.md), so a stop takes at most one
-    batch of replications, not a whole run.
+    batch of replications, not a whole run. ``/readyz`` on the health port is 503 from
+    the signal on, and while the graph (the queue) does not answer.
     """
+    deadline = Deadline(settings.shutdown_grace_s)
+    metrics = Metrics("worker")
+    observer = WorkerMetrics(metrics)
+    worker: Worker | None = None
+
+    def stop() -> None:
+        if worker is not None:
+            worker.stop()
+
+    signals = StopSignals(stop, deadline)
+    signals.install()
     backends = open_backends(settings, ("graph", "telemetry"))
+    health = None
     try:
         executor = open_executor(settings)
         backends.on_close(executor.close)
-        worker = build_worker(settings, backends, build_run_store(backends), executor)
+        worker = build_worker(settings, backends, build_run_store(backends), executor, observer)
+        observer.watch(worker)
+        graph = backends.graph
+        assert graph is not None
 
-        def _request_stop(signum: int, _frame: FrameType | None) -> None:
-            # Not worker.stop() here: the handler may interrupt the main thread inside the
-            # very Event it would set, and threading's locks are not reentrant.
-            threading.Thread(target=worker.stop).start()
+        def ready() -> str | None:
+            if signals.stopping:
+                return "the worker is stopping"
+            try:
+                graph.ping()
+            except KgtwinError as exc:
+                return f"the graph does not answer: {exc.message}"
+            return None
 
-        signal.signal(signal.SIGTERM, _request_stop)
-        signal.signal(signal.SIGINT, _request_stop)
+        health = serve_probes(settings, Probes(alive=lambda: True, ready=ready, metrics=metrics.exposition))
+        if signals.stopping:  # the signal came while the backends were opening
+            worker.stop()
         _log.info("worker.starting", executor=settings.executor_url, worker=worker.name)
         worker.serve()
     finally:
+        if health is not None:
+            health.stop()
         backends.close()

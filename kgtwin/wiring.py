@@ -17,10 +17,12 @@ from kgtwin.urls import EmbeddedBrokerUrl, MqttUrl
 from ontology.errors import ConfigurationInvalid
 
 if TYPE_CHECKING:
+    from ingest.observer import IngestObserver
     from ingest.service import IngestService
     from ingest.subscriber import SessionOptions
     from simulation.executor import Executor
     from simulation.jobs import RunStore
+    from simulation.observer import WorkerObserver
     from simulation.worker import Worker
 
 
@@ -48,7 +50,9 @@ def broker_session(settings: Settings) -> SessionOptions:
     )
 
 
-def build_ingest(settings: Settings, backends: Backends) -> IngestService:
+def build_ingest(
+    settings: Settings, backends: Backends, observer: IngestObserver | None = None
+) -> IngestService:
     """The MQTT ingest service over already opened backends (``graph``, ``telemetry``, ``broker``).
 
     Its session is its own connection (persistent, acknowledged by hand), next to the
@@ -96,7 +100,13 @@ def build_ingest(settings: Settings, backends: Backends) -> IngestService:
     )
     backends.on_close(spool.close)
     return IngestService(
-        options, telemetry, pipeline, spool, write_latest=lambda v: write_latest(graph, v), config=config
+        options,
+        telemetry,
+        pipeline,
+        spool,
+        write_latest=lambda v: write_latest(graph, v),
+        config=config,
+        observer=observer,
     )
 
 
@@ -115,7 +125,13 @@ def build_run_store(backends: Backends) -> RunStore:
     return runs
 
 
-def build_worker(settings: Settings, backends: Backends, runs: RunStore, executor: Executor) -> Worker:
+def build_worker(
+    settings: Settings,
+    backends: Backends,
+    runs: RunStore,
+    executor: Executor,
+    observer: WorkerObserver | None = None,
+) -> Worker:
     """A simulation worker over opened backends; its result series go to the telemetry store."""
     from graph.model_store import GraphModelStore
     from ontology.model import ModelSet
@@ -136,4 +152,7 @@ def build_worker(settings: Settings, backends: Backends, runs: RunStore, executo
         sink=backends.telemetry,
         lease_s=settings.worker_lease_s,
         time_limit_s=settings.run_time_limit_s,
+        # The job's own grace after a stop is part of the service's (the run is requeued first).
+        grace_s=min(10.0, settings.shutdown_grace_s / 2),
+        observer=observer,
     )
