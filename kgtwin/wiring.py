@@ -12,13 +12,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kgtwin.backends import Backends
-from kgtwin.settings import Settings
+from kgtwin.settings import ENV_PREFIX, Settings
 from kgtwin.urls import EmbeddedBrokerUrl, MqttUrl
 from ontology.errors import ConfigurationInvalid
 
 if TYPE_CHECKING:
     from ingest.observer import IngestObserver
     from ingest.service import IngestService
+    from ingest.spool import Spool
     from ingest.subscriber import SessionOptions
     from simulation.executor import Executor
     from simulation.jobs import RunStore
@@ -65,7 +66,6 @@ def build_ingest(
     from ingest.messages import DEFAULT_MAPPING, MessageDecoder
     from ingest.pipeline import Models, Pipeline
     from ingest.service import IngestConfig, IngestService
-    from ingest.spool import Spool
     from ingest.targets import TwinTargets
     from ontology.registry import ModelRegistry
 
@@ -89,10 +89,7 @@ def build_ingest(
         TwinTargets(lambda ids: telemetry_targets(graph, ids), ttl_s=settings.ingest_twin_cache_ttl_s),
         Models(lambda: ModelRegistry(GraphModelStore(graph), policy=settings.dtdl_policy).models),
     )
-    spool = Spool(
-        settings.ingest_spool_dir / f"{settings.ingest_client_id}.sqlite",
-        max_points=settings.ingest_spool_max_points,
-    )
+    spool = open_spool(settings)
     config = IngestConfig(
         batch_points=settings.ingest_batch_points,
         batch_wait_s=settings.ingest_batch_wait_ms / 1000,
@@ -108,6 +105,26 @@ def build_ingest(
         config=config,
         observer=observer,
     )
+
+
+def open_spool(settings: Settings) -> Spool:
+    """Ingest's spool file in ``KGTWIN_INGEST_SPOOL_DIR``, or a setting error naming that directory.
+
+    A directory the process cannot create or write (a read-only volume, a file in the way,
+    a volume owned by another user) is the operator's to fix: one line, not a traceback.
+    """
+    import sqlite3
+
+    from ingest.spool import Spool
+
+    path = settings.ingest_spool_dir / f"{settings.ingest_client_id}.sqlite"
+    try:
+        return Spool(path, max_points=settings.ingest_spool_max_points)
+    except (OSError, sqlite3.Error) as exc:
+        cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigurationInvalid(
+            f"{ENV_PREFIX}INGEST_SPOOL_DIR", f"cannot keep the spool {path} there: {cause}"
+        ) from None
 
 
 def build_run_store(backends: Backends) -> RunStore:
