@@ -31,7 +31,7 @@ from graph.store import GraphStore
 from graph.twins import TwinGraph
 from ingest.broker import Broker
 from ontology.base import base_models
-from ontology.errors import BackendUnavailable, KgtwinError
+from ontology.errors import BackendUnavailable, Conflict, KgtwinError
 from ontology.policy import DEFAULT_POLICY, DtdlPolicy
 from ontology.registry import ModelRegistry
 from simulation.jobs import RunStore
@@ -220,16 +220,30 @@ def twin_context(
     )
 
 
-def load_base_ontology(registry: ModelRegistry) -> list[str]:
-    """Upload the base ontology's models the registry does not hold yet; their DTMIs."""
-    missing: Sequence[dict[str, object]] = [
-        doc for doc in base_models() if str(doc["@id"]) not in registry.models
-    ]
-    if not missing:
-        return []
-    stored = registry.upload(list(missing))
-    _log.info("ontology.base_loaded", models=len(stored))
-    return [m.dtmi for m in stored]
+def load_base_ontology(registry: ModelRegistry, *, attempts: int = 3) -> list[str]:
+    """Upload the base ontology's models the registry does not hold yet; their DTMIs.
+
+    Processes that start together on an empty graph (API workers, replicas) race to load
+    it: the one whose upload finds the models taken reads back what the other stored and
+    uploads what is still missing, if anything.
+    """
+    for attempt in range(attempts):
+        missing: Sequence[dict[str, object]] = [
+            doc for doc in base_models() if str(doc["@id"]) not in registry.models
+        ]
+        if not missing:
+            return []
+        try:
+            stored = registry.upload(list(missing))
+        except Conflict:
+            if attempt == attempts - 1:
+                raise
+            _log.info("ontology.base_loaded_elsewhere")
+            registry.reload()
+            continue
+        _log.info("ontology.base_loaded", models=len(stored))
+        return [m.dtmi for m in stored]
+    return []
 
 
 class RequestContext(BaseContext):
