@@ -103,7 +103,7 @@ class Service:
                     continue
         return found
 
-    def wait_ready(self, timeout: float = 90) -> None:
+    def wait_ready(self, timeout: float = 180) -> None:
         """Wait until ``/readyz`` answers 200; fail with the log if the process dies first."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
