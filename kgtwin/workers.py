@@ -78,6 +78,16 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _stop_with_parent() -> None:
+    """In the worker, before it runs: SIGTERM when the supervisor dies (Linux), so a supervisor
+    killed outright (SIGKILL, OOM) leaves no worker serving the port on its own."""
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class Supervisor:
     """Starts the workers, restarts those that die, and stops them all on a signal."""
 
@@ -99,7 +109,10 @@ class Supervisor:
             f"{ENV_PREFIX}PORT": str(self.settings.port),
         }
         worker = subprocess.Popen(  # noqa: S603 - this interpreter running kgtwin, no outside input
-            [sys.executable, "-m", "kgtwin", "api", "--fd", str(fd)], env=env, pass_fds=(fd,)
+            [sys.executable, "-m", "kgtwin", "api", "--fd", str(fd)],
+            env=env,
+            pass_fds=(fd,),
+            preexec_fn=_stop_with_parent,  # the supervisor runs no other thread: fork-safe
         )
         _log.info("worker.started", pid=worker.pid)
         return worker
