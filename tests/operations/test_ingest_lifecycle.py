@@ -107,7 +107,12 @@ def test_replacing_each_ingest_process_under_load_stores_every_message_exactly_o
             client_id=f"{group}-{n}",
             group=group,
             spool_dir=tmp_path / f"spool-{n}",
-        ) | {"KGTWIN_SHUTDOWN_GRACE_S": str(GRACE_S)}
+        ) | {
+            "KGTWIN_SHUTDOWN_GRACE_S": str(GRACE_S),
+            # The broker keeps a stopped member's share until its successor comes, however
+            # long a start takes on a loaded machine (the group is this test's own).
+            "KGTWIN_INGEST_SESSION_EXPIRY_S": "900",
+        }
 
     generation = itertools.count(1)
 
@@ -155,8 +160,10 @@ def test_replacing_each_ingest_process_under_load_stores_every_message_exactly_o
             assert metrics[("kgtwin_ingest_points_written_total", (("destination", "store"),))] > 0
             assert metrics[("kgtwin_ingest_ack_lag_seconds_count", ())] > 0
         assert ("kgtwin_ingest_dead_letters_total", (("reason", "UNKNOWN_TWIN"),)) not in metrics
-    taken = [r["messages"] for s in (first, second) for r in s.records() if r["event"] == "ingest.stopped"]
     assert [survivor.terminate() for survivor in (third, fourth)] == [0, 0]
-    taken += [r["messages"] for s in in_time for r in s.records() if r["event"] == "ingest.stopped"]
-    assert sum(taken) >= published  # every message acknowledged by one process (redeliveries aside)
-    assert min(taken) > 0, taken  # and each process took a share
+    taken = {
+        s.name: sum(r["messages"] for r in s.records() if r["event"] == "ingest.stopped")
+        for s in (first, second, third, fourth)
+    }
+    assert sum(taken.values()) >= published  # every message acknowledged by one process (redeliveries aside)
+    assert all(taken[s.name] > 0 for s in (first, second, *in_time)), taken  # each took a share
