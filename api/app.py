@@ -22,6 +22,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api.auth import secure
 from api.context import ApiContext, RequestContext, principal_of
+from api.fmus import fmu_router
 from api.loaders import Loaders
 from api.modeling import modeling_router
 from api.observation import ObservedRequests
@@ -88,6 +89,7 @@ def create_app(context: ApiContext) -> FastAPI:
         prefix="/graphql",
     )
     app.include_router(modeling_router(context))
+    app.include_router(fmu_router(context))
     secure(app, schema, auth=context.auth, limits=context.limits, keys=context.keys)
     # Outermost, so that its request id is in every log line and refusals are counted too.
     app.add_middleware(ObservedRequests, observability=context.observability, lifecycle=context.lifecycle)

@@ -24,6 +24,7 @@ from api.limits import Limits
 from api.notifications import ChangeNotifier
 from api.observation import Observability
 from api.remote_changes import RemoteChanges
+from graph.events import EventBus
 from kgtwin import __version__
 from kgtwin.backends import Backends, open_backends, open_executor
 from kgtwin.demo import DemoDevices, load_demo
@@ -31,13 +32,23 @@ from kgtwin.health import Probes, serve_probes
 from kgtwin.lifecycle import CLOSE_MARGIN_S, ApiServer, Deadline, StopSignals
 from kgtwin.metrics import ApiMetrics, IngestMetrics, Metrics, WorkerMetrics
 from kgtwin.settings import Settings
-from kgtwin.wiring import build_ingest, build_run_store, build_worker
+from kgtwin.urls import MqttUrl
+from kgtwin.wiring import (
+    build_fmu_library,
+    build_ingest,
+    build_run_store,
+    build_shadow_worker,
+    build_shadows,
+    build_worker,
+)
 from ontology.errors import KgtwinError
 from simulation.jobs import RunStore
 from telemetry.latest_values import LatestValues
 
 if TYPE_CHECKING:
     from ingest.service import IngestService
+    from simulation.fmu.library import FmuLibrary
+    from simulation.fmu.shadow import Shadows
     from simulation.worker import Worker
 
 _log = structlog.get_logger("kgtwin.service")
@@ -91,7 +102,8 @@ def run_api(
             # Before the API and ingest start, so their caches begin with the demo's twins.
             report = load_demo(backends.graph)
             _log.info("demo.loaded", twins=report.twins, relationships=report.relationships, ok=report.ok)
-        runs = build_run_store(backends)
+        library = build_fmu_library(settings, backends)
+        runs = build_run_store(backends, library, settings)
         # Ingest is built first for its last-value cache (the API answers latest(name) from
         # it), and started once the API's context has loaded the base ontology.
         ingest = None
@@ -106,6 +118,8 @@ def run_api(
             follow_others=profile != "edge",
             latest=ingest.latest if ingest is not None else None,
             runs=runs,
+            fmus=library,
+            shadows=build_shadows(settings, backends, library),
             lifecycle=lifecycle,
             observability=observability,
         )
@@ -114,7 +128,8 @@ def run_api(
             service = ingest
             backends.on_close(lambda: _stop_ingest(service, deadline))
             context.events.subscribe(ingest.on_change)  # new twins' telemetry is taken at once
-            start_worker(settings, backends, runs, WorkerMetrics(metrics))
+            start_worker(settings, backends, runs, library, WorkerMetrics(metrics))
+            start_shadow_worker(settings, backends, library, context.events)
             if demo and backends.broker is not None:
                 devices = DemoDevices(backends.broker, interval_s=settings.demo_interval_s)
                 devices.start()
@@ -166,6 +181,8 @@ def api_context(
     follow_others: bool,
     latest: LatestValues | None = None,
     runs: RunStore | None = None,
+    fmus: FmuLibrary | None = None,
+    shadows: Shadows | None = None,
     lifecycle: Lifecycle | None = None,
     observability: Observability | None = None,
 ) -> ApiContext:
@@ -176,9 +193,10 @@ def api_context(
     With ``follow_others`` (the cloud profile, where the API may run as several processes),
     the other processes' events are read back from MQTT into this one's subscriptions
     (``api.remote_changes``). ``latest`` is ingest's last-value cache when ingest runs in
-    this process; ``runs`` the simulation runs; ``lifecycle`` and ``observability`` how the
-    process is stopped and watched (``kgtwin.lifecycle``, ``kgtwin.metrics``). The model
-    registry reads models with the DTDL policy of ``settings``.
+    this process; ``runs`` the simulation runs; ``fmus`` and ``shadows`` the FMU library and
+    the live shadows; ``lifecycle`` and ``observability`` how the process is stopped and
+    watched (``kgtwin.lifecycle``, ``kgtwin.metrics``). The model registry reads models with
+    the DTDL policy of ``settings``.
     """
     auth, limits = security(settings)
     lifecycle = lifecycle or Lifecycle()
@@ -190,6 +208,8 @@ def api_context(
             broker=backends.broker,
             latest=latest,
             runs=runs,
+            fmus=fmus,
+            shadows=shadows,
             auth=auth,
             limits=limits,
             lifecycle=lifecycle,
@@ -202,6 +222,8 @@ def api_context(
         broker=backends.broker,
         latest=latest,
         runs=runs,
+        fmus=fmus,
+        shadows=shadows,
         auth=auth,
         limits=limits,
         policy=settings.dtdl_policy,
@@ -224,7 +246,11 @@ def api_context(
 
 
 def start_worker(
-    settings: Settings, backends: Backends, runs: RunStore, observer: WorkerMetrics | None = None
+    settings: Settings,
+    backends: Backends,
+    runs: RunStore,
+    library: FmuLibrary | None = None,
+    observer: WorkerMetrics | None = None,
 ) -> None:
     """Run a simulation worker in a thread of this process until the backends close.
 
@@ -233,7 +259,7 @@ def start_worker(
     """
     executor = open_executor(settings)
     backends.on_close(executor.close)
-    worker = build_worker(settings, backends, runs, executor, observer)
+    worker = build_worker(settings, backends, runs, executor, library, observer)
     if observer is not None:
         observer.watch(worker)
     thread = threading.Thread(target=worker.serve, name="simulation-worker", daemon=True)
@@ -244,6 +270,25 @@ def start_worker(
         thread.join(worker.grace_s + worker.heartbeat_s)
 
     backends.on_close(stop)
+
+
+def start_shadow_worker(
+    settings: Settings, backends: Backends, library: FmuLibrary, events: EventBus | None
+) -> threading.Thread:
+    """Run the live shadows this process claims, in a thread, until the backends close.
+
+    Closing stops it: its shadows are released for another worker at once.
+    """
+    shadows = build_shadow_worker(settings, backends, library, events)
+    thread = threading.Thread(target=shadows.serve, name="shadow-worker", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        shadows.stop()
+        thread.join(10.0)
+
+    backends.on_close(stop)
+    return thread
 
 
 def run_worker(settings: Settings) -> None:
@@ -265,13 +310,25 @@ def run_worker(settings: Settings) -> None:
 
     signals = StopSignals(stop, deadline)
     signals.install()
-    backends = open_backends(settings, ("graph", "telemetry"))
+    # An external broker carries shadows' drift events; the embedded one is `kgtwin serve`'s.
+    external = isinstance(settings.broker, MqttUrl)
+    ports = ("graph", "telemetry", "broker") if external else ("graph", "telemetry")
+    backends = open_backends(settings, ports)
     health = None
     try:
         executor = open_executor(settings)
         backends.on_close(executor.close)
-        worker = build_worker(settings, backends, build_run_store(backends), executor, observer)
+        library = build_fmu_library(settings, backends)
+        worker = build_worker(
+            settings, backends, build_run_store(backends, library, settings), executor, library, observer
+        )
         observer.watch(worker)
+        events = EventBus()
+        if backends.broker is not None:
+            notifier = ChangeNotifier(events, backends.broker)
+            notifier.start()
+            backends.on_close(notifier.stop)
+        start_shadow_worker(settings, backends, library, events)
         graph = backends.graph
         assert graph is not None
 
