@@ -26,6 +26,7 @@ from api.fmus import fmu_router
 from api.graphql_http import OPENAPI_GET, OPENAPI_POST, GraphQLHttp, encode_json
 from api.loaders import Loaders
 from api.modeling import modeling_router
+from api.observation import ObservedRequests
 from api.schema import schema
 from api.ui import ui_router
 from ontology.errors import ErrorCode, KgtwinError
@@ -110,19 +111,36 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(fmu_router(context))
     app.include_router(ui_router())
     secure(app, schema, auth=context.auth, limits=context.limits, keys=context.keys)
+    # Outermost, so that its request id is in every log line and refusals are counted too.
+    app.add_middleware(ObservedRequests, observability=context.observability, lifecycle=context.lifecycle)
 
     @app.get("/healthz", summary="Liveness: the process answers.")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="Readiness: every configured backend answers.", response_model=None)
+    @app.get(
+        "/readyz",
+        summary="Readiness: every configured backend answers and the process is not stopping.",
+        response_model=None,
+    )
     async def readyz() -> dict[str, Any] | JSONResponse:
-        checks = [vars(h) for h in context.health()]
+        if context.lifecycle.stopping:
+            # The load balancer must stop sending now; what still arrives is answered.
+            return problem(503, ErrorCode.BACKEND_UNAVAILABLE, "Not ready", "the service is stopping")
+        checks = [vars(h) for h in await asyncio.to_thread(context.health)]
         if all(check["ok"] for check in checks):
             return {"status": "ready", "backends": checks}
         return problem(
             503, ErrorCode.BACKEND_UNAVAILABLE, "Not ready", "a backend does not answer", backends=checks
         )
+
+    @app.get("/metrics", summary="Prometheus metrics of this service (every worker process).")
+    async def metrics() -> Response:
+        exposition = context.observability.metrics
+        if exposition is None:
+            return problem(404, ErrorCode.NOT_FOUND, "Not found", "this service exposes no metrics")
+        body, content_type = await asyncio.to_thread(exposition)
+        return Response(body, media_type=content_type)
 
     @app.exception_handler(KgtwinError)
     async def kgtwin_error(_request: Request, exc: KgtwinError) -> JSONResponse:

@@ -18,8 +18,8 @@ A request without valid credentials is refused before it reaches a handler: REST
 (``errors[0].extensions.code`` ``UNAUTHENTICATED``), so both HTTP and GraphQL clients see
 why; a websocket is accepted and closed with 4403 (graphql-transport-ws's code for a
 refused ``connection_init``; ``api.ws_handshake`` has the other close codes). Health
-probes, the OpenAPI document and the web pages (GraphiQL, the explorer, their assets) are
-public: they hold no data, and their requests need credentials.
+probes, ``/metrics``, the OpenAPI document and the web pages (GraphiQL, the explorer, their
+assets) are public: they hold no data, and their requests need credentials.
 """
 
 from __future__ import annotations
@@ -64,8 +64,9 @@ _log = structlog.get_logger("api.auth")
 # Asymmetric algorithms only: a JWKS publishes public keys, and accepting HS* would let
 # anyone who has the public key sign tokens with it (the classic algorithm confusion).
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
+# /metrics holds counts and timings, never twin data; scrapers reach it as orchestrators reach the probes.
 PUBLIC_PATHS = frozenset(
-    {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", *PAGES}
+    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", *PAGES}
 )
 _CLOCK_SKEW_S = 10
 

@@ -19,7 +19,9 @@ import structlog
 from strawberry.fastapi import BaseContext
 
 from api.auth import AuthConfig
+from api.lifecycle import Lifecycle
 from api.limits import Limits
+from api.observation import Observability
 from api.roles import ANONYMOUS, LOCAL_ADMIN, Permission, Principal, Unauthenticated
 from api.windows import aggregate, window
 from graph.api_keys import ApiKeyStore
@@ -29,7 +31,7 @@ from graph.store import GraphStore
 from graph.twins import TwinGraph
 from ingest.broker import Broker
 from ontology.base import base_models
-from ontology.errors import BackendUnavailable, KgtwinError
+from ontology.errors import BackendUnavailable, Conflict, KgtwinError
 from ontology.policy import DEFAULT_POLICY, DtdlPolicy
 from ontology.registry import ModelRegistry
 from simulation.jobs import RunStore
@@ -95,6 +97,10 @@ class ApiContext:
     """How often the models' version token is read, to pick up another replica's model changes."""
     ingest_health: Callable[[], str | None] | None = None
     """Why the ingest running in this process takes no messages (None: it does), for ``/readyz``."""
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    """Serving or stopping: ``/readyz`` is 503 once the composition root starts the shutdown."""
+    observability: Observability = field(default_factory=Observability)
+    """Who is told of each request (metrics), what ``/metrics`` answers, the slow-request threshold."""
     _models_seen: tuple[float, str | None] = (-math.inf, None)
 
     def health(self) -> list[BackendHealth]:
@@ -201,6 +207,8 @@ def twin_context(
     limits: Limits | None = None,
     telemetry_poll_s: float = 1.0,
     models_check_s: float = 1.0,
+    lifecycle: Lifecycle | None = None,
+    observability: Observability | None = None,
     load_base: bool = True,
     policy: DtdlPolicy = DEFAULT_POLICY,
     ingest_health: Callable[[], str | None] | None = None,
@@ -238,20 +246,36 @@ def twin_context(
         limits=limits or Limits(),
         models_check_s=models_check_s,
         ingest_health=ingest_health,
+        lifecycle=lifecycle or Lifecycle(),
+        observability=observability or Observability(),
         _models_seen=seen,
     )
 
 
-def load_base_ontology(registry: ModelRegistry) -> list[str]:
-    """Upload the base ontology's models the registry does not hold yet; their DTMIs."""
-    missing: Sequence[dict[str, object]] = [
-        doc for doc in base_models() if str(doc["@id"]) not in registry.models
-    ]
-    if not missing:
-        return []
-    stored = registry.upload(list(missing))
-    _log.info("ontology.base_loaded", models=len(stored))
-    return [m.dtmi for m in stored]
+def load_base_ontology(registry: ModelRegistry, *, attempts: int = 3) -> list[str]:
+    """Upload the base ontology's models the registry does not hold yet; their DTMIs.
+
+    Processes that start together on an empty graph (API workers, replicas) race to load
+    it: the one whose upload finds the models taken reads back what the other stored and
+    uploads what is still missing, if anything.
+    """
+    for attempt in range(attempts):
+        missing: Sequence[dict[str, object]] = [
+            doc for doc in base_models() if str(doc["@id"]) not in registry.models
+        ]
+        if not missing:
+            return []
+        try:
+            stored = registry.upload(list(missing))
+        except Conflict:
+            if attempt == attempts - 1:
+                raise
+            _log.info("ontology.base_loaded_elsewhere")
+            registry.reload()
+            continue
+        _log.info("ontology.base_loaded", models=len(stored))
+        return [m.dtmi for m in stored]
+    return []
 
 
 class RequestContext(BaseContext):

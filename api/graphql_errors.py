@@ -11,6 +11,7 @@ client as a generic ``INTERNAL`` message, so no driver or Python detail leaks ou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
@@ -19,6 +20,8 @@ from graphql import GraphQLError
 from pydantic import ValidationError
 from strawberry.types import ExecutionContext
 
+from api.context import RequestContext
+from api.observation import ERRORS_COUNTED
 from ontology.errors import BadRequest, ErrorCode, KgtwinError
 
 INTERNAL = "INTERNAL"
@@ -79,7 +82,23 @@ class KgtwinSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        report = _reporter(execution_context)
         for error in errors:
             classify(error)
-            if error.extensions and error.extensions.get("code") != INTERNAL:
-                _log.info("graphql.error", code=error.extensions.get("code"), message=error.message)
+            code = str((error.extensions or {}).get("code", INTERNAL))
+            report(code)
+            if code != INTERNAL:
+                _log.info("graphql.error", code=code, message=error.message)
+
+
+def _reporter(execution_context: ExecutionContext | None) -> Callable[[str], None]:
+    """Where the errors' codes are counted: the observer of the API serving the request.
+
+    The request is marked, so ``api.observation`` does not count the response's errors again.
+    """
+    found = execution_context.context if execution_context is not None else None
+    if not isinstance(found, RequestContext):
+        return lambda _code: None
+    if found.request is not None:
+        found.request.scope.setdefault("state", {})[ERRORS_COUNTED] = True
+    return found.api.observability.observer.error

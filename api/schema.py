@@ -11,6 +11,7 @@ from __future__ import annotations
 from api.fastpath import FastExecutor, query_caches
 from api.graphql_errors import KgtwinSchema
 from api.mutations import Mutation
+from api.operation_labels import OperationLabels
 from api.query_root import Query
 from api.subscriptions import Subscription
 
@@ -18,6 +19,6 @@ schema = KgtwinSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    extensions=query_caches(),
+    extensions=[*query_caches(), OperationLabels],
     execution_context_class=FastExecutor,
 )

@@ -11,8 +11,8 @@ Run ``python bench/api.py`` (``--setups embedded`` for the edge profile only,
    :func:`warm_latest`);
 2. starts the service the way a user does, in a process of its own (``kgtwin serve``:
    FalkorDB + DuckDB, ingest and worker in process; or ``kgtwin api`` on the test
-   servers' Neo4j + InfluxDB), one uvicorn worker, no auth (loopback edge profile), log
-   level ``warning`` (no access log line per request);
+   servers' Neo4j + InfluxDB + Mosquitto, with ``--workers`` API processes, 1 by default),
+   no auth (loopback edge profile), log level ``warning`` (no access log line per request);
 3. drives it from a third process (``_load``): ``--concurrency`` keep-alive HTTP/1.1
    connections, for ``--duration`` seconds per query and mode:
 
@@ -133,10 +133,17 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of process ``pid`` so far, from /proc: what the load cost the
-    server, whatever else the machine ran meanwhile (the backends' own processes excluded)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time (user + system) of process ``pid`` and its children so far, from /proc: what the
+    load cost the server (its API workers included), whatever else the machine ran meanwhile
+    (the backends' own processes excluded)."""
+    import psutil
+
+    process = psutil.Process(pid)
+    total = 0.0
+    for one in [process, *process.children(recursive=True)]:
+        times = one.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def machine_busy_seconds() -> float:
@@ -157,11 +164,11 @@ def server(
     port = free_port()
     full_env = {
         **os.environ,
+        "KGTWIN_BROKER_URL": f"embedded://127.0.0.1:{broker_port}",
         **env,
         "KGTWIN_HOST": "127.0.0.1",
         "KGTWIN_PORT": str(port),
         "KGTWIN_LOG_LEVEL": "warning",
-        "KGTWIN_BROKER_URL": f"embedded://127.0.0.1:{broker_port}",
         "KGTWIN_EXECUTOR_URL": "local://?workers=1",
     }
     argv = [sys.executable, __file__, "_serve", *(["--profile", str(profile)] if profile else [])]
@@ -402,14 +409,19 @@ def embedded(folder: Path, rooms: int) -> Iterator[tuple[str, dict[str, str], li
 
 @contextlib.contextmanager
 def servers(folder: Path, rooms: int) -> Iterator[tuple[str, dict[str, str], list[str]]]:
-    """The test servers' Neo4j and InfluxDB (tests/servers), for ``kgtwin api``."""
+    """The test servers' Neo4j, InfluxDB and Mosquitto (tests/servers), for ``kgtwin api``.
+
+    Mosquitto carries the change events between API workers (``--workers 2``), as in production.
+    """
     from graph.neo4j import Neo4jGraphStore
     from telemetry.influx import InfluxTelemetryStore
     from tests.servers.influxdb_server import start_influxdb
+    from tests.servers.mosquitto_server import start_mosquitto
     from tests.servers.neo4j_server import start_neo4j
 
     (folder / "neo4j").mkdir()
     (folder / "influxdb").mkdir()
+    mosquitto = start_mosquitto(folder / "mosquitto")
     neo4j = start_neo4j(folder / "neo4j")
     try:
         influx = start_influxdb(folder / "influxdb")
@@ -427,18 +439,52 @@ def servers(folder: Path, rooms: int) -> Iterator[tuple[str, dict[str, str], lis
             env = {
                 "KGTWIN_GRAPH_URL": neo4j.url,
                 "KGTWIN_TELEMETRY_URL": f"influxdb://{influx.token}@{host}?org={influx.org}&bucket={influx.bucket}",
+                "KGTWIN_BROKER_URL": mosquitto.url,
             }
             yield "api", env, ids
         finally:
             influx.stop()
     finally:
         neo4j.stop()
+        mosquitto.stop()
 
 
 SETUPS = {
     "embedded": ("FalkorDB + DuckDB (kgtwin serve)", embedded),
-    "servers": ("Neo4j + InfluxDB (kgtwin api)", servers),
+    "servers": ("Neo4j + InfluxDB + Mosquitto (kgtwin api)", servers),
 }
+
+
+def run_queries(
+    table: Any, title: str, url: str, pid: int, ids: list[str], chosen: list[tuple[str, str]], args: Any
+) -> None:
+    """Every chosen query in every mode against one running server, one table row each."""
+    for label, query in chosen:
+        variables = [{"id": i} for i in ids] if "$id" in query else [{}]
+        bodies = [{"query": query, "variables": v} for v in variables]
+        drive(url, bodies, args.concurrency, 2.0, None)  # warm-up
+        spec = args.rates or RATES[list(QUERIES).index(label)]
+        for rate in [None if r == "max" else float(r) for r in spec.split(",")]:
+            cpu, busy = cpu_seconds(pid), machine_busy_seconds()
+            r = drive(url, bodies, args.concurrency, args.duration, rate)
+            after, busy_after = cpu_seconds(pid), machine_busy_seconds()
+            per_request = (after - cpu) * 1000 / max(1, len(r.latencies))
+            machine = (busy_after - busy) * 1000 / max(1, len(r.latencies))
+            row = (
+                title,
+                label,
+                "max" if rate is None else f"@{rate:g}/s",
+                f"{r.rate:.0f}",
+                f"{r.pct(0.5):.1f}",
+                f"{r.pct(0.99):.1f}",
+                f"{per_request:.2f}",
+                f"{machine:.2f}",
+                str(r.errors),
+            )
+            table.add_row(*row)
+            print(" | ".join(row), flush=True)
+            if r.errors:
+                print(f"{label}: {r.first_error}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -453,12 +499,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rates", help="max (closed loop) and/or requests/s, for every query")
     parser.add_argument("--profile", type=Path, help="cProfile the server; one file per setup")
     parser.add_argument("--gc", action="store_true", help="tune the server's garbage collector (tune_gc)")
+    parser.add_argument(
+        "--workers", default="1", help="API worker processes of `kgtwin api` (servers setup), e.g. 1,2"
+    )
     args = parser.parse_args(argv)
     logging.getLogger("neo4j").setLevel(logging.ERROR)  # schema notifications while loading
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"GraphQL API, concurrency {args.concurrency}, {args.duration:g} s per row")
+    worker_counts = [int(w) for w in args.workers.split(",")]
     columns = (
         "setup",
         "query",
@@ -473,42 +523,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         table.add_column(column, justify="left" if column in ("setup", "query", "load") else "right")
     chosen = [list(QUERIES.items())[int(i)] for i in args.queries.split(",")]
     for name in args.setups.split(","):
-        title, setup = SETUPS[name]
-        title += ", GC tuned" if args.gc else ""
+        base_title, setup = SETUPS[name]
+        base_title += ", GC tuned" if args.gc else ""
         folder = Path(tempfile.mkdtemp(prefix=f"kgtwin-bench-api-{name}-"))
         try:
             with setup(folder, args.rooms) as (command, env, ids):
-                profile = args.profile.with_suffix(f".{name}.prof") if args.profile else None
-                broker_port = free_port()
-                with server(command, env, folder, broker_port, profile, args.gc) as (url, pid):
-                    if command == "serve":
-                        warm_latest(url, broker_port, ids)
-                    for label, query in chosen:
-                        variables = [{"id": i} for i in ids] if "$id" in query else [{}]
-                        bodies = [{"query": query, "variables": v} for v in variables]
-                        drive(url, bodies, args.concurrency, 2.0, None)  # warm-up
-                        spec = args.rates or RATES[list(QUERIES).index(label)]
-                        for rate in [None if r == "max" else float(r) for r in spec.split(",")]:
-                            cpu, busy = cpu_seconds(pid), machine_busy_seconds()
-                            r = drive(url, bodies, args.concurrency, args.duration, rate)
-                            after, busy_after = cpu_seconds(pid), machine_busy_seconds()
-                            per_request = (after - cpu) * 1000 / max(1, len(r.latencies))
-                            machine = (busy_after - busy) * 1000 / max(1, len(r.latencies))
-                            row = (
-                                title,
-                                label,
-                                "max" if rate is None else f"@{rate:g}/s",
-                                f"{r.rate:.0f}",
-                                f"{r.pct(0.5):.1f}",
-                                f"{r.pct(0.99):.1f}",
-                                f"{per_request:.2f}",
-                                f"{machine:.2f}",
-                                str(r.errors),
-                            )
-                            table.add_row(*row)
-                            print(" | ".join(row), flush=True)
-                            if r.errors:
-                                print(f"{label}: {r.first_error}", file=sys.stderr)
+                # One process owns the embedded stores: several workers only for `kgtwin api`.
+                for workers in worker_counts if command == "api" else [1]:
+                    title = base_title + (f", {workers} workers" if workers > 1 else "")
+                    profile = args.profile.with_suffix(f".{name}.{workers}.prof") if args.profile else None
+                    broker_port = free_port()
+                    served_env = env | {"KGTWIN_API_WORKERS": str(workers)}
+                    with server(command, served_env, folder, broker_port, profile, args.gc) as (url, pid):
+                        if command == "serve":
+                            warm_latest(url, broker_port, ids)
+                        run_queries(table, title, url, pid, ids, chosen, args)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     Console(width=150).print(table)

@@ -32,6 +32,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wai
 from graph.events import ChangeEvent, ChangeKind
 from ingest.latest_copy import LatestCopy, LatestWriter
 from ingest.messages import Reason, Rejected
+from ingest.observer import IngestObserver, Unobserved
 from ingest.pipeline import Outcome, Pipeline, reject
 from ingest.source import Delivery, Source, SourceFactory
 from ingest.spool import Spool, SpoolFull
@@ -101,6 +102,7 @@ class IngestService:
         latest: LatestValues | None = None,
         write_latest: LatestWriter | None = None,
         config: IngestConfig | None = None,
+        observer: IngestObserver | None = None,
     ) -> None:
         self.store = store
         self.pipeline = pipeline
@@ -109,6 +111,7 @@ class IngestService:
         self.config = config or IngestConfig()
         self.stats = IngestStats()
         self._copy = LatestCopy(self.latest, write_latest, self.config.graph_interval_s)
+        self.observer: IngestObserver = observer or Unobserved()
         self._received: list[Inbound] = []
         self._received_bytes = 0
         self._first_at = 0.0  # when the first message of the batch being gathered arrived
@@ -179,12 +182,22 @@ class IngestService:
             if event.kind == ChangeKind.TWIN_DELETED:
                 self.latest.forget([event.id])
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Drain: store and acknowledge what was received, disconnect, flush last values."""
+    def alive(self) -> bool:
+        """Whether every thread of the service runs (a dead loop or writer takes no more messages)."""
+        return all(thread.is_alive() for thread in self._threads)
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Drain: store and acknowledge what was received, disconnect, flush last values.
+
+        Returns False when the threads did not finish within ``timeout`` (a store that
+        hangs): what was not acknowledged then is sent again by the broker, nothing is lost.
+        """
         self._stopping.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
         self._copy.flush()
+        return not any(thread.is_alive() for thread in self._threads)
 
     # --- the loop thread: MQTT in, batches out, acks -----------------------------------------
 
@@ -265,6 +278,9 @@ class IngestService:
             self._hold_until = time.monotonic() + self._backoff
             return None
         self._backoff = 0.0
+        self.observer.received(len(messages))
+        if outcome.rejected:
+            self.observer.rejected(outcome.rejected)
         topic = self.pipeline.deadletter_topic
         letters = [self.subscriber.publish(topic, letter) for letter in outcome.letters]
         batch = _Batch(messages, outcome, letters)
@@ -291,10 +307,13 @@ class IngestService:
             letters = Outcome()
             reject(letters, refused, message)
             outcome.rejected.update(letters.rejected)
+            self.observer.rejected(dict(letters.rejected))
             batch.letters.extend(self.subscriber.publish(topic, letter) for letter in letters.letters)
 
     def _acknowledge(self, batch: _Batch) -> None:
         self.subscriber.ack(batch.messages)
+        waited_ns = time.time_ns() - batch.messages[0].received_ns
+        self.observer.acknowledged(len(batch.messages), waited_ns / 1e9)
         stats, outcome = self.stats, batch.outcome
         stats.messages += len(batch.messages)
         stats.values += outcome.values
@@ -332,7 +351,9 @@ class IngestService:
         """
         if not self._spooled.is_set():
             try:
+                began = time.perf_counter()
                 refused = self._write(points)
+                self.observer.stored(len(points) - len(refused), time.perf_counter() - began)
             except Exception as exc:  # unreachable or failing: the points wait in the spool
                 _log.warning("ingest.store_failed", error=str(exc) or type(exc).__name__, points=len(points))
             else:
@@ -351,6 +372,7 @@ class IngestService:
                 _log.warning("ingest.spool_full", error=str(exc))
                 time.sleep(0.5)
         self.stats.spooled_points += len(points)
+        self.observer.spooled(len(points))
         self._spooled.set()
         self.stats.lag.observe(points)
         self.latest.update(points)
@@ -421,11 +443,15 @@ class IngestService:
             ):
                 with attempt:
                     try:
+                        began = time.perf_counter()
                         refused = self._write(points)
                     except Exception as exc:  # keep the batch and try again later
                         raise StoreDown(str(exc) or type(exc).__name__) from exc
+                    self.observer.stored(len(points) - len(refused), time.perf_counter() - began)
                     # Acknowledged long ago: counted and logged, no message to letter.
                     self.stats.rejected[str(Reason.STORE_REFUSED)] += len(refused)
+                    if refused:
+                        self.observer.rejected({str(Reason.STORE_REFUSED): len(refused)})
         except StoreDown:
             return False
         return True

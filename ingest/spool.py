@@ -49,6 +49,16 @@ class Spool:
         """Batches waiting in the spool."""
         return self._batches
 
+    def size_bytes(self) -> int:
+        """Bytes the spool takes on disk: its file and its write-ahead log."""
+        total = 0
+        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                total += path.stat().st_size
+            except FileNotFoundError:
+                continue
+        return total
+
     def push(self, points: Sequence[TelemetryPoint]) -> None:
         """Append a batch durably (synced to disk when this returns)."""
         if self._points + len(points) > self.max_points and self._batches:

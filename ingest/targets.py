@@ -139,6 +139,10 @@ class TwinTargets:
         if self._unknown.pop(twin_id, None) is not None:
             self._unknown_bytes -= len(twin_id) + _ENTRY_BYTES
 
+    def __len__(self) -> int:
+        """Twins cached (found or known missing)."""
+        return len(self._known) + len(self._unknown)
+
     def invalidate(self, twin_ids: Iterable[str] | None = None) -> None:
         """Forget some twins (or all): the next message for them looks them up again."""
         with self._lock:

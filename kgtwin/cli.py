@@ -92,12 +92,26 @@ def serve(
 
 @app.command()
 @user_errors
-def api(host: HostOption = None, port: PortOption = None) -> None:
-    """Run the API service only (microservices profile)."""
+def api(
+    host: HostOption = None,
+    port: PortOption = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Processes serving the port (default from settings: 1)."),
+    ] = None,
+    fd: Annotated[
+        int | None, typer.Option(hidden=True, help="A listening socket inherited from the supervisor.")
+    ] = None,
+) -> None:
+    """Run the API service only (microservices profile); SIGTERM drains and exits 0."""
     from kgtwin.services import run_api
 
-    settings = _settings(host=host, port=port)
-    run_api(settings, ports=("graph", "telemetry", "broker"), profile="api", demo=False)
+    settings = _settings(host=host, port=port, api_workers=workers)
+    if fd is None and settings.api_workers > 1:
+        from kgtwin.workers import supervise
+
+        raise typer.Exit(supervise(settings))
+    run_api(settings, ports=("graph", "telemetry", "broker"), profile="api", demo=False, fd=fd)
 
 
 @app.command()

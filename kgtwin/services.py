@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from types import FrameType
@@ -18,8 +19,10 @@ import uvicorn
 
 from api import ApiContext, create_app, twin_context
 from api.auth import AuthConfig, OidcConfig
+from api.lifecycle import Lifecycle
 from api.limits import Limits
 from api.notifications import ChangeNotifier
+from api.observation import Observability
 from api.remote_changes import RemoteChanges
 from api.system import system_router
 from graph.events import EventBus
@@ -27,6 +30,9 @@ from kgtwin import __version__
 from kgtwin.backends import Backends, open_backends, open_executor
 from kgtwin.demo import DemoDevices, load_demo
 from kgtwin.deployment import deployment_report
+from kgtwin.health import Probes, serve_probes
+from kgtwin.lifecycle import CLOSE_MARGIN_S, ApiServer, Deadline, StopSignals
+from kgtwin.metrics import ApiMetrics, IngestMetrics, Metrics, WorkerMetrics
 from kgtwin.settings import Settings
 from kgtwin.urls import MqttUrl
 from kgtwin.wiring import (
@@ -43,6 +49,7 @@ from simulation.jobs import RunStore
 from telemetry.latest_values import LatestValues
 
 if TYPE_CHECKING:
+    from ingest.service import IngestService
     from simulation.fmu.library import FmuLibrary
     from simulation.fmu.shadow import Shadows
     from simulation.worker import Worker
@@ -89,18 +96,32 @@ def security(settings: Settings) -> tuple[AuthConfig, Limits]:
     return auth, limits
 
 
-def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: bool) -> None:
-    """Open the backends, serve the API until interrupted, then close everything."""
+def run_api(
+    settings: Settings, *, ports: Iterable[str], profile: str, demo: bool, fd: int | None = None
+) -> None:
+    """Open the backends, serve the API until a signal, drain, then close everything.
+
+    ``fd`` is a listening socket inherited from ``kgtwin api --workers N``'s supervisor
+    (``kgtwin.workers``); without it the process binds ``host:port`` itself.
+    """
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     settings.check_exposure()  # before anything opens: no unauthenticated twin off loopback
+    deadline = Deadline(settings.shutdown_grace_s)
+    lifecycle = Lifecycle()
+    metrics = Metrics(profile)
+    observability = Observability(ApiMetrics(metrics), metrics.exposition, settings.slow_request_ms / 1000)
     backends = open_backends(settings, ports)
     try:
         # Ingest is built first: with the embedded broker it claims the broker's intake, so
         # no device is acknowledged before ingest can take its messages; and the API answers
         # latest(name) from its last-value cache. It starts once the API's context has
         # loaded the base ontology (its caches read the graph's versions on every batch).
-        ingest = build_ingest(settings, backends) if profile == "edge" else None
-        if ingest is None:
+        ingest = None
+        if profile == "edge":
+            ingest_metrics = IngestMetrics(metrics)
+            ingest = build_ingest(settings, backends, ingest_metrics)
+            ingest_metrics.watch(ingest)
+        else:
             without_ingest(settings)
         if demo and backends.graph is not None:
             report = load_demo(backends.graph)
@@ -117,13 +138,16 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
             fmus=library,
             shadows=build_shadows(settings, backends, library),
             ingest_health=ingest.health if ingest is not None else None,
+            lifecycle=lifecycle,
+            observability=observability,
         )
         worker = None
         if ingest is not None:
             ingest.start()
-            backends.on_close(ingest.stop)
+            service = ingest
+            backends.on_close(lambda: _stop_ingest(service, deadline))
             context.events.subscribe(ingest.on_change)  # new twins' telemetry is taken at once
-            worker = start_worker(settings, backends, runs, library)
+            worker = start_worker(settings, backends, runs, library, WorkerMetrics(metrics))
             start_shadow_worker(settings, backends, library, context.events)
             if demo and backends.broker is not None:
                 devices = DemoDevices(backends.broker, interval_s=settings.demo_interval_s)
@@ -132,7 +156,7 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
         app = create_app(context)
         app.include_router(system_router(context, deployment_report(settings, profile, ingest, worker)))
         config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=True)
-        server = uvicorn.Server(config)
+        server = ApiServer(config, lifecycle, drain_s=settings.shutdown_drain_s, deadline=deadline)
         _log.info(
             "service.starting",
             profile=profile,
@@ -141,13 +165,18 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
             telemetry=backends.telemetry.backend if backends.telemetry else None,
         )
         _tune_garbage_collector()
-        server.run()
+        server.run(sockets=None if fd is None else [socket.socket(fileno=fd)])
         if not server.started:
             # uvicorn logs the cause (address in use ...) and returns without serving.
             raise SystemExit(2)
     finally:
         backends.close()
         _log.info("service.stopped", profile=profile)
+
+
+def _stop_ingest(service: IngestService, deadline: Deadline) -> None:
+    if not service.stop(timeout=max(1.0, deadline.remaining() - CLOSE_MARGIN_S)):
+        _log.warning("ingest.stop_incomplete", grace_s=deadline.grace_s)
 
 
 def _tune_garbage_collector() -> None:
@@ -174,6 +203,8 @@ def api_context(
     fmus: FmuLibrary | None = None,
     shadows: Shadows | None = None,
     ingest_health: Callable[[], str | None] | None = None,
+    lifecycle: Lifecycle | None = None,
+    observability: Observability | None = None,
 ) -> ApiContext:
     """What the API serves, whole: with a graph, its model registry (base ontology loaded), twin
     graph, API keys and change events; with a broker too, those events published to MQTT
@@ -183,10 +214,13 @@ def api_context(
     the other processes' events are read back from MQTT into this one's subscriptions
     (``api.remote_changes``). ``latest`` is ingest's last-value cache when ingest runs in
     this process, and ``ingest_health`` its readiness (``/readyz``); ``runs`` the simulation
-    runs; ``fmus`` and ``shadows`` the FMU library and the live shadows. The model registry
-    reads models with the DTDL policy of ``settings``.
+    runs; ``fmus`` and ``shadows`` the FMU library and the live shadows; ``lifecycle`` and
+    ``observability`` how the process is stopped and watched (``kgtwin.lifecycle``,
+    ``kgtwin.metrics``). The model registry reads models with the DTDL policy of ``settings``.
     """
     auth, limits = security(settings)
+    lifecycle = lifecycle or Lifecycle()
+    observability = observability or Observability(slow_request_s=settings.slow_request_ms / 1000)
     if backends.graph is None:
         return ApiContext(
             version=__version__,
@@ -199,6 +233,8 @@ def api_context(
             auth=auth,
             limits=limits,
             ingest_health=ingest_health,
+            lifecycle=lifecycle,
+            observability=observability,
         )
     context = twin_context(
         __version__,
@@ -213,6 +249,8 @@ def api_context(
         limits=limits,
         policy=settings.dtdl_policy,
         ingest_health=ingest_health,
+        lifecycle=lifecycle,
+        observability=observability,
     )
     if backends.broker is not None:
         notifier = ChangeNotifier(context.events, backends.broker)
@@ -230,7 +268,11 @@ def api_context(
 
 
 def start_worker(
-    settings: Settings, backends: Backends, runs: RunStore, library: FmuLibrary | None = None
+    settings: Settings,
+    backends: Backends,
+    runs: RunStore,
+    library: FmuLibrary | None = None,
+    observer: WorkerMetrics | None = None,
 ) -> Worker:
     """Run a simulation worker in a thread of this process until the backends close.
 
@@ -239,7 +281,9 @@ def start_worker(
     """
     executor = open_executor(settings)
     backends.on_close(executor.close)
-    worker = build_worker(settings, backends, runs, executor, library)
+    worker = build_worker(settings, backends, runs, executor, library, observer)
+    if observer is not None:
+        observer.watch(worker)
     thread = threading.Thread(target=worker.serve, name="simulation-worker", daemon=True)
     thread.start()
 
@@ -275,34 +319,57 @@ def run_worker(settings: Settings) -> None:
 
     A signal stops the current run through its ``cancelled`` callable and puts it back in
     the queue for another worker (docs/simulation-jobs.md), so a stop takes at most one
-    batch of replications, not a whole run.
+    batch of replications, not a whole run. ``/readyz`` on the health port is 503 from
+    the signal on, and while the graph (the queue) does not answer.
     """
+    deadline = Deadline(settings.shutdown_grace_s)
+    metrics = Metrics("worker")
+    observer = WorkerMetrics(metrics)
+    worker: Worker | None = None
+
+    def stop() -> None:
+        if worker is not None:
+            worker.stop()
+
+    signals = StopSignals(stop, deadline)
+    signals.install()
     # An external broker carries shadows' drift events; the embedded one is `kgtwin serve`'s.
     external = isinstance(settings.broker, MqttUrl)
     ports = ("graph", "telemetry", "broker") if external else ("graph", "telemetry")
     backends = open_backends(settings, ports)
+    health = None
     try:
         executor = open_executor(settings)
         backends.on_close(executor.close)
         library = build_fmu_library(settings, backends)
         worker = build_worker(
-            settings, backends, build_run_store(backends, library, settings), executor, library
+            settings, backends, build_run_store(backends, library, settings), executor, library, observer
         )
+        observer.watch(worker)
         events = EventBus()
         if backends.broker is not None:
             notifier = ChangeNotifier(events, backends.broker)
             notifier.start()
             backends.on_close(notifier.stop)
         start_shadow_worker(settings, backends, library, events)
+        graph = backends.graph
+        assert graph is not None
 
-        def _request_stop(signum: int, _frame: FrameType | None) -> None:
-            # Not worker.stop() here: the handler may interrupt the main thread inside the
-            # very Event it would set, and threading's locks are not reentrant.
-            threading.Thread(target=worker.stop).start()
+        def ready() -> str | None:
+            if signals.stopping:
+                return "the worker is stopping"
+            try:
+                graph.ping()
+            except KgtwinError as exc:
+                return f"the graph does not answer: {exc.message}"
+            return None
 
-        signal.signal(signal.SIGTERM, _request_stop)
-        signal.signal(signal.SIGINT, _request_stop)
+        health = serve_probes(settings, Probes(alive=lambda: True, ready=ready, metrics=metrics.exposition))
+        if signals.stopping:  # the signal came while the backends were opening
+            worker.stop()
         _log.info("worker.starting", executor=settings.executor_url, worker=worker.name)
         worker.serve()
     finally:
+        if health is not None:
+            health.stop()
         backends.close()

@@ -222,6 +222,39 @@ class Settings(BaseSettings):
     )
     shadow_capacity: int = Field(default=200, ge=0, description="Live shadows one worker runs at most.")
 
+    # Operations (docs/operations.md): processes, health, metrics, shutdown.
+    api_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Processes `kgtwin api` serves its port with (`--workers N`); more than one needs "
+        "backends several processes can share (neo4j://, influxdb://, mqtt://).",
+    )
+    health_port: int = Field(
+        default=8001,
+        ge=0,
+        le=65535,
+        description="Port of `kgtwin ingest`'s and `kgtwin worker`'s /healthz, /readyz and /metrics "
+        "(on KGTWIN_HOST); 0 for none. `serve` and `api` answer them on their main port.",
+    )
+    shutdown_grace_s: float = Field(
+        default=25.0,
+        gt=0,
+        le=3600,
+        description="Longest a service takes to stop after SIGTERM: the drain, in-flight work "
+        "finished or handed back, then exit 0.",
+    )
+    shutdown_drain_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="After SIGTERM an API process answers /readyz 503 but keeps serving until "
+        "requests stop arriving for a second (its load balancer has taken it out), at most this long.",
+    )
+    slow_request_ms: float = Field(
+        default=1000.0, gt=0, description="API requests slower than this are logged (`request.slow`)."
+    )
+
     @field_validator("host")
     @classmethod
     def _check_host(cls, value: str) -> str:
@@ -310,6 +343,17 @@ class Settings(BaseSettings):
             # identity provider in: all three or none.
             names = ", ".join(f"{ENV_PREFIX}OIDC_{n}" for n in ("JWKS_URL", "ISSUER", "AUDIENCE"))
             raise ValueError(f"{names} are set together or not at all")
+        return self
+
+    @model_validator(mode="after")
+    def _check_shutdown(self) -> Settings:
+        # The drain is the first part of the grace, not added to it: an orchestrator kills
+        # the process once its own grace period (set from KGTWIN_SHUTDOWN_GRACE_S) is over.
+        if self.shutdown_drain_s >= self.shutdown_grace_s:
+            raise ValueError(
+                f"{ENV_PREFIX}SHUTDOWN_DRAIN_S ({self.shutdown_drain_s:g}) must be shorter than "
+                f"{ENV_PREFIX}SHUTDOWN_GRACE_S ({self.shutdown_grace_s:g}), of which it is a part"
+            )
         return self
 
     @property

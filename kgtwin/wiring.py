@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kgtwin.backends import Backends
-from kgtwin.settings import Settings
+from kgtwin.settings import ENV_PREFIX, Settings
 from kgtwin.urls import EmbeddedBrokerUrl, MqttUrl
 from ontology.errors import ConfigurationInvalid
 
@@ -21,14 +21,17 @@ if TYPE_CHECKING:
 
     from graph.events import EventBus
     from graph.store import GraphStore
+    from ingest.observer import IngestObserver
     from ingest.service import IngestService
     from ingest.source import Source
+    from ingest.spool import Spool
     from ingest.subscriber import SessionOptions
     from ontology.model import ModelSet
     from simulation.executor import Executor
     from simulation.fmu.library import FmuLibrary
     from simulation.fmu.shadow import Shadows, ShadowWorker
     from simulation.jobs import RunStore
+    from simulation.observer import WorkerObserver
     from simulation.worker import Worker
 
 
@@ -56,7 +59,9 @@ def broker_session(settings: Settings) -> SessionOptions:
     )
 
 
-def build_ingest(settings: Settings, backends: Backends) -> IngestService:
+def build_ingest(
+    settings: Settings, backends: Backends, observer: IngestObserver | None = None
+) -> IngestService:
     """The MQTT ingest service over already opened backends (``graph``, ``telemetry``, ``broker``).
 
     With an external broker its session is its own connection (persistent, acknowledged by
@@ -73,7 +78,6 @@ def build_ingest(settings: Settings, backends: Backends) -> IngestService:
     from ingest.pipeline import Models, Pipeline
     from ingest.service import IngestConfig, IngestService
     from ingest.source import SourceFactory
-    from ingest.spool import Spool
     from ingest.subscriber import Inbound
     from ingest.targets import TwinTargets
     from ontology.registry import ModelRegistry
@@ -120,10 +124,7 @@ def build_ingest(settings: Settings, backends: Backends) -> IngestService:
             version=model_store.version,
         ),
     )
-    spool = Spool(
-        settings.ingest_spool_dir / f"{settings.ingest_client_id}.sqlite",
-        max_points=settings.ingest_spool_max_points,
-    )
+    spool = open_spool(settings)
     config = IngestConfig(
         batch_points=settings.ingest_batch_points,
         batch_wait_s=settings.ingest_batch_wait_ms / 1000,
@@ -131,7 +132,13 @@ def build_ingest(settings: Settings, backends: Backends) -> IngestService:
     )
     backends.on_close(spool.close)
     return IngestService(
-        source, telemetry, pipeline, spool, write_latest=lambda v: write_latest(graph, v), config=config
+        source,
+        telemetry,
+        pipeline,
+        spool,
+        write_latest=lambda v: write_latest(graph, v),
+        config=config,
+        observer=observer,
     )
 
 
@@ -148,6 +155,26 @@ def without_ingest(settings: Settings) -> None:
         embedded = running_at(url.host, url.port)
         if embedded is not None:
             embedded.intake.release()
+
+
+def open_spool(settings: Settings) -> Spool:
+    """Ingest's spool file in ``KGTWIN_INGEST_SPOOL_DIR``, or a setting error naming that directory.
+
+    A directory the process cannot create or write (a read-only volume, a file in the way,
+    a volume owned by another user) is the operator's to fix: one line, not a traceback.
+    """
+    import sqlite3
+
+    from ingest.spool import Spool
+
+    path = settings.ingest_spool_dir / f"{settings.ingest_client_id}.sqlite"
+    try:
+        return Spool(path, max_points=settings.ingest_spool_max_points)
+    except (OSError, sqlite3.Error) as exc:
+        cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigurationInvalid(
+            f"{ENV_PREFIX}INGEST_SPOOL_DIR", f"cannot keep the spool {path} there: {cause}"
+        ) from None
 
 
 def build_run_store(
@@ -202,6 +229,7 @@ def build_worker(
     runs: RunStore,
     executor: Executor,
     library: FmuLibrary | None = None,
+    observer: WorkerObserver | None = None,
 ) -> Worker:
     """A simulation worker over opened backends; its result series go to the telemetry store."""
     from simulation.fmu.runs import prepare_hook
@@ -223,6 +251,9 @@ def build_worker(
         sink=backends.telemetry,
         lease_s=settings.worker_lease_s,
         time_limit_s=settings.run_time_limit_s,
+        # The job's own grace after a stop is part of the service's (the run is requeued first).
+        grace_s=min(10.0, settings.shutdown_grace_s / 2),
+        observer=observer,
     )
 
 

@@ -50,6 +50,7 @@ from ontology.model import ModelSet
 from simulation.executor import Executor
 from simulation.jobs import RunStore, SimulationRun
 from simulation.models import get_model
+from simulation.observer import Unobserved, WorkerObserver
 from simulation.params import resolve_parameters
 from simulation.runner import ResultSeries, compare, run_simulation
 from simulation.scenario import Scenario
@@ -102,14 +103,21 @@ class _Attempt:
     run: SimulationRun
     runs: RunStore
     deadline: float
+    observer: WorkerObserver = field(default_factory=Unobserved)
     stop: threading.Event = field(default_factory=threading.Event)
     fraction: float = 0.0
+    replications_done: int = 0
     outcome: RunOutcome | None = None
     error: BaseException | None = None
     _published: float = field(default=-1.0)
 
     def progress(self, fraction: float) -> None:
         self.fraction = min(1.0, max(0.0, float(fraction)))
+        # A comparison runs each replication twice: baseline and scenario.
+        done = int(self.fraction * self.run.replications * (2 if self.run.compare else 1))
+        if done > self.replications_done:
+            self.observer.replications(done - self.replications_done)
+            self.replications_done = done
         if self.fraction - self._published >= 0.01 or self.fraction == 1.0:
             self._published = self.fraction
             self.runs.events.publish(replace(self.run, progress=self.fraction))
@@ -138,6 +146,7 @@ class Worker:
         poll_s: float = 1.0,
         grace_s: float = 10.0,
         name: str | None = None,
+        observer: WorkerObserver | None = None,
     ) -> None:
         if lease_s <= 0 or time_limit_s <= 0:
             raise ValueError("the lease and the time limit must be positive")
@@ -151,6 +160,9 @@ class Worker:
         # The heartbeat must renew well before the lease runs out, even on a slow write.
         self.heartbeat_s = min(lease_s / 3, 1.0)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.observer: WorkerObserver = observer or Unobserved()
+        self.busy = False
+        """Whether a claimed run is in hand (its job running, or its end being written)."""
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -186,11 +198,13 @@ class Worker:
         run = self.runs.claim(self.name, self.lease)
         if run is None:
             return None
+        self.observer.claimed()
         _log.info("run.started", run=run.id, model=run.model, attempt=run.attempts, worker=self.name)
         return self._execute(run)
 
     def _execute(self, run: SimulationRun) -> SimulationRun:
-        attempt = _Attempt(run, self.runs, deadline=time.monotonic() + self.time_limit_s)
+        began = time.monotonic()
+        attempt = _Attempt(run, self.runs, deadline=began + self.time_limit_s, observer=self.observer)
 
         def cancel_at_once(changed: SimulationRun) -> None:
             # A cancel asked in this process needs no heartbeat to be seen.
@@ -200,6 +214,8 @@ class Worker:
         unsubscribe = self.runs.events.subscribe(cancel_at_once)
         thread = threading.Thread(target=attempt.work, args=(self.job,), name=f"run-{run.id}", daemon=True)
         ended: SimulationRun | None = None
+        reason: str | None = None
+        self.busy = True
         try:
             thread.start()
             reason = self._watch(attempt, thread)
@@ -215,7 +231,10 @@ class Worker:
             # Whatever went wrong here, the job must not run on unwatched.
             attempt.stop.set()
             unsubscribe()
+            self.busy = False
         final = ended or run
+        outcome = {"requeue": "requeued", "lost": "lost"}.get(reason or "", final.status.value)
+        self.observer.ended(outcome, time.monotonic() - began)
         _log.info("run.ended", run=run.id, status=final.status.value, worker=self.name)
         return final
 
@@ -237,6 +256,7 @@ class Worker:
                 _log.warning("run.renew_failed", run=attempt.run.id, error=exc.message)
                 continue
             if answer is None:
+                self.observer.lease_lost()
                 return "lost"
             if answer or attempt.stop.is_set():
                 return "cancel"
