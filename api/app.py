@@ -19,6 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from api.adt.app import PREFIX as ADT_PREFIX
+from api.adt.app import adt_app
 from api.auth import secure
 from api.context import ApiContext, RequestContext, principal_of
 from api.loaders import Loaders
@@ -83,6 +85,7 @@ def create_app(context: ApiContext) -> FastAPI:
         prefix="/graphql",
     )
     app.include_router(modeling_router(context))
+    app.mount(ADT_PREFIX, adt_app(context))  # the Azure Digital Twins data plane (docs/adt-compatibility.md)
     secure(app, schema, auth=context.auth, limits=context.limits, graph=context.graph)
 
     @app.get("/healthz", summary="Liveness: the process answers.")

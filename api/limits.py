@@ -44,6 +44,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from strawberry.extensions import SchemaExtension
 
+from api.adt.errors import ADT_PREFIX, refusal
 from api.roles import ANONYMOUS, LOCAL_ADMIN, Principal
 from graph.cypher import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S
 from ontology.errors import ErrorCode
@@ -86,10 +87,14 @@ async def refuse(
     """Answer a request the middleware refuses before the application sees it.
 
     ``/graphql`` gets a GraphQL response (``errors[].extensions.code``) so GraphQL clients
-    show the message; every other path gets RFC 9457 problem+json.
+    show the message; the ADT surface (``/adt/...``) ADT's error body (``api.adt.errors``);
+    every other path gets RFC 9457 problem+json.
     """
     response: JSONResponse
-    if scope.get("path", "").rstrip("/") == GRAPHQL_PATH:
+    path = scope.get("path", "")
+    if path == ADT_PREFIX or path.startswith(ADT_PREFIX + "/"):
+        response = refusal(status, code, message, headers)
+    elif path.rstrip("/") == GRAPHQL_PATH:
         body: dict[str, Any] = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
         response = JSONResponse(body, status_code=status, headers=headers)
     else:

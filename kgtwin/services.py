@@ -16,11 +16,14 @@ import structlog
 import uvicorn
 
 from api import ApiContext, create_app
+from api.adt import AdtOptions
+from api.adt.event_router import EventRouter
 from api.auth import AuthConfig, OidcConfig
 from api.context import twin_context
 from api.limits import Limits
 from api.notifications import ChangeNotifier
 from api.remote_changes import RemoteChanges
+from graph.event_routes import EventRouteStore
 from kgtwin import __version__
 from kgtwin.demo import DemoDevices, load_demo
 from kgtwin.settings import Settings
@@ -93,14 +96,22 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
                 backends._closers.append(devices.stop)
         context.auth, context.limits = security(settings)
         context.runs = runs
+        start_adt(context, backends, settings)
         config = uvicorn.Config(
-            create_app(context), host=settings.host, port=settings.port, log_config=None, access_log=True
+            create_app(context),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=True,
+            ssl_certfile=settings.tls_cert_file,
+            ssl_keyfile=settings.tls_key_file,
         )
         server = uvicorn.Server(config)
+        scheme = "https" if settings.tls else "http"
         _log.info(
             "service.starting",
             profile=profile,
-            url=f"http://{settings.host}:{settings.port}/graphql",
+            url=f"{scheme}://{settings.host}:{settings.port}/graphql",
             graph=backends.graph.backend if backends.graph else None,
             telemetry=backends.telemetry.backend if backends.telemetry else None,
         )
@@ -152,6 +163,26 @@ def api_context(backends: Backends, *, settings: Settings | None = None) -> ApiC
             else:
                 backends._closers.append(remote.stop)
     return context
+
+
+def start_adt(context: ApiContext, backends: Backends, settings: Settings) -> None:
+    """The ADT surface's settings, and its event router when there is a graph and a broker.
+
+    The router publishes the events chosen by the stored event routes to their endpoints'
+    MQTT topics (docs/adt-compatibility.md); it stops before the broker closes.
+    """
+    context.adt = AdtOptions(
+        endpoints=dict(settings.adt_endpoints),
+        files_dir=settings.adt_files_dir,
+        event_source=settings.adt_event_source,
+    )
+    if backends.graph is None or backends.broker is None:
+        return
+    router = EventRouter(context.events, backends.broker, EventRouteStore(backends.graph), context.adt)
+    router.start()
+    backends._closers.append(router.stop)
+    context.adt.publish_telemetry = router.publish
+    context.adt.refresh_routes = router.refresh
 
 
 def start_worker(settings: Settings, backends: Backends, runs: RunStore) -> None:
