@@ -99,3 +99,9 @@ class TwinRelationship:
     source: str
     target: str
     properties: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_edge(cls, name: str, source: str, target: str, props: Mapping[str, Any]) -> TwinRelationship:
+        """The relationship stored in an edge: ``name`` its type, ``source`` and ``target`` the twin
+        ids at its ends, ``props`` its properties (``id`` and the document, docs/graph-model.md)."""
+        return cls(str(props["id"]), str(name), str(source), str(target), decode(props))
