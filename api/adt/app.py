@@ -21,6 +21,7 @@ from api.adt.http import check_version
 from api.adt.jobs import AdtJobs, jobs_router
 from api.adt.models import models_router
 from api.adt.options import API_VERSION
+from api.adt.query import query_router
 from api.adt.relationships import relationships_router
 from api.adt.twins import twins_router
 from api.context import ApiContext
@@ -45,6 +46,7 @@ def adt_app(context: ApiContext) -> FastAPI:
         models_router(context),
         twins_router(context),
         relationships_router(context),
+        query_router(context),
         event_routes_router(context),
         jobs_router(jobs),
         files_router(context),

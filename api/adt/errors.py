@@ -96,16 +96,16 @@ def translate(exc: KgtwinError, route: str, method: str) -> AdtError:
         return AdtError(400, "ValidationFailed", exc.message, details)
     if isinstance(exc, QueryTimeout):
         return AdtError(400, "TimeoutError", exc.message, details)
+    if route == "/query":
+        if info.get("construct") == "continuation token":
+            return AdtError(400, "BadRequest", exc.message, details)
+        return AdtError(400, "SqlQueryError", exc.message, details)
     if isinstance(exc, LimitExceeded) or info.get("limit") is not None:
         return AdtError(400, "LimitExceeded", exc.message, details)
     if isinstance(exc, BackendUnavailable):
         return AdtError(503, "ServiceUnavailable", exc.message, details)  # not in the specification
     if isinstance(exc, NotImplementedYet):
         return AdtError(501, "NotImplemented", exc.message, details)  # not in the specification
-    if route == "/query":
-        if info.get("construct") == "continuation token":
-            return AdtError(400, "BadRequest", exc.message, details)
-        return AdtError(400, "SqlQueryError", exc.message, details)
     if route == "/eventroutes/{id}" and method == "PUT":
         code = (
             "EventRouteIdInvalid" if "routeId" in info and "filter" not in info else "EventRouteFilterInvalid"

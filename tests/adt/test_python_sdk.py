@@ -26,7 +26,11 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from azure.digitaltwins.core import DigitalTwinsClient, DigitalTwinsEventRoute
-from azure.digitaltwins.core._generated.models import DigitalTwinModelsListOptions, ImportJob
+from azure.digitaltwins.core._generated.models import (
+    DigitalTwinModelsListOptions,
+    ImportJob,
+    QueryTwinsOptions,
+)
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.adt.conftest import AdtServer, ApiKeyCredential
@@ -232,6 +236,47 @@ def test_relationships_round_trip_with_etags_and_incoming_lists(client: DigitalT
     client.delete_digital_twin(thermo)
     with pytest.raises(ResourceNotFoundError):
         client.get_digital_twin(thermo)
+
+
+def test_queries_join_match_and_filter_by_model_across_pages(client: DigitalTwinsClient) -> None:
+    prefix = _unique("q")
+    thermo = f"{prefix}-thermo"
+    _thermostat(client, thermo)
+    rooms = [f"{prefix}-room-{n}" for n in range(5)]
+    for n, room in enumerate(rooms):
+        client.upsert_digital_twin(
+            room, {"$metadata": {"$model": ROOM}, "name": f"Room {n}", "area": 10.0 + n}
+        )
+        client.upsert_relationship(thermo, f"c{n}", {"$relationshipName": "controls", "$targetId": room})
+    by_model = (
+        f"SELECT * FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, '{ROOM}') AND STARTS_WITH(T.$dtId, '{prefix}')"
+    )
+    pages = [
+        list(p)
+        for p in client.query_twins(
+            by_model, query_twins_options=QueryTwinsOptions(max_items_per_page=2)
+        ).by_page()
+    ]
+    assert [len(page) for page in pages] == [2, 2, 1]
+    found = [twin for page in pages for twin in page]
+    assert sorted(t["$dtId"] for t in found) == rooms
+    assert found[0] == dict(client.get_digital_twin(found[0]["$dtId"]))  # the shape GET answers
+    join = f"SELECT T, R FROM DIGITALTWINS T JOIN R RELATED T.controls WHERE T.$dtId = '{thermo}'"
+    join += " AND R.area > 12"
+    joined = list(client.query_twins(join))
+    assert sorted(item["R"]["$dtId"] for item in joined) == rooms[3:]
+    assert {item["T"]["$dtId"] for item in joined} == {thermo}
+    match = f"SELECT R FROM DIGITALTWINS MATCH (T)-[:controls]->(R) WHERE T.$dtId = '{thermo}'"
+    assert sorted(item["R"]["$dtId"] for item in client.query_twins(match)) == rooms
+    names = f"SELECT T.name FROM DIGITALTWINS T WHERE T.$dtId = '{rooms[1]}'"
+    assert list(client.query_twins(names)) == [{"name": "Room 1"}]
+    count = by_model.replace("SELECT *", "SELECT COUNT()")
+    assert list(client.query_twins(count)) == [{"COUNT": 5}]
+    relationships = f"SELECT * FROM RELATIONSHIPS R WHERE R.$sourceId = '{thermo}'"
+    assert sorted(r["$targetId"] for r in client.query_twins(relationships)) == rooms
+    with pytest.raises(HttpResponseError) as bad:
+        list(client.query_twins("SELECT * FROM DIGITALTWINS WHERE NOPE(1)"))
+    assert _code(bad) == "SqlQueryError"
 
 
 def test_telemetry_is_validated_stored_and_read_back_through_graphql(

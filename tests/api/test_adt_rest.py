@@ -258,3 +258,46 @@ def test_an_uploaded_file_reads_back_and_an_import_of_a_missing_file_is_refused(
     _error(missing, 400, "ValidationFailed")
     shapeless = adt.client.put("/adt/jobs/imports/j1", params=V, json={"inputBlobUri": "plant.ndjson"})
     _error(shapeless, 400, "ValidationFailed")
+
+
+@pytest.mark.parametrize(
+    ("query", "construct"),
+    [
+        ("SELECT * FROM", "DIGITALTWINS or RELATIONSHIPS"),
+        ("SELECT * FROM DIGITALTWINS WHERE FOO(T)", "FOO"),
+        ("SELECT * FROM DIGITALTWINS T WHERE T.name = 'x' OR 1=1 --'", ""),
+        ("DELETE FROM DIGITALTWINS", ""),
+        ("SELECT * FROM DIGITALTWINS T WHERE T.name = 'a'' RETURN 1 //'", ""),
+    ],
+)
+def test_bad_queries_are_sql_query_errors(adt: Api, query: str, construct: str) -> None:
+    answer = adt.client.post("/adt/query", params=V, json={"query": query})
+    if answer.status_code == 200:  # an injection attempt is only a string that matches nothing
+        assert answer.json()["value"] == []
+        return
+    body = _error(answer, 400, "SqlQueryError")
+    assert construct in body["message"]
+
+
+def test_a_one_megabyte_query_and_a_forged_token_are_refused_cleanly(adt: Api) -> None:
+    huge = "SELECT * FROM DIGITALTWINS T WHERE " + " OR ".join(["T.name = 'x'"] * 80_000)
+    assert len(huge) > 1_000_000
+    _error(adt.client.post("/adt/query", params=V, json={"query": huge}), 400, "SqlQueryError")
+    query = f"SELECT * FROM DIGITALTWINS WHERE IS_OF_MODEL('{ROOM}')"
+    for n in range(3):
+        adt.client.put(f"/adt/digitaltwins/r{n}", params=V, json={"$metadata": {"$model": ROOM}})
+    first = adt.client.post(
+        "/adt/query", params=V, json={"query": query}, headers={"max-items-per-page": "2"}
+    )
+    token = first.json()["continuationToken"]
+    assert isinstance(token, str)
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    _error(
+        adt.client.post("/adt/query", params=V, json={"query": query, "continuationToken": forged}),
+        400,
+        "BadRequest",
+    )
+    rest = adt.client.post("/adt/query", params=V, json={"query": query, "continuationToken": token}).json()
+    assert len(first.json()["value"]) + len(rest["value"]) == 3
+    _error(adt.client.post("/adt/query", params=V, json={"query": ""}), 400, "SqlQueryError")
+    _error(adt.client.post("/adt/query", params=V, json={"continuationToken": 5}), 400, "BadRequest")
