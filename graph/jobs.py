@@ -65,8 +65,9 @@ class BulkJob:
         return replace(self, status=status, last_action=now, finished=finished, purge=purge, **changes)
 
 
+# MATCH, not MERGE: a job deleted while it ran stays deleted when its thread reports.
 _PUT = """
-MERGE (j:BulkJob {key: $key})
+MATCH (j:BulkJob {key: $key})
 SET j = $props
 RETURN j.key
 """
@@ -105,7 +106,7 @@ class JobStore:
         return job
 
     def save(self, job: BulkJob) -> BulkJob:
-        """Write the job's current state over its record."""
+        """Write the job's current state over its record (nothing, when the record was deleted)."""
         self.store.write(_PUT, {"key": _key(job.kind, job.id), "props": _props(job)})
         return job
 

@@ -65,11 +65,14 @@ def files_router(context: ApiContext) -> APIRouter:
         target = file_path(folder(), name)
         partial = target.with_name(f".{target.name}.{os.getpid()}.part")
         size = 0
-        with partial.open("wb") as out:
-            async for chunk in request.stream():
-                size += len(chunk)
-                await run_in_threadpool(out.write, chunk)
-        os.replace(partial, target)  # a reader never sees half a file
+        try:
+            with partial.open("wb") as out:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    await run_in_threadpool(out.write, chunk)
+            os.replace(partial, target)  # a reader never sees half a file
+        finally:
+            partial.unlink(missing_ok=True)  # an upload cut short leaves nothing behind
         return {"name": name, "size": size}
 
     @router.get("/files/{name}")

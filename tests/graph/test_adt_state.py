@@ -53,6 +53,7 @@ def test_job_records_move_through_their_states(store: GraphStore) -> None:
     assert got.purge > got.finished
     assert [j.id for j in jobs.list(JobKind.DELETION)] == ["j1"]
     jobs.delete(JobKind.IMPORT, "j1")
+    jobs.save(done.advanced(JobStatus.FAILED))  # a job's thread reporting after the delete
     with pytest.raises(NotFound):
         jobs.get(JobKind.IMPORT, "j1")
 
