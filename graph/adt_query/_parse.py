@@ -95,6 +95,7 @@ _FOREIGN = {
         for word in ("INSERT", "UPDATE", "DELETE", "CREATE", "MERGE", "SET", "REMOVE")
     },
     **{word: f"Cypher's {word}" for word in ("DETACH", "RETURN", "WITH", "CALL", "UNWIND", "OPTIONAL")},
+    **{word: f"{word} (the one aggregate is COUNT())" for word in ("AVG", "SUM", "MIN", "MAX")},
 }
 assert set(_FOREIGN) == FOREIGN_WORDS
 _EXPECTED = {
