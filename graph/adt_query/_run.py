@@ -73,7 +73,7 @@ def run_query(
             construct="max-items-per-page",
             limit=MAX_ITEMS,
         )
-    query, scope = _checked(text)
+    query, scope = _checked(text) if isinstance(text, str) else (parse(text), Scope())
     clock = {} if now is None else {"now": now}
     position = None
     if continuation is not None:
