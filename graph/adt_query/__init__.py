@@ -26,6 +26,8 @@ that is wrong or outside the language and where it starts (``details``: ``constr
 always Cypher parameters, never spliced into the statement.
 """
 
+from graph.adt_query._check import MAX_HOPS, MAX_JOINS
+from graph.adt_query._functions import FUNCTIONS
 from graph.adt_query._paging import TOKEN_TTL_S
 from graph.adt_query._parse import MAX_CONDITIONS, MAX_DEPTH, MAX_IN_VALUES, MAX_QUERY_CHARS
 from graph.adt_query._run import (
@@ -37,7 +39,6 @@ from graph.adt_query._run import (
     parse_query,
     run_query,
 )
-from graph.adt_query._scope import FUNCTIONS, MAX_HOPS, MAX_JOINS
 from graph.adt_query.errors import QueryInvalid
 from graph.adt_query.syntax import AdtQuery
 

@@ -17,13 +17,13 @@ from functools import cache
 from typing import Any
 
 from lark import Lark, Token, Transformer_NonRecursive, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedInput, VisitError
 from lark.tree import Meta
 
 from graph.adt_query._grammar import GRAMMAR
+from graph.adt_query._syntax_errors import FOREIGN, place, syntax_error
 from graph.adt_query.errors import QueryInvalid
 from graph.adt_query.syntax import (
-    FOREIGN_WORDS,
     KEYWORDS,
     AdtQuery,
     And,
@@ -62,70 +62,6 @@ MAX_IN_VALUES = 1_000
 MAX_TOP = 100_000
 _INT64 = 2**63
 
-# Words of SQL, Cypher or IoT Hub's language that people try; met where the grammar does
-# not take them, they are named as outside the language rather than as a syntax error.
-_FOREIGN = {
-    "ORDER": "ORDER BY",
-    "GROUP": "GROUP BY",
-    "BY": "ORDER BY / GROUP BY",
-    "LIMIT": "LIMIT (use TOP(n), or max-items-per-page to page)",
-    "OFFSET": "OFFSET (page with the continuation token)",
-    "SKIP": "SKIP (page with the continuation token)",
-    "DISTINCT": "DISTINCT",
-    "UNION": "UNION",
-    "HAVING": "HAVING",
-    "LIKE": "LIKE (use STARTSWITH, ENDSWITH or CONTAINS)",
-    "BETWEEN": "BETWEEN (use two comparisons)",
-    "IS": "IS (use IS_NULL or IS_DEFINED)",
-    "EXISTS": "EXISTS",
-    "CASE": "CASE",
-    "ASC": "ASC",
-    "DESC": "DESC",
-    "INNER": "INNER JOIN (write JOIN ... RELATED)",
-    "OUTER": "OUTER JOIN",
-    "LEFT": "LEFT JOIN",
-    "RIGHT": "RIGHT JOIN",
-    "CROSS": "CROSS JOIN",
-    "ON": "JOIN ... ON (write JOIN ... RELATED)",
-    "DEVICES": "FROM DEVICES (IoT Hub's collection)",
-    "DEVICES_MODULES": "FROM DEVICES_MODULES (IoT Hub's collection)",
-    "DEVICES_JOBS": "FROM DEVICES_JOBS (IoT Hub's collection)",
-    **{
-        word: f"{word} (a write)"
-        for word in ("INSERT", "UPDATE", "DELETE", "CREATE", "MERGE", "SET", "REMOVE")
-    },
-    **{word: f"Cypher's {word}" for word in ("DETACH", "RETURN", "WITH", "CALL", "UNWIND", "OPTIONAL")},
-}
-assert set(_FOREIGN) == FOREIGN_WORDS
-_EXPECTED = {
-    "SELECT": "SELECT",
-    "TOP": "TOP",
-    "COUNT": "COUNT",
-    "FROM": "FROM",
-    "COLLECTION": "DIGITALTWINS or RELATIONSHIPS",
-    "AS": "AS",
-    "JOIN": "JOIN",
-    "RELATED": "RELATED",
-    "MATCH": "MATCH",
-    "WHERE": "WHERE",
-    "AND": "AND",
-    "OR": "OR",
-    "NOT": "NOT",
-    "IN": "IN",
-    "NIN": "NIN",
-    "NAME": "a name",
-    "SYSTEM": "a $name",
-    "ESCAPED": "a [[name]]",
-    "INT": "a whole number",
-    "NUMBER": "a number",
-    "STRING": "a string",
-    "TRUE": "true",
-    "FALSE": "false",
-    "NULL": "null",
-    "COMPARE": "a comparison (=, !=, <, <=, >, >=)",
-    "STAR": "*",
-    "$END": "the end of the query",
-}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
 
@@ -147,14 +83,14 @@ def parse(text: str) -> AdtQuery:
         )
     if "\0" in text:
         raise QueryInvalid(
-            "the query holds a NUL character", construct="NUL character", at=_place(text, text.index("\0"))
+            "the query holds a NUL character", construct="NUL character", at=place(text, text.index("\0"))
         )
     if not text.strip():
         raise QueryInvalid("the query is empty", construct="query")
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
-        raise _syntax_error(exc, text) from None
+        raise syntax_error(exc, text, _parser()) from None
     try:
         built = _Build().transform(tree)
     except VisitError as exc:  # lark wraps what a rule's callback raises
@@ -163,50 +99,6 @@ def parse(text: str) -> AdtQuery:
         raise
     assert isinstance(built, AdtQuery)
     return built
-
-
-def _place(text: str, offset: int) -> Position:
-    line = text.count("\n", 0, offset) + 1
-    return Position(line, offset - (text.rfind("\n", 0, offset) + 1) + 1)
-
-
-def _syntax_error(exc: UnexpectedInput, text: str) -> QueryInvalid:
-    at = Position(exc.line, exc.column) if exc.line > 0 else _place(text, len(text))
-    if isinstance(exc, UnexpectedCharacters):
-        offset = exc.pos_in_stream or 0
-        char = text[offset] if offset < len(text) else ""
-        if char and char in "'\"":
-            return QueryInvalid("the string never ends", construct="unterminated string", at=at)
-        construct = {";": "';' (one query per request)", "`": "backticks (write [[name]])"}.get(
-            char, repr(char)
-        )
-        return QueryInvalid(f"unexpected character {construct}", construct=construct, at=at)
-    names: set[str] = set(getattr(exc, "expected", None) or ())
-    expected = sorted({_EXPECTED.get(name, _anonymous(name)) for name in names})
-    wanted = "; expected " + ", ".join(expected) if expected else ""
-    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
-        end = _place(text, len(text.rstrip()))
-        return QueryInvalid("the query ends too early" + wanted, construct="end of query", at=end)
-    assert isinstance(exc, UnexpectedToken)
-    value = str(exc.token.value)
-    if value.upper() == "SELECT" or (value == "(" and "COLLECTION" in names):
-        return QueryInvalid("subqueries are not part of the ADT query language", construct="subquery", at=at)
-    # A foreign word just before may have been taken as a name (``FROM DIGITALTWINS ORDER BY``).
-    before = list(getattr(exc.state, "value_stack", ())[-1:]) if exc.state is not None else []
-    for token in [*before, exc.token]:
-        if isinstance(token, Token) and token.type == "NAME" and str(token).upper() in _FOREIGN:
-            construct = _FOREIGN[str(token).upper()]
-            return QueryInvalid(
-                f"{construct} is not part of the ADT query language", construct=construct, at=_at(token)
-            )
-    return QueryInvalid(f"unexpected {value!r}{wanted}", construct=value, at=at)
-
-
-def _anonymous(name: str) -> str:
-    try:
-        return repr(_parser().get_terminal(name).pattern.value)
-    except KeyError:
-        return name
 
 
 def _at(token: Token) -> Position:
@@ -221,8 +113,8 @@ def _name(token: Token) -> str:
 def _free_name(token: Token) -> str:
     """A name where ADT takes no reserved keyword unescaped: an alias, or a ref's first part."""
     word = str(token).upper()
-    if token.type == "NAME" and word in _FOREIGN:
-        construct = _FOREIGN[word]
+    if token.type == "NAME" and word in FOREIGN:
+        construct = FOREIGN[word]
         raise QueryInvalid(
             f"{construct} is not part of the ADT query language", construct=construct, at=_at(token)
         )

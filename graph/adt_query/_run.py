@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from graph.adt_query import _paging
-from graph.adt_query._cypher import DIALECTS, NEO4J, Plan, translate
+from graph.adt_query._check import check, column_key
+from graph.adt_query._conditions import DIALECTS, NEO4J
+from graph.adt_query._cypher import Plan, translate
 from graph.adt_query._models import descendants_in, descendants_in_graph
 from graph.adt_query._parse import parse
-from graph.adt_query._scope import Binding, Kind, Scope, check, column_key
+from graph.adt_query._scope import Kind, Scope
 from graph.adt_query.errors import QueryInvalid
 from graph.adt_query.syntax import AdtQuery, Collection, Shape
 from graph.cypher import DEFAULT_TIMEOUT_S
@@ -70,8 +73,7 @@ def run_query(
             construct="max-items-per-page",
             limit=MAX_ITEMS,
         )
-    query = parse(text)
-    scope = check(query)
+    query, scope = _checked(text) if isinstance(text, str) else (parse(text), Scope())
     clock = {} if now is None else {"now": now}
     position = None
     if continuation is not None:
@@ -105,6 +107,14 @@ def run_query(
     return AdtQueryPage(items, token)
 
 
+@lru_cache(maxsize=256)
+def _checked(text: str) -> tuple[AdtQuery, Scope]:
+    """A query parsed and checked, kept for the next call with the same text: a client paging
+    through a result sends it again for every page. Neither is changed once made."""
+    query = parse(text)
+    return query, check(query)
+
+
 def _item(row: Sequence[Any], plan: Plan, query: AdtQuery, scope: Scope) -> dict[str, object]:
     """A result row as ADT keys it (see the package docstring)."""
     found: dict[str, tuple[Twin | TwinRelationship, Mapping[str, Any]]] = {}
@@ -127,15 +137,13 @@ def _item(row: Sequence[Any], plan: Plan, query: AdtQuery, scope: Scope) -> dict
     for column in query.select.columns:
         resolved = scope.resolve(column.ref)
         element, props = found[resolved.binding.var]
-        value = element if not resolved.path else _project(resolved.binding, element, props, resolved.path)
+        value = element if not resolved.path else _project(element, props, resolved.path)
         if value is not _MISSING:
             item[column_key(resolved, column.alias)] = value
     return item
 
 
-def _project(
-    binding: Binding, element: Twin | TwinRelationship, props: Mapping[str, Any], path: tuple[str, ...]
-) -> object:
+def _project(element: Twin | TwinRelationship, props: Mapping[str, Any], path: tuple[str, ...]) -> object:
     """A property of a twin or relationship as JSON, or ``_MISSING`` (ADT then leaves the key out)."""
     if isinstance(element, Twin):
         system: dict[tuple[str, ...], object] = {

@@ -34,7 +34,7 @@ FOREIGN_WORDS = frozenset(
         "ORDER", "GROUP", "BY", "LIMIT", "OFFSET", "SKIP", "DISTINCT", "UNION", "HAVING", "LIKE", "BETWEEN",
         "IS", "EXISTS", "CASE", "ASC", "DESC", "INNER", "OUTER", "LEFT", "RIGHT", "CROSS", "ON", "DEVICES",
         "DEVICES_MODULES", "DEVICES_JOBS", "INSERT", "UPDATE", "DELETE", "CREATE", "MERGE", "SET", "REMOVE",
-        "DETACH", "RETURN", "WITH", "CALL", "UNWIND", "OPTIONAL",
+        "DETACH", "RETURN", "WITH", "CALL", "UNWIND", "OPTIONAL", "AVG", "SUM", "MIN", "MAX",
     }
 )  # fmt: skip
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\$[A-Za-z_][A-Za-z0-9_]*")

@@ -149,7 +149,14 @@ def test_a_page_size_out_of_range_is_refused(building: GraphStore, max_items: ob
 
 
 def test_every_refusal_is_a_kgtwin_error_with_a_message(building: GraphStore) -> None:
-    for text in ("", "SELECT", "SELECT * FROM DIGITALTWINS WHERE x = 'a", "SELECT 'x' FROM DIGITALTWINS"):
+    for text in (
+        "",
+        "SELECT",
+        "SELECT * FROM DIGITALTWINS WHERE x = 'a",
+        "SELECT 'x' FROM DIGITALTWINS",
+        None,
+        ["x"],
+    ):
         with pytest.raises(KgtwinError) as caught:
             run_query(building, text)
         assert caught.value.to_dict()["code"] == "BAD_REQUEST"

@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from graph.adt_query import MAX_DEPTH, MAX_QUERY_CHARS, QueryInvalid, parse_query
-from graph.adt_query._cypher import FALKORDB, NEO4J, translate
+from graph.adt_query._check import check
+from graph.adt_query._conditions import FALKORDB, NEO4J
+from graph.adt_query._cypher import translate
 from graph.adt_query._parse import parse
-from graph.adt_query._scope import check
 from graph.adt_query.syntax import (
     AdtQuery,
     And,
