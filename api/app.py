@@ -6,6 +6,7 @@ traceback.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -72,7 +73,10 @@ def create_app(context: ApiContext) -> FastAPI:
 
     async def graphql_context(connection: HTTPConnection) -> RequestContext:
         # The caller comes from api.auth (request.state.principal) when it ran, else the
-        # loopback edge profile's local admin.
+        # loopback edge profile's local admin. Models another replica changed are taken
+        # up once per request (a read at most every models_check_s), before any resolver.
+        if context.models_due():
+            await asyncio.to_thread(context.follow_models)
         return RequestContext(context, principal_of(connection.state), Loaders(context))
 
     app.include_router(
@@ -86,7 +90,7 @@ def create_app(context: ApiContext) -> FastAPI:
     )
     app.include_router(modeling_router(context))
     app.mount(ADT_PREFIX, adt_app(context))  # the Azure Digital Twins data plane (docs/adt-compatibility.md)
-    secure(app, schema, auth=context.auth, limits=context.limits, graph=context.graph)
+    secure(app, schema, auth=context.auth, limits=context.limits, keys=context.keys)
 
     @app.get("/healthz", summary="Liveness: the process answers.")
     async def healthz() -> dict[str, str]:

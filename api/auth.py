@@ -36,7 +36,6 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, QueryParams
 
-from api.keys import KEY_PREFIX, ApiKey, ApiKeyStore, hash_key
 from api.limits import (
     GRAPHQL_PATH,
     Asgi,
@@ -51,8 +50,8 @@ from api.limits import (
     TokenBucket,
     refuse,
 )
-from api.roles import ANONYMOUS, LOCAL_ADMIN, Principal, Role, Unauthenticated
-from graph.store import GraphStore
+from api.roles import ANONYMOUS, LOCAL_ADMIN, Principal, Role, Unauthenticated, known_roles
+from graph.api_keys import KEY_PREFIX, ApiKey, ApiKeyStore, hash_key
 from ontology.errors import BackendUnavailable, ErrorCode, KgtwinError
 
 _log = structlog.get_logger("api.auth")
@@ -126,10 +125,6 @@ class Authenticator:
             return self._key_principal(token)
         return self._token_principal(token)
 
-    def forget_keys(self) -> None:
-        """Drop cached key lookups (after a revocation in this process)."""
-        self._key_cache.clear()
-
     def _key_principal(self, secret: str) -> Principal:
         if not self.config.api_keys or self.keys is None:
             raise Unauthenticated("API keys are not accepted by this twin")
@@ -138,7 +133,7 @@ class Authenticator:
             raise Unauthenticated("unknown API key")
         if key.revoked:
             raise Unauthenticated(f"API key {key.id} ({key.name}) was revoked at {key.revoked_at}")
-        return Principal(name=f"key:{key.name}", roles=frozenset(key.roles))
+        return Principal(name=f"key:{key.name}", roles=known_roles(key.roles))
 
     def _find_key(self, secret: str) -> ApiKey | None:
         assert self.keys is not None
@@ -335,7 +330,7 @@ def _reason(exc: KgtwinError) -> str:
 
 
 def secure(
-    app: FastAPI, schema: strawberry.Schema, *, auth: AuthConfig, limits: Limits, graph: GraphStore | None
+    app: FastAPI, schema: strawberry.Schema, *, auth: AuthConfig, limits: Limits, keys: ApiKeyStore | None
 ) -> Authenticator:
     """Install authentication and limits on ``app``: body size, then auth, then the rate limit.
 
@@ -343,7 +338,7 @@ def secure(
     app's limits from the request) and keeps the limits where resolvers find them
     (``app.state.kgtwin_limits``).
     """
-    authenticator = Authenticator(auth, ApiKeyStore(graph) if graph is not None else None)
+    authenticator = Authenticator(auth, keys)
     app.state.kgtwin_limits = limits
     app.state.kgtwin_authenticator = authenticator
     if GraphQLLimits not in schema.extensions:

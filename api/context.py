@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 from strawberry.fastapi import BaseContext
@@ -23,20 +23,20 @@ from api.auth import AuthConfig
 from api.limits import Limits
 from api.roles import LOCAL_ADMIN, Permission, Principal
 from api.windows import aggregate, window
+from graph.api_keys import ApiKeyStore
 from graph.events import EventBus
 from graph.model_store import GraphModelStore
-from graph.relabel import relabel_twins
 from graph.store import GraphStore
-from graph.telemetry import Aggregate
 from graph.twins import TwinGraph
 from ingest.broker import Broker
-from ingest.latest import LatestValues
-from ingest.store import TelemetryStore
 from ontology.base import base_models
 from ontology.errors import BackendUnavailable, KgtwinError
-from ontology.model_store import StoredModel
+from ontology.policy import DEFAULT_POLICY, DtdlPolicy
 from ontology.registry import ModelRegistry
 from simulation.jobs import RunStore
+from telemetry.latest_values import LatestValues
+from telemetry.points import Aggregate
+from telemetry.store import TelemetryStore
 
 if TYPE_CHECKING:
     from api.loaders import Loaders
@@ -61,8 +61,10 @@ class BackendHealth:
 class ApiContext:
     """The backends the API serves from; any of them may be absent in a given profile.
 
-    ``registry`` and ``twins`` exist when a graph is configured (see :func:`twin_context`);
-    ``events`` carries every committed graph change to subscriptions and MQTT.
+    ``registry``, ``twins`` and ``keys`` exist when a graph is configured (see
+    :func:`twin_context`); ``events`` carries every committed graph change to subscriptions
+    and MQTT. Resolvers take what they need with the ``require_*`` methods, which say
+    ``BACKEND_UNAVAILABLE`` in a profile without it.
     """
 
     version: str
@@ -72,6 +74,8 @@ class ApiContext:
     registry: ModelRegistry | None = None
     model_store: GraphModelStore | None = None
     twins: TwinGraph | None = None
+    keys: ApiKeyStore | None = None
+    """The API keys callers may present (``api.auth``), kept in the graph."""
     events: EventBus = field(default_factory=EventBus)
     latest: LatestValues | None = None
     """The ingest's last-value cache, when ingest runs in this process (the edge profile)."""
@@ -103,27 +107,42 @@ class ApiContext:
                 checks.append(BackendHealth(port=port, backend=name, ok=True))
         return checks
 
-    def require_graph(self) -> tuple[GraphStore, ModelRegistry, TwinGraph]:
-        """The graph, the registry and the twin graph, in step with the registry's latest models.
+    def require_graph(self) -> GraphStore:
+        """The twin graph's store; ``BACKEND_UNAVAILABLE`` in a profile without one."""
+        if self.graph is None:
+            raise _no_graph()
+        return self.graph
 
-        ``TwinGraph`` validates against the model set it holds; the registry replaces its
-        set on every upload or delete, so it is handed over here, before each use.
-        """
-        if self.graph is None or self.registry is None or self.twins is None:
-            raise BackendUnavailable("graph", "this service runs without a twin graph")
-        self._follow_models()
-        models = self.registry.models
-        if self.twins.models is not models:
-            self.twins.models = models
-        return self.graph, self.registry, self.twins
+    def require_registry(self) -> ModelRegistry:
+        """The model registry (kept in the graph)."""
+        if self.registry is None:
+            raise _no_graph()
+        return self.registry
 
-    def _follow_models(self) -> None:
+    def require_twins(self) -> TwinGraph:
+        """The twin operations, validating against the registry's current models."""
+        if self.twins is None:
+            raise _no_graph()
+        return self.twins
+
+    def require_runs(self) -> RunStore:
+        """The simulation runs; ``BACKEND_UNAVAILABLE`` in a profile without them."""
+        if self.runs is None:
+            raise BackendUnavailable("simulation", "this service runs without simulation runs")
+        return self.runs
+
+    def models_due(self) -> bool:
+        """Whether :meth:`follow_models` would read the models' token now (a clock check only)."""
+        return self.model_store is not None and time.monotonic() - self._models_seen[0] >= self.models_check_s
+
+    def follow_models(self) -> None:
         """Reload the registry when the models changed in the graph, read at most every ``models_check_s``.
 
         Replicas of the API each hold the registry in memory; a model uploaded, decommissioned
         or deleted through one of them renews the models' token (``graph._version``), and
         the others reload within a second. This process's own changes move it too, but its
         registry holds them already: no reload for those (``GraphModelStore.changed_since``).
+        The app calls it once as each request or connection starts (``api.app``).
         """
         if self.model_store is None or self.registry is None:
             return
@@ -151,20 +170,29 @@ def twin_context(
     telemetry: TelemetryStore | None = None,
     broker: Broker | None = None,
     events: EventBus | None = None,
+    latest: LatestValues | None = None,
+    runs: RunStore | None = None,
+    auth: AuthConfig | None = None,
+    limits: Limits | None = None,
+    telemetry_poll_s: float = 1.0,
+    models_check_s: float = 1.0,
     load_base: bool = True,
+    policy: DtdlPolicy = DEFAULT_POLICY,
 ) -> ApiContext:
-    """An :class:`ApiContext` on ``graph`` with its model registry (kept in the graph) and twin graph.
+    """An :class:`ApiContext` on ``graph``, whole: its model registry (kept in the graph), twin
+    graph and API keys, with the other backends and settings given.
 
     With ``load_base``, the base ontology's models that the graph lacks are uploaded first,
-    so a fresh graph can hold twins at once.
+    so a fresh graph can hold twins at once. The registry reads models with ``policy``.
     """
     bus = events or EventBus()
     model_store = GraphModelStore(graph, events=bus)
     seen = (time.monotonic(), model_store.version())  # before loading: a change meanwhile is not missed
-    registry = ModelRegistry(model_store)
+    registry = ModelRegistry(model_store, policy=policy)
     if load_base:
         load_base_ontology(registry)
-    twins = TwinGraph(graph, registry.models, events=bus)
+    # The twins validate against the registry's models as they are at each call.
+    twins = TwinGraph(graph, lambda: registry.models, events=bus)
     return ApiContext(
         version=version,
         graph=graph,
@@ -173,7 +201,14 @@ def twin_context(
         registry=registry,
         model_store=model_store,
         twins=twins,
+        keys=ApiKeyStore(graph),
         events=bus,
+        latest=latest,
+        runs=runs,
+        telemetry_poll_s=telemetry_poll_s,
+        auth=auth or AuthConfig(),
+        limits=limits or Limits(),
+        models_check_s=models_check_s,
         _models_seen=seen,
     )
 
@@ -224,14 +259,5 @@ def principal_of(state: object) -> Principal:
     return found if isinstance(found, Principal) else LOCAL_ADMIN
 
 
-def upload_models(store: GraphStore, registry: ModelRegistry, documents: list[Any]) -> list[StoredModel]:
-    """Register ``documents`` (all or nothing), then relabel twins whose labels they changed.
-
-    A new model can lengthen the labels of registered ones (``Room`` becomes ``core_Room``
-    once a second ``Room`` arrives, ontology.labels); the twins already carrying the old
-    labels are rewritten so that analysts' Cypher keeps matching them.
-    """
-    before = registry.models
-    stored = registry.upload(documents)
-    relabel_twins(store, before, registry.models)
-    return stored
+def _no_graph() -> BackendUnavailable:
+    return BackendUnavailable("graph", "this service runs without a twin graph")

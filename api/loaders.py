@@ -5,10 +5,11 @@ read and one time-series query per distinct window (field, start, stop, every, f
 one per twin: each resolver ``load``s a key, and the loader answers all keys gathered in
 one event-loop tick with one backend call. The loaders also cache per request, so a
 twin's model document or count is read once however often the query names it.
-Relationships batch too: one depth-1 subgraph walk from every twin that asks for the same
+Relationships batch too: one depth-1 walk from every twin that asks for the same
 ``(name, direction)``; and so do neighbours: one walk (one read per level) from every twin
-that asks for the same ``(relationship, direction, depth)``, each twin's neighbours then
-found in what that walk met.
+that asks for the same ``(relationship, direction, depth)`` (``graph.queries``'s
+``relationships_of_each`` and ``neighbours_of_each``). The loaders only group the keys;
+the graph does the reading.
 
 Backend calls block (drivers are synchronous), so each batch runs in a worker thread
 and the event loop keeps serving other requests.
@@ -24,24 +25,13 @@ from datetime import datetime
 from strawberry.dataloader import DataLoader
 
 from api.context import ApiContext
-from graph import (
-    MAX_ROWS,
-    Direction,
-    LimitExceeded,
-    SubgraphSpec,
-    Twin,
-    TwinRelationship,
-    neighbours,
-    select_subgraph,
-)
-from graph._traversal import DEFAULT_MAX_TWINS, Move, Walk, walk
-from graph.store import GraphStore
-from graph.subgraph import RELATIONSHIP_NAME
-from graph.telemetry import Aggregate, Sample, TelemetryRef
-from ontology.errors import KgtwinError
+from graph import Direction, Twin, TwinRelationship
+from graph.counting import count_by_model
+from graph.queries import neighbours_of_each, relationships_of_each
 from ontology.model_store import StoredModel
-
-_TWIN_COUNTS = "MATCH (t:Twin) WHERE t.model IN $models RETURN t.model AS model, count(t) AS twins"
+from telemetry.latest_values import freshest
+from telemetry.points import Aggregate, Sample
+from telemetry.refs import TelemetryRef
 
 
 @dataclass(frozen=True)
@@ -124,8 +114,7 @@ class Loaders:
         return (await self._stored).get(dtmi)
 
     def _read_stored(self) -> dict[str, StoredModel]:
-        _, registry, _ = self.api.require_graph()
-        return {m.dtmi: m for m in registry.list()}
+        return {m.dtmi: m for m in self.api.require_registry().list()}
 
     async def _load_latest(self, keys: list[LatestKey]) -> list[Sample | None]:
         """Each key's newest value from the nearest source that has one; the rest in one store read.
@@ -135,23 +124,20 @@ class Loaders:
         node (``LatestKey.on_node``), which the ingest copies there from its cache every
         ``KGTWIN_INGEST_LATEST_INTERVAL_S`` (1 s; longer when the graph is slow), so with
         ingest in another process (``kgtwin api``) a twin read costs no time-series
-        query. Of the two, the newer wins: the node is newer only when another ingest
-        process wrote it. A node value may lag the store by that interval, carries its
-        time to the millisecond, and is gone from the node after a write of the twin until
-        the next value arrives; values written to the store by anything but the ingest
-        service never reach the node. Keys with neither cost one batched store query.
+        query. Of the two, the newer wins (``telemetry.freshest``): the node is newer only
+        when another ingest process wrote it. A node value may lag the store by that
+        interval, carries its time to the millisecond, and is gone from the node after a
+        write of the twin until the next value arrives; values written to the store by
+        anything but the ingest service never reach the node. Keys with neither cost one
+        batched store query.
         """
         answers: list[Sample | None] = [None] * len(keys)
         cache = self.api.latest
         misses: list[int] = []
         for i, key in enumerate(keys):
-            cached = cache.get(key.ref.twin_id).get(key.name) if cache is not None else None
-            on_node = key.on_node
-            if cached is not None and (on_node is None or cached.time >= on_node.time):
-                answers[i] = Sample(cached.time, cached.value)
-            elif on_node is not None:
-                answers[i] = on_node
-            else:
+            cached = cache.sample(key.ref.twin_id, key.name) if cache is not None else None
+            answers[i] = freshest(cached, key.on_node)
+            if answers[i] is None:
                 misses.append(i)
         if misses:
             store = self.api.require_telemetry()
@@ -183,105 +169,31 @@ class Loaders:
         return [answers[pair] for pair in asked]
 
     async def _load_twin_counts(self, dtmis: list[str]) -> list[int]:
-        graph, _, _ = self.api.require_graph()
-        rows = await asyncio.to_thread(graph.query_rows, _TWIN_COUNTS, {"models": list(dtmis)})
-        counts = {str(model): int(n) for model, n in rows}
-        return [counts.get(dtmi, 0) for dtmi in dtmis]
+        counts = await asyncio.to_thread(count_by_model, self.api.require_graph(), dtmis)
+        return [counts[dtmi] for dtmi in dtmis]
 
     async def _load_relationships(self, keys: list[RelationshipsKey]) -> list[list[TwinRelationship]]:
         """One subgraph walk of depth 1 per (name, direction) asked, from every twin asking it."""
-        graph, registry, _ = self.api.require_graph()
+        graph, models = self.api.require_graph(), self.api.require_registry().models
         groups: dict[tuple[str | None, Direction], list[str]] = {}
         for key in keys:
             groups.setdefault((key.name, key.direction), []).append(key.twin_id)
         found: dict[RelationshipsKey, list[TwinRelationship]] = {}
         for (name, direction), twin_ids in groups.items():
-            spec = SubgraphSpec(
-                roots=tuple(dict.fromkeys(twin_ids)),
-                relationships=(name,) if name is not None else (),
-                direction=direction,
-                max_depth=1,
-            )
-            sub = await asyncio.to_thread(select_subgraph, graph, registry.models, spec, max_twins=MAX_ROWS)
-            by_end: dict[tuple[str, Direction], list[TwinRelationship]] = {}
-            for source, target, rid, attrs in sub.edges(keys=True, data=True):
-                props = {k: v for k, v in attrs.items() if k != RELATIONSHIP_NAME}
-                rel = TwinRelationship(str(rid), str(attrs[RELATIONSHIP_NAME]), source, target, props)
-                by_end.setdefault((source, Direction.OUT), []).append(rel)
-                by_end.setdefault((target, Direction.IN), []).append(rel)
-            for twin_id in twin_ids:
-                ends = (Direction.OUT, Direction.IN) if direction == Direction.BOTH else (direction,)
-                rels = {(r.source, r.id): r for end in ends for r in by_end.get((twin_id, end), [])}
-                # Outgoing by id, then incoming by source and id: TwinGraph's order.
-                found[RelationshipsKey(twin_id, name, direction)] = sorted(
-                    rels.values(), key=lambda r: (r.source != twin_id, r.source, r.id)
-                )
+            each = await asyncio.to_thread(relationships_of_each, graph, models, twin_ids, name, direction)
+            for twin_id, rels in each.items():
+                found[RelationshipsKey(twin_id, name, direction)] = rels
         return [found[key] for key in keys]
 
     async def _load_neighbors(self, keys: list[NeighborsKey]) -> list[list[Twin] | BaseException]:
         """One walk per (name, direction, depth) from all the twins asking; each twin's share after."""
-        graph, _, _ = self.api.require_graph()
+        graph = self.api.require_graph()
         groups: dict[tuple[str | None, Direction, int], list[str]] = {}
         for key in keys:
             groups.setdefault((key.name, key.direction, key.depth), []).append(key.twin_id)
         found: dict[NeighborsKey, list[Twin] | BaseException] = {}
         for (name, direction, depth), twin_ids in groups.items():
-            roots = list(dict.fromkeys(twin_ids))
-            answers = await asyncio.to_thread(neighbours_of_each, graph, roots, name, direction, depth)
+            answers = await asyncio.to_thread(neighbours_of_each, graph, twin_ids, name, direction, depth)
             for twin_id, answer in answers.items():
                 found[NeighborsKey(twin_id, name, direction, depth)] = answer
         return [found[key] for key in keys]
-
-
-def neighbours_of_each(
-    graph: GraphStore, roots: list[str], name: str | None, direction: Direction, depth: int
-) -> dict[str, list[Twin] | BaseException]:
-    """``graph.neighbours`` of every root, from one walk of them all (one read per level).
-
-    The walk from all roots reaches every twin within ``depth`` of any root and records
-    every relationship out of each twin it expands, so it holds each root's own
-    breadth-first walk: replayed per root, it gives the same twins at the same depths as
-    a walk from that root alone. Errors are answers too, per root: a root that does not
-    exist (deleted meanwhile), a bad name or depth, more neighbours than one walk allows.
-    """
-    names = (name,) if name else ()
-    try:
-        met = walk(graph, roots, [Move(names, direction)], depth, edges=True, max_twins=MAX_ROWS)
-    except KgtwinError as exc:
-        if len(roots) == 1:
-            return {roots[0]: exc}
-        # A missing root, or a shared walk past the row cap: each root on its own.
-        return {root: _alone(graph, root, names, direction, depth) for root in roots}
-    after: dict[str, list[str]] = {}
-    for source, target, _ in met.edges:
-        if direction != Direction.IN:
-            after.setdefault(source, []).append(target)
-        if direction != Direction.OUT:
-            after.setdefault(target, []).append(source)
-    return {root: _replay(met, after, root, depth) for root in roots}
-
-
-def _alone(
-    graph: GraphStore, root: str, names: tuple[str, ...], direction: Direction, depth: int
-) -> list[Twin] | BaseException:
-    try:
-        found = neighbours(graph, root, relationships=names, direction=direction, max_depth=depth)
-    except KgtwinError as exc:
-        return exc
-    return [n.twin for n in found]
-
-
-def _replay(met: Walk, after: dict[str, list[str]], root: str, depth: int) -> list[Twin] | BaseException:
-    """The breadth-first walk from ``root`` alone, over what the shared walk met."""
-    seen = {root: 0}
-    frontier = [root]
-    for level in range(1, depth + 1):
-        reached = [n for at in frontier for n in after.get(at, ()) if n not in seen]
-        for twin_id in reached:
-            seen.setdefault(twin_id, level)
-        frontier = list(dict.fromkeys(reached))
-    del seen[root]
-    if len(seen) > DEFAULT_MAX_TWINS:
-        return LimitExceeded("twins in the walk", DEFAULT_MAX_TWINS)
-    ordered = sorted(seen, key=lambda twin_id: (seen[twin_id], twin_id))
-    return [Twin.from_node(met.nodes[twin_id]) for twin_id in ordered]

@@ -10,18 +10,15 @@ of the old version that would not validate against the new one, and why, includi
 relationships the new version no longer declares and relationships of other twins whose
 declared target the new version no longer satisfies. ``POST /models/migrations`` then
 moves the twins that validate, in batches, each batch one statement, and reports the
-migrated and the failed with their reasons. Every endpoint needs ``Permission.MODELS``.
+migrated and the failed with their reasons (``graph.migration`` does both). Every
+endpoint needs ``Permission.MODELS``.
 """
 
 from __future__ import annotations
 
 import io
-import json
-import uuid
 import zipfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, Request, Security, UploadFile
@@ -29,16 +26,12 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.context import ApiContext, principal_of, upload_models
+from api.context import ApiContext, principal_of
 from api.roles import Permission
-from graph.cypher import identifier
-from graph.events import ChangeEvent, ChangeKind, EventBus
+from graph.migration import migrate_twins
+from graph.relabel import upload_models
 from graph.store import GraphStore
 from ontology.errors import BadRequest, ValidationFailed
-from ontology.evolution import evolution_report
-from ontology.instances import InstanceIssue
-from ontology.labels import label_index
-from ontology.model import ModelSet
 from ontology.parser import MAX_DOCUMENT_BYTES, parse_partial
 from ontology.rdf import from_rdf
 from ontology.registry import ModelRegistry
@@ -46,23 +39,6 @@ from ontology.registry import ModelRegistry
 MAX_FILES = 10_000
 MAX_UNZIPPED_BYTES = 256 * 1024 * 1024
 MAX_BATCH = 5_000
-_REPORTED = 1_000
-
-_PAGE = """
-MATCH (t:Twin {model: $model}) WHERE t.id > $after
-RETURN t.id, t._document, t.etag ORDER BY t.id LIMIT $n
-"""
-_OUTGOING = "MATCH (t:Twin)-[r]->(:Twin) WHERE t.id IN $ids RETURN DISTINCT t.id, type(r)"
-_INCOMING = "MATCH (s:Twin)-[r]->(t:Twin) WHERE t.id IN $ids RETURN DISTINCT t.id, s.model, type(r)"
-# Compare-and-set on each twin's etag: a twin changed since it was validated is left as it is.
-_MIGRATE = """
-UNWIND $rows AS row
-MATCH (t:Twin {{id: row.id}})
-WHERE t.model = $old AND t.etag = row.etag
-SET t.model = $new, t.etag = row.next, t.updatedAt = $now
-{labels}
-RETURN t.id
-"""
 
 
 # Declared for the OpenAPI document (Swagger's "Authorize", clients' generators); the
@@ -90,44 +66,15 @@ class MigrationRequest(BaseModel):
     dry_run: bool = Field(default=False, alias="dryRun", description="Report only; change nothing.")
 
 
-@dataclass
-class _Population:
-    """What moving the twins of one version to another does, accumulated batch by batch."""
-
-    source: str
-    target: str
-    twins: int = 0
-    valid: int = 0
-    migrated: int = 0
-    batches: int = 0
-    failed: list[dict[str, Any]] = field(default_factory=list)
-    failed_count: int = 0
-    diff: dict[str, Any] = field(default_factory=dict)
-
-    def fail(self, twin_id: str, issues: Sequence[dict[str, Any]]) -> None:
-        self.failed_count += 1
-        if len(self.failed) < _REPORTED:
-            self.failed.append({"twinId": twin_id, "issues": list(issues)})
-
-    def to_dict(self, *, migrated: bool) -> dict[str, Any]:
-        report: dict[str, Any] = {
-            "from": self.source,
-            "to": self.target,
-            **self.diff,
-            "twins": self.twins,
-            "ready": self.valid,
-            "blockedCount": self.failed_count,
-            "blocked": self.failed,
-            "truncated": self.failed_count > len(self.failed),
-        }
-        if migrated:
-            report |= {"migrated": self.migrated, "batches": self.batches}
-        return report
-
-
 def modeling_router(context: ApiContext) -> APIRouter:
     """The modelers' REST endpoints on ``context``'s registry and graph."""
-    router = APIRouter(prefix="/models", tags=["modeling"], dependencies=[Depends(_modeler)])
+
+    def follow_models() -> None:
+        context.follow_models()
+
+    router = APIRouter(
+        prefix="/models", tags=["modeling"], dependencies=[Depends(_modeler), Depends(follow_models)]
+    )
 
     @router.post(
         "/files",
@@ -140,7 +87,7 @@ def modeling_router(context: ApiContext) -> APIRouter:
             bool, Query(alias="dryRun", description="Validate and report; store nothing.")
         ] = False,
     ) -> JSONResponse:
-        graph, registry, _ = context.require_graph()
+        graph, registry = context.require_graph(), context.require_registry()
         named = list(_documents(files))
         return _upload(graph, registry, [n for n, _ in named], [d for _, d in named], dry_run, [])
 
@@ -155,7 +102,7 @@ def modeling_router(context: ApiContext) -> APIRouter:
             bool, Query(alias="dryRun", description="Validate and report; store nothing.")
         ] = False,
     ) -> JSONResponse:
-        graph, registry, _ = context.require_graph()
+        graph, registry = context.require_graph(), context.require_registry()
         text = _text(file.filename or "ontology.ttl", file.file.read(MAX_UNZIPPED_BYTES + 1))
         imported = from_rdf(text, namespace=namespace, version=version)
         names = [f"{file.filename or 'ontology.ttl'}#{i}" for i in range(len(imported.documents))]
@@ -168,16 +115,17 @@ def modeling_router(context: ApiContext) -> APIRouter:
         source: Annotated[str, Query(alias="from", min_length=1, max_length=4096)],
         target: Annotated[str, Query(alias="to", min_length=1, max_length=4096)],
     ) -> dict[str, Any]:
-        graph, registry, _ = context.require_graph()
+        graph, registry = context.require_graph(), context.require_registry()
         _check_pair(registry, source, target)
-        return _run(graph, registry.models, source, target, MAX_BATCH, migrate=False).to_dict(migrated=False)
+        report = migrate_twins(graph, registry.models, source, target, MAX_BATCH, migrate=False)
+        return report.to_dict(migrated=False)
 
     @router.post("/migrations", summary="Move the twins of one version to the next, validated, in batches.")
     def migrate(request: MigrationRequest) -> dict[str, Any]:
-        graph, registry, _ = context.require_graph()
+        graph, registry = context.require_graph(), context.require_registry()
         _check_pair(registry, request.source, request.target)
         registry.ensure_instantiable(request.target)
-        run = _run(
+        run = migrate_twins(
             graph,
             registry.models,
             request.source,
@@ -271,7 +219,7 @@ def _upload(
         )
     models = registry.models.merged(result.models)
     evolution = [
-        _run(graph, models, old, new, MAX_BATCH, migrate=False).to_dict(migrated=False)
+        migrate_twins(graph, models, old, new, MAX_BATCH, migrate=False).to_dict(migrated=False)
         for new in result.models
         if (old := _previous(registry, new)) is not None
     ]
@@ -307,138 +255,3 @@ def _check_pair(registry: ModelRegistry, source: str, target: str) -> None:
             "of one DTMI; to change a twin's type, delete it and create it again",
             details={"from": source, "to": target},
         )
-
-
-# -- evolution and migration --------------------------------------------------------------------
-
-
-def _run(
-    graph: GraphStore,
-    models: ModelSet,
-    source: str,
-    target: str,
-    batch: int,
-    *,
-    migrate: bool,
-    events: EventBus | None = None,
-) -> _Population:
-    """Check (and with ``migrate``, move) every twin of ``source``, ``batch`` twins at a time."""
-    run = _Population(source, target)
-    labels = _relabel(models, source, target)
-    after = ""
-    while True:
-        rows = graph.query_rows(_PAGE, {"model": source, "after": after, "n": batch})
-        if not rows:
-            break
-        after = str(rows[-1][0])
-        run.twins += len(rows)
-        twins = [(str(twin_id), json.loads(document), str(etag)) for twin_id, document, etag in rows]
-        report = evolution_report(models, source, target, [(t, doc) for t, doc, _ in twins])
-        if not run.diff:
-            run.diff = {
-                k: v for k, v in report.to_dict().items() if k not in ("from", "to", "twins", "ready")
-            }
-        issues = {m.twin_id: [_issue(i) for i in m.issues] for m in report.twins}
-        for twin_id, problems in _relationship_issues(
-            graph, models, target, [t for t, _, _ in twins]
-        ).items():
-            issues[twin_id].extend(problems)
-        ready = [(t, etag) for t, _, etag in twins if not issues[t]]
-        run.valid += len(ready)
-        for twin_id, found in issues.items():
-            if found:
-                run.fail(twin_id, found)
-        if migrate:
-            run.batches += 1
-        if migrate and ready:
-            moved = _move(graph, events, source, target, labels, ready)
-            run.migrated += len(moved)
-            for twin_id, _ in ready:
-                if twin_id not in moved:
-                    run.fail(twin_id, [_conflict(twin_id)])
-        if len(rows) < batch:
-            break
-    return run
-
-
-def _relationship_issues(
-    graph: GraphStore, models: ModelSet, target: str, ids: list[str]
-) -> dict[str, list[dict[str, Any]]]:
-    """Relationships a twin would break as a ``target``: its own undeclared, others' target rules."""
-    found: dict[str, list[dict[str, Any]]] = {}
-    declared = models[target].relationships
-    for twin_id, name in graph.query_rows(_OUTGOING, {"ids": ids}):
-        if name not in declared:
-            found.setdefault(str(twin_id), []).append(
-                {
-                    "path": f"/$relationships/{name}",
-                    "code": "RELATIONSHIP_REMOVED",
-                    "message": f"{target} declares no relationship {name!r}, and the twin has one",
-                }
-            )
-    for twin_id, source_model, name in graph.query_rows(_INCOMING, {"ids": ids}):
-        source = models.get(str(source_model))
-        relationship = source.relationships.get(str(name)) if source is not None else None
-        if relationship is not None and relationship.target and not models.is_a(target, relationship.target):
-            found.setdefault(str(twin_id), []).append(
-                {
-                    "path": f"/$incoming/{name}",
-                    "code": "TARGET_MODEL_INVALID",
-                    "message": f"{name!r} of {source_model} must point to a {relationship.target}, "
-                    f"and {target} is not one",
-                }
-            )
-    return found
-
-
-def _relabel(models: ModelSet, source: str, target: str) -> str:
-    """The Cypher that swaps a twin's labels from ``source``'s ancestry to ``target``'s."""
-    index = label_index(models)
-    before, after = index.labels(source), index.labels(target)
-    gone = [label for label in before if label not in after]
-    new = [label for label in after if label not in before]
-    parts = []
-    if gone:
-        parts.append("REMOVE t" + "".join(":" + identifier(label) for label in gone))
-    if new:
-        parts.append("SET t" + "".join(":" + identifier(label) for label in new))
-    return "\n".join(parts)
-
-
-def _move(
-    graph: GraphStore,
-    events: EventBus | None,
-    source: str,
-    target: str,
-    labels: str,
-    twins: list[tuple[str, str]],
-) -> set[str]:
-    """Rewrite the model of ``twins`` (id, etag) in one statement; the ids it moved.
-
-    Each moved twin is announced as ``twin.updated`` with an empty patch (its properties
-    are unchanged), its new etag and ``previousModel``, so subscribers see the new model.
-    """
-    rows = [{"id": twin_id, "etag": etag, "next": f'W/"{uuid.uuid4()}"'} for twin_id, etag in twins]
-    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    result = graph.write(
-        _MIGRATE.format(labels=labels), {"rows": rows, "old": source, "new": target, "now": now}
-    )
-    moved = {str(row[0]) for row in result.rows}
-    if events is not None:
-        for row in rows:
-            if row["id"] in moved:
-                data = {"etag": row["next"], "patch": [], "previousModel": source}
-                events.publish(ChangeEvent(ChangeKind.TWIN_UPDATED, row["id"], now, target, data))
-    return moved
-
-
-def _issue(issue: InstanceIssue) -> dict[str, Any]:
-    return issue.to_dict()
-
-
-def _conflict(twin_id: str) -> dict[str, Any]:
-    return {
-        "path": "",
-        "code": "CONFLICT",
-        "message": f"twin {twin_id!r} changed or was deleted while it was being migrated",
-    }

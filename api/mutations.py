@@ -12,10 +12,10 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from api.context import upload_models
 from api.roles import Permission
 from api.simulations import SimulationMutation
 from api.types import Ctx, ModelNode, RelationshipNode, TwinNode, context
+from graph.relabel import upload_models
 from ontology.errors import BadRequest, NotFound
 
 
@@ -23,7 +23,8 @@ from ontology.errors import BadRequest, NotFound
 class Mutation(SimulationMutation):
     @strawberry.mutation(description="Register a DTDL array of Interfaces, all or none (modelers).")
     async def upload_models(self, info: Ctx, models: JSON) -> list[ModelNode]:
-        store, registry, _ = context(info, Permission.MODELS).api.require_graph()
+        api = context(info, Permission.MODELS).api
+        store, registry = api.require_graph(), api.require_registry()
         documents: Any = models
         if isinstance(documents, dict):
             documents = [documents]
@@ -34,14 +35,14 @@ class Mutation(SimulationMutation):
 
     @strawberry.mutation(description="Forbid new twins of a model; existing twins keep it (modelers).")
     async def decommission_model(self, info: Ctx, id: strawberry.ID) -> ModelNode:
-        _, registry, _ = context(info, Permission.MODELS).api.require_graph()
+        registry = context(info, Permission.MODELS).api.require_registry()
         stored = await asyncio.to_thread(registry.decommission, str(id))
         return ModelNode(dtmi=stored.dtmi)
 
     @strawberry.mutation(description="Forget a model no twin and no other model uses (modelers).")
     async def delete_model(self, info: Ctx, id: strawberry.ID) -> strawberry.ID:
         api = context(info, Permission.MODELS).api
-        _, registry, _ = api.require_graph()
+        registry = api.require_registry()
         if api.model_store is None:
             raise BadRequest("this service keeps no models in the graph")
         await asyncio.to_thread(registry.delete, str(id), twin_count=api.model_store.twin_count)
@@ -53,7 +54,8 @@ class Mutation(SimulationMutation):
     async def create_twin(
         self, info: Ctx, id: strawberry.ID, model: str, properties: JSON | None = None
     ) -> TwinNode:
-        _, registry, twins = context(info, Permission.WRITE_TWINS).api.require_graph()
+        api = context(info, Permission.WRITE_TWINS).api
+        registry, twins = api.require_registry(), api.require_twins()
         document = _object(properties, "properties")
 
         def create() -> TwinNode:
@@ -72,7 +74,7 @@ class Mutation(SimulationMutation):
     async def update_twin(
         self, info: Ctx, id: strawberry.ID, patch: JSON, if_match: str | None = None
     ) -> TwinNode:
-        _, _, twins = context(info, Permission.WRITE_TWINS).api.require_graph()
+        twins = context(info, Permission.WRITE_TWINS).api.require_twins()
         if not isinstance(patch, list):
             raise BadRequest("patch must be a JSON Patch: an array of operations", details={"patch": patch})
         twin = await asyncio.to_thread(twins.patch_twin, str(id), patch, if_match=if_match)
@@ -82,7 +84,7 @@ class Mutation(SimulationMutation):
         description="Delete a twin; one with relationships only with cascade (which deletes them)."
     )
     async def delete_twin(self, info: Ctx, id: strawberry.ID, cascade: bool = False) -> strawberry.ID:
-        _, _, twins = context(info, Permission.WRITE_TWINS).api.require_graph()
+        twins = context(info, Permission.WRITE_TWINS).api.require_twins()
         await asyncio.to_thread(twins.delete_twin, str(id), cascade=cascade)
         return id
 
@@ -98,7 +100,7 @@ class Mutation(SimulationMutation):
         properties: JSON | None = None,
         id: strawberry.ID | None = None,
     ) -> RelationshipNode:
-        _, _, twins = context(info, Permission.WRITE_TWINS).api.require_graph()
+        twins = context(info, Permission.WRITE_TWINS).api.require_twins()
         document = _object(properties, "properties")
         # A default id made of name and target: sending the same request twice changes nothing.
         rid = str(id) if id is not None else f"{name}:{target}"
@@ -107,7 +109,7 @@ class Mutation(SimulationMutation):
 
     @strawberry.mutation(description="Delete relationship id of twin source.")
     async def delete_relationship(self, info: Ctx, source: strawberry.ID, id: strawberry.ID) -> strawberry.ID:
-        _, _, twins = context(info, Permission.WRITE_TWINS).api.require_graph()
+        twins = context(info, Permission.WRITE_TWINS).api.require_twins()
         await asyncio.to_thread(twins.delete_relationship, str(source), str(id))
         return id
 

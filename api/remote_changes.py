@@ -17,81 +17,54 @@ logged, counted in ``malformed`` and dropped.
 from __future__ import annotations
 
 import json
-import threading
-import uuid
-from dataclasses import replace
+from collections.abc import Callable
 
 import structlog
 
 from api.notifications import TOPIC_PREFIX
 from graph.events import ChangeEvent, EventBus
-from ingest.subscriber import Inbound, MqttSubscriber, SessionOptions
+from ingest.broker import Broker
 
 _log = structlog.get_logger("api.remote_changes")
-_POLL_S = 0.2
 
 
 class RemoteChanges:
     """Subscribes to the change events on MQTT and publishes other processes' on ``bus``.
 
     ``origin`` is this process's token, the one its ``ChangeNotifier`` stamps on what it
-    publishes. ``options`` says where the broker is; its ``filters`` and ``client_id``
-    are set here (one client per process, no persistent session: changes made while the
-    process was down are not subscriptions' business).
+    publishes. The subscription is the broker's (``Broker.subscribe``): one connection per
+    process, no persistent session (changes made while the process was down are not
+    subscriptions' business).
     """
 
-    def __init__(self, bus: EventBus, options: SessionOptions, origin: str, *, prefix: str = TOPIC_PREFIX):
+    def __init__(self, bus: EventBus, broker: Broker, origin: str, *, prefix: str = TOPIC_PREFIX):
         self.bus = bus
+        self.broker = broker
         self.origin = origin
+        self.prefix = prefix
         self.received = 0
         self.malformed = 0
-        self._options = replace(
-            options,
-            client_id=f"kgtwin-api-changes-{uuid.uuid4().hex[:12]}",
-            filters=[f"{prefix}/#"],
-            share_group=None,
-            session_expiry_s=0,
-        )
-        self._subscriber = MqttSubscriber(self._options, self._deliver)
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._batch: list[Inbound] = []
+        self._unsubscribe: Callable[[], None] | None = None
 
     def start(self, timeout: float = 10.0) -> None:
-        """Connect and subscribe (``BackendUnavailable`` if the broker does not answer), then follow."""
-        self._subscriber.start(timeout)
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._follow, name="kgtwin-remote-changes", daemon=True)
-        self._thread.start()
+        """Subscribe (``BackendUnavailable`` if the broker does not answer), then follow."""
+        self._unsubscribe = self.broker.subscribe([f"{self.prefix}/#"], self._deliver, timeout)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        self._subscriber.stop()
+    def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
 
-    def _follow(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self._subscriber.poll(_POLL_S)
-                if self._batch:
-                    self._subscriber.ack(self._batch)
-                    self._batch.clear()
-            except Exception:  # never let one bad turn end the feed; the next poll reconnects
-                _log.exception("remote_changes.poll_failed")
-
-    def _deliver(self, message: Inbound) -> None:
-        self._batch.append(message)
+    def _deliver(self, topic: str, payload: bytes) -> None:
         self.received += 1
         try:
-            found = json.loads(message.payload)
+            found = json.loads(payload)
             origin = found.get("origin") if isinstance(found, dict) else None
             if origin == self.origin:
                 return  # our own, already on the bus
             event = ChangeEvent.from_dict(found, origin=str(origin or "unknown"))
         except (ValueError, AttributeError) as exc:
             self.malformed += 1
-            _log.warning("remote_changes.malformed", topic=message.topic, error=str(exc))
+            _log.warning("remote_changes.malformed", topic=topic, error=str(exc))
             return
         self.bus.publish(event)

@@ -9,10 +9,11 @@ only answers "may this principal do that".
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ontology.errors import ErrorCode, KgtwinError
+from ontology.errors import BadRequest, ErrorCode, KgtwinError
 
 
 class Permission(StrEnum):
@@ -34,6 +35,25 @@ class Role(StrEnum):
     ANALYST = "analyst"
     MODELER = "modeler"
     ADMIN = "admin"
+
+
+def parse_roles(names: Iterable[str]) -> tuple[Role, ...]:
+    """Role names as given on a command line or in a token; ``BadRequest`` names an unknown one."""
+    roles: list[Role] = []
+    for name in names:
+        try:
+            roles.append(Role(name.strip().lower()))
+        except ValueError:
+            known = ", ".join(r.value for r in Role)
+            raise BadRequest(f"unknown role {name!r}: one of {known}", details={"role": name}) from None
+    return tuple(dict.fromkeys(roles))
+
+
+def known_roles(names: Iterable[str]) -> frozenset[Role]:
+    """The roles among stored role names; a name no role has (renamed in a later release) is dropped
+    rather than failing every request of its key."""
+    known = {r.value for r in Role}
+    return frozenset(Role(name) for name in names if name in known)
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {

@@ -1,80 +1,23 @@
 """The GraphQL schema for front ends (Strawberry): queries, mutations and subscriptions.
 
-The roots live in their own modules (``api.queries``, ``api.mutations``,
-``api.subscriptions``); errors carry kgtwin's codes through :class:`api.errors.KgtwinSchema`.
-The contract, with examples, is docs/api.md.
-
-Parsing and validating a query cost more than executing a small one (about 2 ms of CPU
-against 1 ms for ``twin(id) { properties latest }``: graphql-core walks the document once
-per rule, some thirty of them), and front ends send the same few query texts over and
-over, with variables. So the parsed document and the outcome of the spec's rules are kept
-per query text, in bounded LRU caches (a flood of distinct texts only evicts).
-
-Executing a large answer (50 rooms with their telemetry windows: some 1,500 fields) costs
-more than both: ``api.execution`` completes the plain values of such answers without
-graphql-core's machinery per field.
+The roots live in their own modules (``api.query_root``, ``api.mutations``,
+``api.subscriptions``); errors carry kgtwin's codes through :class:`api.graphql_errors.KgtwinSchema`.
+The contract, with examples, is docs/api.md. How a request is parsed, validated and
+executed fast (query caches, the executor) is ``api.fastpath``'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from functools import lru_cache
-from typing import Any
-
-from graphql import GraphQLError, specified_rules, validate
-from strawberry.extensions import ParserCache, SchemaExtension
-from strawberry.schema.schema import validate_document
-
-from api.errors import KgtwinSchema
-from api.execution import KgtwinExecutor
+from api.fastpath import FastExecutor, query_caches
+from api.graphql_errors import KgtwinSchema
 from api.mutations import Mutation
-from api.queries import Query
+from api.query_root import Query
 from api.subscriptions import Subscription
-
-QUERY_CACHE_SIZE = 512
-"""Distinct query texts whose parsed document and validation outcome are kept."""
-
-_SPEC_RULES = frozenset(specified_rules)
-_validate_by_spec: Callable[..., list[GraphQLError]] = lru_cache(maxsize=QUERY_CACHE_SIZE)(validate_document)
-# Its own cache, so that rule classes built per request (never hit) cannot evict the above.
-_validate_by_others: Callable[..., list[GraphQLError]] = lru_cache(maxsize=QUERY_CACHE_SIZE)(validate)
-
-
-class SpecValidationCache(SchemaExtension):
-    """Validate a document against the spec's rules once per query text; other rules every time.
-
-    Strawberry's own ``ValidationCache`` keys on the whole rule set, and the rule set is
-    not the same from one request to the next: ``api.limits`` adds a depth and complexity
-    rule built for the limits of the app serving the request. The spec's rules are the
-    same module-level classes on every request, so their outcome is cached (the key is the
-    cached parsed document, hence ``ParserCache`` first). The other rules are cached apart,
-    by their classes: a hit when an extension reuses its rule classes, and otherwise one
-    visit of the document by those rules alone, not by all thirty.
-    """
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        rules = context.validation_rules
-        if rules and context.pre_execution_errors is None and context.graphql_document is not None:
-            schema = context.schema._schema
-            spec = tuple(rule for rule in rules if rule in _SPEC_RULES)
-            other = tuple(rule for rule in rules if rule not in _SPEC_RULES)
-            errors: list[GraphQLError] = list(_validate_by_spec(schema, context.graphql_document, spec))
-            if other and not errors:
-                errors += _validate_by_others(schema, context.graphql_document, other)
-            context.pre_execution_errors = errors
-        yield
-
-
-def _extensions() -> list[Any]:
-    # Factories, not instances: an extension instance holds its request's execution context.
-    return [lambda: ParserCache(maxsize=QUERY_CACHE_SIZE), SpecValidationCache]
-
 
 schema = KgtwinSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    extensions=_extensions(),
-    execution_context_class=KgtwinExecutor,
+    extensions=query_caches(),
+    execution_context_class=FastExecutor,
 )

@@ -18,7 +18,7 @@ from strawberry.scalars import JSON
 
 from api.roles import Permission
 from api.types import Ctx, context
-from ontology.errors import BackendUnavailable, BadRequest, NotFound
+from ontology.errors import BadRequest, NotFound
 from simulation.jobs import RunStatus, RunStore, SimulationRun
 
 RUN_POLL_S = 1.0
@@ -84,10 +84,7 @@ class SimulationRunPage:
 
 def runs_of(info: Ctx, permission: Permission = Permission.READ) -> RunStore:
     """The run store, once the caller is allowed ``permission``."""
-    runs = context(info, permission).api.runs
-    if runs is None:
-        raise BackendUnavailable("simulation", "this service runs without simulation runs")
-    return runs
+    return context(info, permission).api.require_runs()
 
 
 @strawberry.type

@@ -32,11 +32,12 @@ from strawberry.scalars import JSON
 from api.simulations import SimulationSubscription
 from api.types import Ctx, context
 from graph import ChangeEvent, ChangeKind, GraphStore, Twin, containment_tree
-from graph.telemetry import Sample, TelemetryRef
-from ingest.latest import LatestValues
-from ingest.store import TelemetryStore
 from ontology.errors import BadRequest
 from ontology.model import ModelSet
+from telemetry.latest_values import LatestValues
+from telemetry.points import Sample
+from telemetry.refs import TelemetryRef
+from telemetry.store import TelemetryStore
 
 _CONTAINMENT_NAMES = frozenset({"contains", "isPartOf", "locatedIn"})
 _RELATIONSHIP_KINDS = frozenset(
@@ -103,7 +104,7 @@ def _matches(event: ChangeEvent, ids: set[str] | None, models: list[str] | None,
 class _TelemetryWakeup:
     """Wakes one ``telemetry`` subscription's coroutine when ingest changes its twins' values.
 
-    Called by :class:`~ingest.latest.LatestValues` in ingest's threads, so it only records
+    Called by :class:`~telemetry.LatestValues` in ingest's threads, so it only records
     the twin ids and, once per burst, schedules a wake-up on the subscription's loop: the
     loop's queue stays bounded however fast values arrive, and ingest never waits for it.
     """
@@ -212,7 +213,7 @@ class Subscription(SimulationSubscription):
         within: strawberry.ID | None = None,
     ) -> AsyncGenerator[TwinChange, None]:
         api = context(info).api
-        graph, registry, _ = api.require_graph()
+        graph, registry = api.require_graph(), api.require_registry()
         unknown = [m for m in models or () if m not in registry.models]
         if unknown:
             raise BadRequest(f"model {unknown[0]!r} is not registered", details={"models": unknown})
@@ -243,7 +244,7 @@ class Subscription(SimulationSubscription):
         self, info: Ctx, twin_ids: list[strawberry.ID], names: list[str] | None = None
     ) -> AsyncGenerator[TelemetryUpdate, None]:
         api = context(info).api
-        _, _, twins = api.require_graph()
+        twins = api.require_twins()
         store = api.require_telemetry()
         if not twin_ids:
             raise BadRequest("telemetry needs at least one twin id", details={"twinIds": []})

@@ -3,15 +3,14 @@
 Each type wraps the domain value (``graph.Twin``, a DTMI) in a private field and resolves
 its other fields on demand, so a query pays only for what it selects. Fields that reach a
 backend check the caller's ``READ`` permission and go through the request's DataLoaders.
+Fields a list of twins asks once per twin are ``fast_field``s: the executor calls them
+itself (``api.fastpath``); they are written as any Strawberry field.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
-from functools import partial
 from typing import Any
 
 import strawberry
@@ -19,11 +18,10 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from api.context import RequestContext
-from api.execution import DIRECT
+from api.fastpath import fast_field
 from api.loaders import LatestKey, NeighborsKey, RelationshipsKey, SeriesKey
 from api.roles import ANONYMOUS, Permission, Unauthenticated
 from graph import Direction, Twin, TwinRelationship
-from graph.telemetry import Sample, TelemetryRef
 from ontology.errors import BadRequest, NotFound
 from ontology.labels import display_name
 from ontology.model import (
@@ -36,10 +34,10 @@ from ontology.model import (
     Relationship,
     Schema,
 )
+from telemetry.points import Sample
+from telemetry.refs import TelemetryRef
 
 Ctx = Info[RequestContext, None]
-type Answer[T] = T | Awaitable[T]
-"""A resolver's answer: at once when its data is loaded, else once it is."""
 START = "-1h"
 """``telemetry``'s default start."""
 FN = "mean"
@@ -64,32 +62,6 @@ def context(info: Ctx, permission: Permission = Permission.READ) -> RequestConte
     ctx.principal.require(permission)
     ctx.granted.add(permission)
     return ctx
-
-
-def then[S, R](found: Awaitable[S], convert: Callable[[S], R]) -> Answer[R]:
-    """``convert`` of what a DataLoader answers: at once when the answer is in, else when it comes.
-
-    An answer loaded beforehand (``api.prefetch``) spares graphql-core a coroutine and two
-    asyncio tasks per twin; an error the load ended with is raised here as it would be by
-    ``await``.
-    """
-    if isinstance(found, asyncio.Future) and found.done():
-        return convert(found.result())
-
-    async def later() -> R:
-        return convert(await found)
-
-    return later()
-
-
-def _latest_value(name: str, sample: Sample | None) -> LatestValue | None:
-    return None if sample is None else LatestValue(name=name, value=JSON(sample.value), time=sample.time)
-
-
-def _points(samples: list[Sample]) -> list[Sample]:
-    """The samples themselves: ``TelemetryPoint``'s fields are read by attribute, and a
-    ``Sample`` has both (``time``, ``value``), so 650 points of a 50-room answer need no copy."""
-    return samples
 
 
 @strawberry.enum(description="Which way relationships are followed from a twin.")
@@ -153,41 +125,31 @@ class RelationshipNode:
 class TwinNode:
     twin: strawberry.Private[Twin]
 
-    # DIRECT (api.execution): read by the executor itself, not through Strawberry's layers.
-    @strawberry.field(metadata={DIRECT: True})
+    @fast_field()
     def id(self) -> strawberry.ID:
         return strawberry.ID(self.twin.id)
 
-    @strawberry.field(
-        metadata={DIRECT: True}, description="The model (DTDL Interface) the twin instantiates."
-    )
+    @fast_field(description="The model (DTDL Interface) the twin instantiates.")
     def model(self) -> ModelNode:
         return ModelNode(dtmi=self.twin.model)
 
-    @strawberry.field(
-        metadata={DIRECT: True}, description="Changes on every write; pass it as ifMatch to updateTwin."
-    )
+    @fast_field(description="Changes on every write; pass it as ifMatch to updateTwin.")
     def etag(self) -> str:
         return self.twin.etag
 
-    @strawberry.field(metadata={DIRECT: True}, description="UTC ISO 8601; null for twins of a subgraph.")
+    @fast_field(description="UTC ISO 8601; null for twins of a subgraph.")
     def created_at(self) -> str | None:
         return self.twin.created_at or None
 
-    @strawberry.field(
-        metadata={DIRECT: True}, description="UTC ISO 8601 of the last change; null for twins of a subgraph."
-    )
+    @fast_field(description="UTC ISO 8601 of the last change; null for twins of a subgraph.")
     def updated_at(self) -> str | None:
         return self.twin.updated_at or None
 
-    @strawberry.field(metadata={DIRECT: True}, description="The DTDL property document.")
+    @fast_field(description="The DTDL property document.")
     def properties(self) -> JSON:
         return JSON(self.twin.properties)
 
-    @strawberry.field(
-        metadata={DIRECT: True},
-        description="One property by name, or a field of one by path (location.lat); null if unset.",
-    )
+    @fast_field(description="One property by name, or a field of one by path (location.lat); null if unset.")
     def property(self, name: str) -> JSON | None:
         value: Any = self.twin.properties
         for segment in name.split("."):
@@ -217,7 +179,7 @@ class TwinNode:
         depth: int = 1,
     ) -> list[TwinNode]:
         ctx = context(info)
-        ctx.api.require_graph()
+        ctx.api.require_graph()  # BACKEND_UNAVAILABLE before a key is made
         key = NeighborsKey(self.twin.id, relationship or None, direction.graph, depth)
         return [TwinNode(twin=twin) for twin in await ctx.loaders.neighbors.load(key)]
 
@@ -226,23 +188,17 @@ class TwinNode:
         context(info)
         return TelemetryReference.of(self.twin.telemetry)
 
-    # Plain functions returning an awaitable, not coroutines: when ``prefetch`` has loaded
-    # their answers, they complete at once (see ``then``).
-    @strawberry.field(
-        graphql_type=LatestValue | None,
-        metadata={DIRECT: True},
-        description="The newest value of telemetry field name; null when none was received.",
-    )
-    def latest(self, info: Ctx, name: str) -> Answer[LatestValue | None]:
+    @fast_field(description="The newest value of telemetry field name; null when none was received.")
+    async def latest(self, info: Ctx, name: str) -> LatestValue | None:
         ctx = context(info)
-        return then(ctx.loaders.latest.load(self.latest_key(ctx, name)), partial(_latest_value, name))
+        sample = await ctx.loaders.latest.load(self.latest_key(ctx, name))
+        return None if sample is None else LatestValue(name=name, value=JSON(sample.value), time=sample.time)
 
-    @strawberry.field(
+    @fast_field(
         graphql_type=list[TelemetryPoint],
-        metadata={DIRECT: True},
         description="Points of telemetry field name in [start, stop); with every, one fn per window.",
     )
-    def telemetry(
+    async def telemetry(
         self,
         info: Ctx,
         name: str,
@@ -250,10 +206,11 @@ class TwinNode:
         stop: str | None = None,
         every: str | None = None,
         fn: str = FN,
-    ) -> Answer[list[Sample]]:
+    ) -> list[Sample]:
+        # The samples themselves: a TelemetryPoint's fields are read by attribute, and a
+        # Sample has both (time, value), so 650 points of a 50-room answer need no copy.
         ctx = context(info)
-        key = self.series_key(ctx, name, start, stop, every, fn)
-        return then(ctx.loaders.series.load(key), _points)
+        return await ctx.loaders.series.load(self.series_key(ctx, name, start, stop, every, fn))
 
     def latest_key(self, ctx: RequestContext, name: str) -> LatestKey:
         """What ``latest(name)`` of this twin loads; ``BadRequest`` for a name it has no telemetry of.
@@ -325,8 +282,7 @@ class ModelNode:
 
     @strawberry.field(description="True once no new twin may use it (its twins keep it).")
     def decommissioned(self, info: Ctx) -> bool:
-        _, registry, _ = context(info).api.require_graph()
-        return registry.resolve(self.dtmi).decommissioned
+        return context(info).api.require_registry().resolve(self.dtmi).decommissioned
 
     @strawberry.field(
         description="The DTDL document as uploaded; null for an Interface defined inside another."
@@ -340,8 +296,7 @@ class ModelNode:
         return await context(info).loaders.twin_count.load(self.dtmi)
 
     def _interface(self, info: Ctx) -> Interface:
-        _, registry, _ = context(info).api.require_graph()
-        found = registry.models.get(self.dtmi)
+        found = context(info).api.require_registry().models.get(self.dtmi)
         if found is None:
             raise NotFound(f"model {self.dtmi} does not exist", details={"dtmi": self.dtmi})
         return found

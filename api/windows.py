@@ -12,8 +12,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from graph.errors import LimitExceeded
-from graph.telemetry import Aggregate
 from ontology.errors import BadRequest
+from telemetry.points import Aggregate
 
 MAX_POINTS = 10_000
 """The most windows one ``telemetry`` field may ask for: ``(stop - start) / every``."""

@@ -93,8 +93,8 @@ def room_ids(rooms: int) -> list[str]:
 def load_data(graph: Any, telemetry: Any, rooms: int) -> list[str]:
     """The demo plus ``rooms`` rooms (area 15-64 m2) and their temperature history; every room id."""
     from api.context import twin_context
-    from graph.telemetry import TelemetryPoint
     from kgtwin.demo import demo_elements, load_demo
+    from telemetry.points import TelemetryPoint
 
     load_demo(graph)
     context = twin_context("bench", graph)
@@ -384,7 +384,7 @@ def drive(
 def embedded(folder: Path, rooms: int) -> Iterator[tuple[str, dict[str, str], list[str]]]:
     """FalkorDB and DuckDB files written here, then handed to ``kgtwin serve`` (they lock them)."""
     from graph.falkordb import FalkorGraphStore
-    from ingest.duckdb import DuckDbTelemetryStore
+    from telemetry.duckdb import DuckDbTelemetryStore
 
     graph = FalkorGraphStore(folder / "graph")
     telemetry = DuckDbTelemetryStore(folder / "telemetry.duckdb")
@@ -404,7 +404,7 @@ def embedded(folder: Path, rooms: int) -> Iterator[tuple[str, dict[str, str], li
 def servers(folder: Path, rooms: int) -> Iterator[tuple[str, dict[str, str], list[str]]]:
     """The test servers' Neo4j and InfluxDB (tests/servers), for ``kgtwin api``."""
     from graph.neo4j import Neo4jGraphStore
-    from ingest.influx import InfluxTelemetryStore
+    from telemetry.influx import InfluxTelemetryStore
     from tests.servers.influxdb_server import start_influxdb
     from tests.servers.neo4j_server import start_neo4j
 

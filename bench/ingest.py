@@ -565,10 +565,10 @@ def records(log: Path) -> list[dict[str, Any]]:
 
 def count_stored(kind: str, influx: Any, duck: Path, devices: int, since: float) -> int:
     """Distinct points of ``v0`` over all devices since ``since`` (epoch s), as a query sees them."""
-    from graph.telemetry import TelemetryRef
-    from ingest.duckdb import DuckDbTelemetryStore
-    from ingest.influx import InfluxTelemetryStore
-    from ingest.store import TelemetryStore
+    from telemetry.duckdb import DuckDbTelemetryStore
+    from telemetry.influx import InfluxTelemetryStore
+    from telemetry.refs import TelemetryRef
+    from telemetry.store import TelemetryStore
 
     store: TelemetryStore
     if kind == "influx":

@@ -33,10 +33,11 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from graph.telemetry import Aggregate, TelemetryPoint, TelemetryRef
-from ingest.duckdb import DuckDbTelemetryStore
-from ingest.influx import InfluxTelemetryStore
-from ingest.store import TelemetryStore
+from telemetry.duckdb import DuckDbTelemetryStore
+from telemetry.influx import InfluxTelemetryStore
+from telemetry.points import Aggregate, TelemetryPoint
+from telemetry.refs import TelemetryRef
+from telemetry.store import TelemetryStore
 
 FIELDS = tuple(f"v{i}" for i in range(10))
 BUCKET = "telemetry"
@@ -131,7 +132,8 @@ def duckdb_store() -> Iterator[TelemetryStore]:
 @contextmanager
 def influx_store() -> Iterator[TelemetryStore]:
     if url := os.environ.get("KGTWIN_BENCH_INFLUX_URL"):
-        from kgtwin.urls import InfluxUrl, parse_telemetry_url
+        from kgtwin.backends import parse_telemetry_url
+        from kgtwin.urls import InfluxUrl
 
         parsed = parse_telemetry_url(url)
         assert isinstance(parsed, InfluxUrl)

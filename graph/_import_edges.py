@@ -29,9 +29,10 @@ from graph._import_events import BatchOutbox
 from graph._rows import map_literal, positional
 from graph.bulk import BulkIssue
 from graph.cypher import MAX_ROWS, identifier
-from graph.events import EventBus, utc_now
+from graph.events import EventBus
 from graph.physical import DOCUMENT
 from graph.store import GraphStore, Statement
+from graph.times import utc_now
 
 # Relationships are kept by (source, id): the edges of a batch's ids, one read per batch.
 # ``$groups`` rows are ``[source, [ids]]``: lists travel fastest (graph._rows).

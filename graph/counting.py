@@ -1,4 +1,4 @@
-"""Counting the twins a search matches, in one read, without reading them.
+"""Counting twins in one read, without reading them: those a search matches, those of each model.
 
 ``count_twins`` answers how many twins ``find_twins`` would page through for the same
 model and filter: the same label (subtypes included) and the same translation of the
@@ -10,6 +10,7 @@ of a hundred pages of 1,000.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from graph.search import Filter, filter_condition, model_label
@@ -31,3 +32,14 @@ def count_twins(store: GraphStore, models: ModelSet, model: str, where: Filter |
     label = model_label(models, model)
     rows = store.query_rows(f"MATCH (t:{label}){condition} RETURN count(t) AS twins", params)
     return int(rows[0][0]) if rows else 0
+
+
+_BY_MODEL = "MATCH (t:Twin) WHERE t.model IN $models RETURN t.model AS model, count(t) AS twins"
+
+
+def count_by_model(store: GraphStore, models: Sequence[str]) -> dict[str, int]:
+    """How many twins have exactly each model of ``models`` (subtypes not included), in one read."""
+    counts = dict.fromkeys(models, 0)
+    for model, n in store.query_rows(_BY_MODEL, {"models": list(counts)}):
+        counts[str(model)] = int(n)
+    return counts

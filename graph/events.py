@@ -23,10 +23,11 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from types import TracebackType
 from typing import Any
+
+from graph.times import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -239,8 +240,3 @@ def document_patch(
 def _escape(key: str) -> str:
     # RFC 6901 §3: "~" is written "~0" and "/" is written "~1".
     return key.replace("~", "~0").replace("/", "~1")
-
-
-def utc_now() -> str:
-    """UTC time in ISO 8601 with milliseconds and ``Z``, as twins' timestamps are written."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -14,17 +14,12 @@ from graph.cypher import MAX_ROWS
 from graph.model_store import GraphModelStore
 from graph.physical import decode
 from graph.store import GraphStore
-from graph.telemetry import (
-    TELEMETRY_COLUMN,
-    TWIN_TAG,
-    TelemetryRef,
-    default_ref,
-    ref_from_node,
-    telemetry_column,
-)
+from graph.telemetry import TELEMETRY_COLUMN, ref_from_node, telemetry_column
 from ontology.errors import KgtwinError
 from ontology.model import ModelSet
+from ontology.policy import DEFAULT_POLICY, DtdlPolicy
 from ontology.registry import ModelRegistry
+from telemetry.refs import TWIN_TAG, TelemetryRef, default_ref
 
 DEFAULT_PAGE = 1000
 
@@ -45,9 +40,16 @@ Progress = Callable[[int], None]
 
 
 def export_bulk(
-    store: GraphStore, out: IO[str], *, page_size: int = DEFAULT_PAGE, progress: Progress | None = None
+    store: GraphStore,
+    out: IO[str],
+    *,
+    page_size: int = DEFAULT_PAGE,
+    progress: Progress | None = None,
+    policy: DtdlPolicy = DEFAULT_POLICY,
 ) -> int:
     """Write every model, twin and relationship as a bulk file; answers the lines written.
+
+    The stored models are read with the service's DTDL ``policy``, as they were accepted.
 
     Twins are read in pages of ``page_size`` by id (a cursor, not SKIP), and the
     relationships of each page of sources with one read, so memory stays constant.
@@ -64,7 +66,7 @@ def export_bulk(
 
     model_store = GraphModelStore(store)
     models = (dict(m.document) for m in model_store.list())
-    ontology = ModelRegistry(model_store).models
+    ontology = ModelRegistry(model_store, policy=policy).models
     return write_bulk(
         out,
         counted(models),
@@ -76,14 +78,14 @@ def export_bulk(
 def _pages(store: GraphStore, page_size: int) -> Iterator[list[list[Any]]]:
     """The twins in pages of ``page_size``, by id: each page asks for what sorts after the last id.
 
-    Neo4j reads a page off its ordered ``Twin.id`` index. FalkorDB's range index is not
-    ordered: it finds every twin after the cursor and sorts them all for one page, so the
-    export of N twins would cost N²/page. There the ids are first cut into windows of about
-    a page (one scan that samples one twin in ``page_size`` by internal id), and pages are
-    read window by window, each sorting only its window.
+    An engine with an ordered index (Neo4j) reads a page off ``Twin.id``'s. FalkorDB's range
+    index is not ordered: it finds every twin after the cursor and sorts them all for one
+    page, so the export of N twins would cost N²/page. There the ids are first cut into
+    windows of about a page (one scan that samples one twin in ``page_size`` by internal id),
+    and pages are read window by window, each sorting only its window.
     """
     ends: list[Any] = [None]
-    if store.backend == "falkordb":
+    if not store.capabilities.ordered_index:
         sample = store.query_rows(_WINDOW_ENDS, {"k": page_size})
         ends = [*sorted(str(row[0]) for row in sample), None]
     after = ""

@@ -36,7 +36,7 @@ from graph.cypher import (
     render_rows,
 )
 from graph.errors import CypherWriteRefused, QueryTimeout
-from graph.store import CypherResult, Statement
+from graph.store import CypherResult, GraphCapabilities, Statement
 from ontology.errors import BackendUnavailable, BadRequest, Conflict
 
 DB_FILE = "falkordb.rdb"
@@ -53,6 +53,7 @@ class FalkorGraphStore:
     """The twin graph in an embedded FalkorDB (one named graph in one data folder)."""
 
     backend = "falkordb"
+    capabilities = GraphCapabilities()
 
     def __init__(self, data_dir: Path, graph: str = "kgtwin") -> None:
         try:

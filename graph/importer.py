@@ -30,7 +30,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from graph._import_checks import RelationshipChecks, refuse_all, reserved
 from graph._import_edges import EdgeBatchWriter
@@ -43,13 +42,16 @@ from graph.model_store import GraphModelStore
 from graph.physical import SYSTEM_KEYS
 from graph.relabel import relabel_twins
 from graph.store import GraphStore
-from graph.telemetry import DefaultRefs, TelemetryRef, ref_problems, ref_properties
+from graph.telemetry import DefaultRefs, ref_problems, ref_properties
+from graph.times import utc_now
 from ontology.errors import Conflict, KgtwinError
 from ontology.instances import validator_for
 from ontology.labels import LabelIndex, label_index
 from ontology.model import ModelSet
 from ontology.parser import parse
+from ontology.policy import DEFAULT_POLICY, DtdlPolicy
 from ontology.registry import ModelRegistry
+from telemetry.refs import TelemetryRef
 
 DEFAULT_BATCH = 5000
 MAX_ISSUES = 1000
@@ -100,15 +102,18 @@ def import_bulk(
     batch_size: int = DEFAULT_BATCH,
     progress: Progress | None = None,
     events: EventBus | None = None,
+    policy: DtdlPolicy = DEFAULT_POLICY,
 ) -> ImportReport:
     """Import a bulk file read from ``stream``; ``progress`` is told the bytes read so far.
+
+    Models are read with the service's DTDL ``policy``, as the model registry reads them.
 
     With ``events``, the models uploaded and the twins and relationships written are
     announced there as ``TwinGraph`` announces them, each batch once its statements returned.
     """
     store.ensure_schema()
     with _no_cycle_collection(), write_pipeline() as pipeline:
-        job = _Import(store, dry_run, max(1, batch_size), events, pipeline)
+        job = _Import(store, dry_run, max(1, batch_size), events, pipeline, policy)
         for line in read_bulk(stream):
             if progress is not None:
                 progress(line.offset)
@@ -155,8 +160,10 @@ class _Import:
         batch_size: int,
         events: EventBus | None,
         pipeline: WritePipeline,
+        policy: DtdlPolicy,
     ) -> None:
         self.store = store
+        self.policy = policy
         self.pipeline = pipeline
         self.dry_run = dry_run
         self.batch_size = batch_size
@@ -172,7 +179,7 @@ class _Import:
         self.memo: dict[str, str] = {}
         # A fresh import: the graph held no twin at the start, so one not in ``memo`` is absent.
         self.fresh = not store.read(_ANY_TWIN).rows
-        self.now = _now()
+        self.now = utc_now()
         self.checks: RelationshipChecks | None = None
         self.edges = EdgeBatchWriter(store, events, self.report.refuse, self._models_of, fresh=self.fresh)
         self.default_refs: DefaultRefs | None = None
@@ -188,7 +195,7 @@ class _Import:
 
     def _load_models(self) -> ModelSet:
         model_store = GraphModelStore(self.store, events=None if self.dry_run else self.events)
-        registry = self.registry = ModelRegistry(model_store)
+        registry = self.registry = ModelRegistry(model_store, policy=self.policy)
         new: list[BulkLine] = []
         for line in self.model_lines:
             dtmi = line.value["@id"]
@@ -203,7 +210,7 @@ class _Import:
         documents = [line.value for line in new]
         try:
             if self.dry_run:
-                models = registry.models.merged(parse(documents, known=registry.models))
+                models = registry.models.merged(parse(documents, known=registry.models, policy=self.policy))
             else:
                 before = registry.models
                 registry.upload(documents)
@@ -363,7 +370,3 @@ def _collect_young() -> None:
     """Free the reference cycles earlier batches' statements left (see :func:`_no_cycle_collection`)."""
     if not gc.isenabled() and next(_batches) % COLLECT_EVERY == 0:
         gc.collect(1)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

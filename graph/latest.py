@@ -14,11 +14,11 @@ the time-series store (``api.loaders``).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 
 from graph.store import GraphStore
-from graph.telemetry import FieldValue
+from graph.times import utc_text_ns
+from telemetry.points import FieldValue
 
 LATEST_PREFIX = "_latest."
 LATEST_AT_PREFIX = "_latestAt."
@@ -44,15 +44,9 @@ def latest_properties(
     for name, time_ns in times.items():
         stamp = stamps.get(time_ns)
         if stamp is None:
-            stamp = stamps[time_ns] = iso_utc(time_ns)
+            stamp = stamps[time_ns] = utc_text_ns(time_ns)
         props[LATEST_AT_PREFIX + name] = stamp
     return props
-
-
-def iso_utc(time_ns: int) -> str:
-    """``2026-11-25T06:12:00.123Z``: the text form of times on nodes (sorts as text)."""
-    seconds, ns = divmod(time_ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ns // 1_000_000:03d}Z"
 
 
 Latest = Mapping[str, tuple[Mapping[str, FieldValue], Mapping[str, int]]]

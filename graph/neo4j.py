@@ -36,7 +36,7 @@ from graph.cypher import (
     render_rows,
 )
 from graph.errors import CypherWriteRefused, QueryTimeout
-from graph.store import CypherResult, Statement
+from graph.store import CypherResult, GraphCapabilities, Statement
 from ontology.errors import BackendUnavailable, BadRequest, Conflict
 
 _ACCESS_MODE = "Neo.ClientError.Statement.AccessMode"
@@ -58,6 +58,7 @@ class Neo4jGraphStore:
     """The twin graph in a Neo4j 5 server, reached over Bolt."""
 
     backend = "neo4j"
+    capabilities = GraphCapabilities(ordered_index=True, index_if_not_exists=True)
 
     def __init__(
         self, uri: str, user: str | None = None, password: str | None = None, database: str | None = None

@@ -1,8 +1,9 @@
-"""Walking the twin graph from a twin: its neighbours and its containment tree.
+"""Walking the twin graph from twins: their neighbours, their relationships, a containment tree.
 
-Both answer in a few reads (one per depth level, ``graph._traversal``), whatever the
-number of twins reached. Relationship names are checked as Cypher identifiers before they
-reach the query text; twin ids travel as parameters.
+Each answers in a few reads (one per depth level, ``graph._traversal``), whatever the
+number of twins reached; the ``_of_each`` forms answer many twins from one walk, as a
+page of twins that each ask for their neighbours needs. Relationship names are checked as
+Cypher identifiers before they reach the query text; twin ids travel as parameters.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from graph._traversal import DEFAULT_MAX_TWINS, Direction, Move, walk
+from graph._traversal import DEFAULT_MAX_TWINS, Direction, Move, Walk, walk
 from graph._version import current as current_version
 from graph.cypher import MAX_ROWS
+from graph.errors import LimitExceeded
 from graph.store import GraphStore
-from graph.twin import Twin
-from ontology.errors import BadRequest
+from graph.subgraph import SubgraphSpec, select_subgraph, subgraph_relationships
+from graph.twin import Twin, TwinRelationship
+from ontology.errors import BadRequest, KgtwinError
 from ontology.labels import label_index
 from ontology.model import ModelSet
 
@@ -97,6 +100,87 @@ def neighbours(
         ),
         key=lambda n: (n.depth, n.twin.id),
     )
+
+
+def neighbours_of_each(
+    store: GraphStore, roots: Sequence[str], name: str | None, direction: Direction, depth: int
+) -> dict[str, list[Twin] | KgtwinError]:
+    """:func:`neighbours` of every root (by one relationship name, or any), from one walk of them all.
+
+    The walk from all roots reaches every twin within ``depth`` of any root and records
+    every relationship out of each twin it expands, so it holds each root's own
+    breadth-first walk: replayed per root, it gives the same twins at the same depths as
+    a walk from that root alone, one read per level for all of them. Errors are answers
+    too, per root: a root that does not exist (deleted meanwhile), a bad name or depth,
+    more neighbours than one walk allows.
+    """
+    roots = list(dict.fromkeys(roots))
+    names = (name,) if name else ()
+    try:
+        met = walk(store, roots, [Move(names, direction)], depth, edges=True, max_twins=MAX_ROWS)
+    except KgtwinError as exc:
+        if len(roots) == 1:
+            return {roots[0]: exc}
+        # A missing root, or a shared walk past the row cap: each root on its own.
+        return {root: _alone(store, root, names, direction, depth) for root in roots}
+    after: dict[str, list[str]] = {}
+    for source, target, _ in met.edges:
+        if direction != Direction.IN:
+            after.setdefault(source, []).append(target)
+        if direction != Direction.OUT:
+            after.setdefault(target, []).append(source)
+    return {root: _replay(met, after, root, depth) for root in roots}
+
+
+def _alone(
+    store: GraphStore, root: str, names: tuple[str, ...], direction: Direction, depth: int
+) -> list[Twin] | KgtwinError:
+    try:
+        found = neighbours(store, root, relationships=names, direction=direction, max_depth=depth)
+    except KgtwinError as exc:
+        return exc
+    return [n.twin for n in found]
+
+
+def _replay(met: Walk, after: dict[str, list[str]], root: str, depth: int) -> list[Twin] | KgtwinError:
+    """The breadth-first walk from ``root`` alone, over what the shared walk met."""
+    seen = {root: 0}
+    frontier = [root]
+    for level in range(1, depth + 1):
+        reached = [n for at in frontier for n in after.get(at, ()) if n not in seen]
+        for twin_id in reached:
+            seen.setdefault(twin_id, level)
+        frontier = list(dict.fromkeys(reached))
+    del seen[root]
+    if len(seen) > DEFAULT_MAX_TWINS:
+        return LimitExceeded("twins in the walk", DEFAULT_MAX_TWINS)
+    ordered = sorted(seen, key=lambda twin_id: (seen[twin_id], twin_id))
+    return [Twin.from_node(met.nodes[twin_id]) for twin_id in ordered]
+
+
+def relationships_of_each(
+    store: GraphStore, models: ModelSet, twin_ids: Sequence[str], name: str | None, direction: Direction
+) -> dict[str, list[TwinRelationship]]:
+    """The relationships named ``name`` (any when None) of each twin, in ``direction``, from one walk.
+
+    Each twin's are in ``TwinGraph``'s order: outgoing by id, then incoming by source and id.
+    ``NotFound`` when a twin does not exist.
+    """
+    ids = tuple(dict.fromkeys(twin_ids))
+    spec = SubgraphSpec(
+        roots=ids, relationships=(name,) if name is not None else (), direction=direction, max_depth=1
+    )
+    sub = select_subgraph(store, models, spec, max_twins=MAX_ROWS)
+    by_end: dict[tuple[str, Direction], list[TwinRelationship]] = {}
+    for rel in subgraph_relationships(sub):
+        by_end.setdefault((rel.source, Direction.OUT), []).append(rel)
+        by_end.setdefault((rel.target, Direction.IN), []).append(rel)
+    ends = (Direction.OUT, Direction.IN) if direction == Direction.BOTH else (direction,)
+    found: dict[str, list[TwinRelationship]] = {}
+    for twin_id in ids:
+        rels = {(r.source, r.id): r for end in ends for r in by_end.get((twin_id, end), [])}
+        found[twin_id] = sorted(rels.values(), key=lambda r: (r.source != twin_id, r.source, r.id))
+    return found
 
 
 def containment_tree(

@@ -17,12 +17,15 @@ fixes those twins too, since it only looks at what the twins should carry.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from graph._version import bump
 from graph.cypher import identifier
 from graph.store import GraphStore
 from ontology.labels import label_index
 from ontology.model import ModelSet
+from ontology.model_store import StoredModel
+from ontology.registry import ModelRegistry
 
 _RELABEL = """
 MATCH (t:Twin:{old}) WHERE t.model = $model
@@ -67,6 +70,19 @@ def relabel_twins(store: GraphStore, before: ModelSet, after: ModelSet) -> list[
     if any(change.twins for change in done):
         bump(store)
     return done
+
+
+def upload_models(store: GraphStore, registry: ModelRegistry, documents: list[Any]) -> list[StoredModel]:
+    """Register ``documents`` (all or nothing), then relabel twins whose labels they changed.
+
+    A new model can lengthen the labels of registered ones (``Room`` becomes ``core_Room``
+    once a second ``Room`` arrives, ontology.labels); the twins already carrying the old
+    labels are rewritten so that analysts' Cypher keeps matching them.
+    """
+    before = registry.models
+    stored = registry.upload(documents)
+    relabel_twins(store, before, registry.models)
+    return stored
 
 
 def _labels(labels: tuple[str, ...]) -> str:

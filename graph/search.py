@@ -13,14 +13,12 @@ pages do not shift the rest. Twins without the sort property come last, in eithe
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from graph._traversal import TWIN_KEYS, twin_columns
+from graph.cursors import decode_cursor, encode_cursor
 from graph.cypher import identifier
 from graph.store import GraphStore
 from graph.twin import Twin
@@ -91,11 +89,32 @@ Filter = Condition | AllOf | AnyOf
 
 @dataclass(frozen=True)
 class TwinPage:
-    """One page of twins; pass ``end_cursor`` as ``after`` for the next one while ``has_next``."""
+    """One page of twins; pass ``end_cursor`` as ``after`` for the next one while ``has_next``.
+
+    Each twin has a cursor of its own (:meth:`cursor`): passed as ``after``, it resumes
+    right after that twin (a Relay edge's cursor). They are made when asked for.
+    """
 
     twins: list[Twin]
-    end_cursor: str | None
     has_next: bool
+    sort_keys: list[Any] = field(default_factory=list)
+    """Each twin's value of the sort property (None where it has none)."""
+    order_by: str = "id"
+    descending: bool = False
+
+    def cursor(self, index: int) -> str:
+        """The cursor that resumes after ``twins[index]``."""
+        return encode_cursor([self.sort_keys[index], self.twins[index].id, self.order_by, self.descending])
+
+    @property
+    def cursors(self) -> list[str]:
+        """Each twin's cursor, in page order."""
+        return [self.cursor(i) for i in range(len(self.twins))]
+
+    @property
+    def end_cursor(self) -> str | None:
+        """The cursor of the page's last twin (None for an empty page)."""
+        return self.cursor(len(self.twins) - 1) if self.twins else None
 
 
 def find_twins(
@@ -127,11 +146,12 @@ def find_twins(
     key = f"t.{sort_key}"
     before = "<" if descending else ">"
     order = " DESC" if descending else ""
-    if order_by == "id" and store.backend == "neo4j":
-        # Every twin has an id (the unique Twin.id index): a range on it lets Neo4j read the
-        # index in order and stop after ``first`` matches instead of sorting every twin of
-        # the model (no id is empty, so ``> ''`` keeps them all). FalkorDB's range index is
-        # not ordered: there the range would scan every twin, so the label scan stays.
+    if order_by == "id" and store.capabilities.ordered_index:
+        # Every twin has an id (the unique Twin.id index): a range on it lets an engine that
+        # reads its index in order (Neo4j) stop after ``first`` matches instead of sorting
+        # every twin of the model (no id is empty, so ``> ''`` keeps them all). FalkorDB's
+        # range index is not ordered: there the range would scan every twin, so the label
+        # scan stays.
         if after is not None:
             params["lastId"] = _decode_cursor(after, order_by, descending)[1]
             clauses.append(f"t.id {before} $lastId")
@@ -162,8 +182,9 @@ def find_twins(
     )
     rows = store.query_rows(query, params)
     page = rows[:first]
-    cursor = _encode_cursor(page[-1][-1], str(page[-1][0]), order_by, descending) if page else None
-    return TwinPage([_twin(row) for row in page], cursor, len(rows) > first)
+    return TwinPage(
+        [_twin(row) for row in page], len(rows) > first, [row[-1] for row in page], order_by, descending
+    )
 
 
 # The last telemetry values ingest copied onto the node (``graph.latest``), as [key, value]
@@ -275,16 +296,11 @@ def _property(models: ModelSet, model: str, path: str) -> tuple[str, Schema]:
     return f"`{path}`", schema
 
 
-def _encode_cursor(key: Any, twin_id: str, order_by: str, descending: bool) -> str:
-    text = json.dumps([key, twin_id, order_by, descending], separators=(",", ":"))
-    return base64.urlsafe_b64encode(text.encode()).decode()
-
-
 def _decode_cursor(cursor: str, order_by: str, descending: bool) -> tuple[Any, str]:
-    try:
-        key, twin_id, sort, desc = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError, binascii.Error):
-        raise BadRequest("the cursor is not one this query returned", details={"after": cursor}) from None
+    parts = decode_cursor(cursor, 4)
+    if parts is None:
+        raise BadRequest("the cursor is not one this query returned", details={"after": cursor})
+    key, twin_id, sort, desc = parts
     if (sort, desc) != (order_by, descending) or not isinstance(twin_id, str):
         raise BadRequest("the cursor belongs to another sort order", details={"after": cursor})
     return key, twin_id

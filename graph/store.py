@@ -46,12 +46,34 @@ class Statement:
     text: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class GraphCapabilities:
+    """What an engine does beyond the openCypher every engine runs, for code that chooses how to ask.
+
+    Domain code reads these flags, never the engine's name, as rdflib's stores declare
+    ``context_aware``: a new engine says what it can, and every query picks its form.
+    """
+
+    ordered_index: bool = False
+    """A range over an index (``WHERE t.id > $after ORDER BY t.id LIMIT n``) is read in index
+    order and stops after ``n`` rows (Neo4j); otherwise the engine finds every match and sorts
+    (FalkorDB), and a query is better cut into windows or started from a label scan."""
+    index_if_not_exists: bool = False
+    """``CREATE INDEX name IF NOT EXISTS FOR ...`` is understood (Neo4j); otherwise creating an
+    index that exists is an error to expect (FalkorDB: "already indexed")."""
+
+
 class GraphStore(Protocol):
     """A twin graph engine that runs openCypher."""
 
     @property
     def backend(self) -> str:
         """A short name for logs and health checks, such as ``falkordb`` or ``neo4j``."""
+        ...
+
+    @property
+    def capabilities(self) -> GraphCapabilities:
+        """What this engine does beyond plain openCypher (:class:`GraphCapabilities`)."""
         ...
 
     def ping(self) -> None:

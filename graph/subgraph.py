@@ -41,9 +41,11 @@ from graph.errors import LimitExceeded
 from graph.physical import DOCUMENT, decode
 from graph.store import GraphStore
 from graph.telemetry import ref_from_node
+from graph.twin import Twin, TwinRelationship
 from ontology.errors import BadRequest
 from ontology.labels import label_index
 from ontology.model import ModelSet
+from telemetry.refs import TelemetryRef, default_ref
 
 MODEL = "$model"
 ETAG = "$etag"
@@ -168,3 +170,29 @@ def _graph(nodes: Iterable[Mapping[str, Any]], edges: Iterable[Edge]) -> nx.Mult
             edge.source, edge.target, key=edge.id, **edge.properties, **{RELATIONSHIP_NAME: edge.name}
         )
     return graph
+
+
+def subgraph_twins(graph: nx.MultiDiGraph, models: ModelSet) -> list[Twin]:
+    """The twins of a selected subgraph, in its node order.
+
+    Their nodes carry the telemetry reference but no timestamps: ``created_at`` and
+    ``updated_at`` are empty.
+    """
+    found: list[Twin] = []
+    for twin_id, data in graph.nodes(data=True):
+        attrs = dict(data)
+        model, etag = str(attrs.pop(MODEL)), str(attrs.pop(ETAG))
+        stored = attrs.pop(TELEMETRY, None)
+        ref = TelemetryRef.from_dict(stored) if stored is not None else default_ref(models, model, twin_id)
+        found.append(Twin(twin_id, model, etag, "", "", ref, attrs))
+    return found
+
+
+def subgraph_relationships(graph: nx.MultiDiGraph) -> list[TwinRelationship]:
+    """The relationships of a selected subgraph, in its edge order."""
+    found: list[TwinRelationship] = []
+    for source, target, key, data in graph.edges(keys=True, data=True):
+        attrs = dict(data)
+        name = str(attrs.pop(RELATIONSHIP_NAME))
+        found.append(TwinRelationship(str(key), name, source, target, attrs))
+    return found

@@ -1,126 +1,22 @@
-"""Telemetry references: where a twin's time series live, carried by the twin's node.
+"""How a twin's telemetry reference is stored on its node, and read back.
 
-The graph never holds raw points. Each twin node carries a ``TelemetryRef`` naming the
-series in the time-series store: a bucket, a measurement, a tag set (always ``twin_id``)
-and the fields (the Telemetry names of the twin's model). The default reference is
-derived from the model; a twin may override it to point at series that another system
-already writes (an existing InfluxDB measurement with its own tags). The API and the
-simulations read telemetry only through this reference.
-
-The value types of telemetry (``TelemetryPoint``, ``Sample``, ``Aggregate``) live here too,
-below both the ingest path that writes points and the simulations that read them.
+The reference itself (``telemetry.TelemetryRef``: bucket, measurement, tags, fields) is
+the telemetry package's; the graph keeps it on the twin's node as JSON text beside one
+key per part for analysts' Cypher (docs/graph-model.md). ``telemetry_targets`` reads the
+references of many twins at once for the ingest path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from graph.store import GraphStore
-from ontology import ModelSet, Telemetry
-from ontology.dtmi import short_name
-
-DEFAULT_BUCKET = "telemetry"
-TWIN_TAG = "twin_id"
-
-
-@dataclass(frozen=True)
-class TelemetryRef:
-    """One twin's series: ``measurement`` in ``bucket``, selected by ``tags``, holding ``fields``."""
-
-    bucket: str
-    measurement: str
-    tags: Mapping[str, str] = field(default_factory=dict)
-    fields: tuple[str, ...] = ()
-
-    @property
-    def twin_id(self) -> str:
-        """The twin whose series these are (the ``twin_id`` tag)."""
-        return self.tags[TWIN_TAG]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The reference as JSON (API responses, bulk files)."""
-        return {
-            "bucket": self.bucket,
-            "measurement": self.measurement,
-            "tags": dict(sorted(self.tags.items())),
-            "fields": list(self.fields),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TelemetryRef:
-        """The reference from its JSON form; the caller has checked the shape."""
-        return cls(
-            bucket=str(data["bucket"]),
-            measurement=str(data["measurement"]),
-            tags={str(k): str(v) for k, v in dict(data.get("tags") or {}).items()},
-            fields=tuple(str(f) for f in data.get("fields") or ()),
-        )
-
-
-def telemetry_fields(models: ModelSet, model: str) -> tuple[str, ...]:
-    """The Telemetry names of ``model`` (inherited ones included), sorted."""
-    interface = models.get(model)
-    if interface is None:
-        return ()
-    return tuple(sorted(n for n, c in interface.contents.items() if isinstance(c, Telemetry)))
-
-
-def default_ref(models: ModelSet, model: str, twin_id: str, *, bucket: str = DEFAULT_BUCKET) -> TelemetryRef:
-    """The reference a twin of ``model`` gets unless it names its own.
-
-    The measurement is the model's short name (``Room`` for ``dtmi:kgtwin:space:Room;1``),
-    so that one measurement holds the series of one kind of asset and a query for all
-    rooms of a floor stays within it.
-    """
-    return TelemetryRef(
-        bucket=bucket,
-        measurement=short_name(model),
-        tags={TWIN_TAG: twin_id},
-        fields=telemetry_fields(models, model),
-    )
-
-
-FieldValue = float | int | bool | str
-
-
-@dataclass(frozen=True, slots=True)
-class TelemetryPoint:
-    """Values of several fields of one series observed at one instant.
-
-    ``time_ns`` is nanoseconds since the Unix epoch (UTC). ``tags`` must include
-    ``twin_id``; its items are the series key together with ``bucket`` and ``measurement``.
-    """
-
-    bucket: str
-    measurement: str
-    tags: Mapping[str, str]
-    fields: Mapping[str, FieldValue]
-    time_ns: int
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """One value of one field at one time (a stored point, or a window's aggregate)."""
-
-    time: datetime
-    value: FieldValue
-
-
-class Aggregate(StrEnum):
-    """How a window's points become one value."""
-
-    MEAN = "mean"
-    MIN = "min"
-    MAX = "max"
-    LAST = "last"
-    COUNT = "count"
-
+from ontology import ModelSet
+from telemetry.refs import TWIN_TAG, TelemetryRef, bare_ref, default_ref
 
 # --- How a reference is stored on a twin node (docs/graph-model.md) ---------------------
 # DTDL names start with a letter, so keys starting with "_" never meet a DTDL property.
@@ -201,7 +97,7 @@ def ref_from_node(
         return TelemetryRef.from_dict(orjson.loads(text))
     if models is not None:
         return default_ref(models, model, twin_id)
-    return TelemetryRef(DEFAULT_BUCKET, short_name(model), {TWIN_TAG: twin_id})
+    return bare_ref(model, twin_id)
 
 
 def ref_problems(ref: TelemetryRef, twin_id: str) -> list[tuple[str, str]]:

@@ -14,9 +14,11 @@ from typing import Any
 
 from graph.latest import LATEST_AT_PREFIX, LATEST_PREFIX
 from graph.physical import DOCUMENT, decode
-from graph.telemetry import Sample, TelemetryRef, ref_from_node
+from graph.telemetry import ref_from_node
 from graph.twin_metadata import METADATA_COLUMN, decode_metadata
 from ontology.model import ModelSet
+from telemetry.points import Sample
+from telemetry.refs import TelemetryRef
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def latest_from_node(props: Mapping[str, Any]) -> dict[str, Sample]:
 
 
 _VALUE_TYPES = (bool, int, float, str)
-"""The types of ``graph.telemetry.FieldValue``: all a store keeps of a point's field."""
+"""The types of ``telemetry.FieldValue``: all a store keeps of a point's field."""
 
 
 def _utc(text: object) -> datetime | None:

@@ -15,25 +15,18 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from graph import _statements as sql
 from graph._relationship_ops import RelationshipOps
 from graph._version import bump
 from graph.cypher import identifier
-from graph.events import ChangeEvent, ChangeKind, EventBus, document_patch, utc_now
+from graph.events import ChangeEvent, ChangeKind, EventBus, document_patch
 from graph.physical import SYSTEM_KEYS, encode, new_etag
 from graph.store import GraphStore
-from graph.telemetry import (
-    TELEMETRY_COLUMN,
-    TelemetryRef,
-    default_ref,
-    ref_from_node,
-    ref_problems,
-    ref_properties,
-)
+from graph.telemetry import TELEMETRY_COLUMN, ref_from_node, ref_problems, ref_properties
+from graph.times import utc_now
 from graph.twin import Twin as Twin  # re-exported: callers read twins from here too
 from graph.twin import TwinRelationship as TwinRelationship
 from graph.twin_metadata import (
@@ -50,21 +43,31 @@ from ontology.instances import InstanceIssue, validator_for
 from ontology.labels import label_index
 from ontology.model import ModelSet
 from ontology.patch import apply_patch
+from telemetry.refs import TelemetryRef, default_ref
 
 
 class TwinGraph(RelationshipOps):
-    """The twins of one graph, checked against one model set (given by the caller).
+    """The twins of one graph, checked against a model set given by the caller.
 
-    With ``events``, every change announces itself there once its statement has returned;
-    a refused or failed change announces nothing. The relationship operations are
-    inherited from ``graph._relationship_ops``.
+    ``models`` is the set, or a function answering the current one (a registry whose
+    models change as they are uploaded: ``lambda: registry.models``). With ``events``,
+    every change announces itself there once its statement has returned; a refused or
+    failed change announces nothing. The relationship operations are inherited from
+    ``graph._relationship_ops``.
     """
 
-    def __init__(self, store: GraphStore, models: ModelSet, *, events: EventBus | None = None) -> None:
+    def __init__(
+        self, store: GraphStore, models: ModelSet | Callable[[], ModelSet], *, events: EventBus | None = None
+    ) -> None:
         self.store = store
-        self.models = models
+        self._models = models
         self.events = events
         store.ensure_schema()
+
+    @property
+    def models(self) -> ModelSet:
+        """The model set twins are checked against now."""
+        return self._models() if callable(self._models) else self._models
 
     def put_twin(
         self,
@@ -80,7 +83,7 @@ class TwinGraph(RelationshipOps):
         """Create twin ``twin_id`` or replace its properties; nothing is written when invalid.
 
         ``telemetry`` is where its series live; ``None`` gives the default of the model
-        (``graph.telemetry.default_ref``), also on a replace: a replace is the whole twin.
+        (``telemetry.default_ref``), also on a replace: a replace is the whole twin.
         ``if_match`` (an etag, or ``"*"`` for any version) makes it a replace only: the
         twin must exist with that etag (``PreconditionFailed`` otherwise, ``NotFound`` when
         absent); ``if_none_match`` (``If-None-Match: *``) makes it a create only
@@ -92,7 +95,7 @@ class TwinGraph(RelationshipOps):
         _require_id(twin_id, "twin id")
         self._check_twin(twin_id, model, properties)
         ref = self._checked_ref(twin_id, model, telemetry)
-        now = _now()
+        now = utc_now()
         labels = "".join(":" + identifier(label) for label in label_index(self.models).labels(model))
         stamped = stamp_document(properties, self._components(model), now, source_times)
         system = {"id": twin_id, "model": model, "etag": new_etag(), "updatedAt": now}
@@ -176,7 +179,7 @@ class TwinGraph(RelationshipOps):
         """
         current = self._current(twin_id, if_match)
         ref = self._checked_ref(twin_id, current.model, telemetry)
-        system = {"id": twin_id, "model": current.model, "etag": new_etag(), "updatedAt": _now()}
+        system = {"id": twin_id, "model": current.model, "etag": new_etag(), "updatedAt": utc_now()}
         system[METADATA_COLUMN] = encode_metadata(current.metadata)
         twin = self._compare_and_set(current, _node_props(current.properties, ref, system))
         data = {**_patch_data(twin, []), "telemetry": twin.telemetry.to_dict()}
@@ -199,7 +202,7 @@ class TwinGraph(RelationshipOps):
         operations, times = split_patch(patch, components)
         document = apply_patch(current.properties, operations)
         self._check_twin(twin_id, current.model, document)
-        now = _now()
+        now = utc_now()
         base = metadata_of(current.metadata, current.properties, components, current.updated_at)
         stamped = stamp_patch(base, document, components, operations, times, now)
         system = {"id": twin_id, "model": current.model, "etag": new_etag(), "updatedAt": now}
@@ -347,8 +350,3 @@ def _require_id(value: str, what: str) -> None:
 
 def _issue(path: str, code: str, model: str) -> dict[str, str]:
     return {"path": path, "code": code, "message": f"model {model!r} is not in the model set"}
-
-
-def _now() -> str:
-    """UTC time in ISO 8601 with milliseconds and ``Z``: sorts as text, filterable in Cypher."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -13,7 +13,8 @@ from typing import Any
 import structlog
 from amqtt.broker import Broker as AmqttBroker
 
-from ontology.errors import BackendUnavailable
+from ingest.broker import MqttBroker
+from ontology.errors import BackendUnavailable, KgtwinError
 
 _log = structlog.get_logger(__name__)
 
@@ -61,3 +62,17 @@ class EmbeddedBroker:
         if self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
+
+
+def start_embedded(host: str = "127.0.0.1", port: int = 1883) -> MqttBroker:
+    """Start the embedded broker and connect kgtwin's client to it; closing the client stops it.
+
+    amqtt speaks 3.1.1 only: no v5 CONNECT is wasted on it.
+    """
+    embedded = EmbeddedBroker(host, port)
+    embedded.start()
+    try:
+        return MqttBroker(host, port, prefer_v5=False, client_id="kgtwin-core", on_close=embedded.stop)
+    except KgtwinError:
+        embedded.stop()
+        raise

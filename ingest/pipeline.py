@@ -1,7 +1,7 @@
 """From a batch of raw MQTT messages to telemetry points and dead letters.
 
 Each message is decoded (``ingest.messages``), its twin resolved through the cache
-(``ingest.twins``: the misses of the whole batch in one graph read), and each reading
+(``ingest.targets``: the misses of the whole batch in one graph read), and each reading
 checked against the twin's model with the ontology's compiled validator. Nothing here
 does I/O except the twin lookups, so the rules can be tested without a broker.
 """
@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from graph.telemetry import TelemetryPoint
 from ingest.messages import (
     DEADLETTER_TOPIC,
     MessageDecoder,
@@ -26,9 +25,10 @@ from ingest.messages import (
     field_values,
 )
 from ingest.subscriber import Inbound
-from ingest.twins import TwinTargets
+from ingest.targets import TwinTargets
 from ontology.instances import TwinValidator, validator_for
 from ontology.model import ModelSet, PrimitiveSchema, Telemetry
+from telemetry.points import TelemetryPoint
 
 
 class Models:

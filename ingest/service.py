@@ -33,13 +33,14 @@ from paho.mqtt.client import MQTTMessageInfo
 from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
 
 from graph.events import ChangeEvent, ChangeKind
-from graph.telemetry import TWIN_TAG, FieldValue, TelemetryPoint
-from ingest.latest import LatestValues
 from ingest.pipeline import Outcome, Pipeline
 from ingest.spool import Spool, SpoolFull
-from ingest.store import TelemetryStore
 from ingest.subscriber import Inbound, MqttSubscriber, SessionOptions
 from ontology.errors import BadRequest
+from telemetry.latest_values import LatestValues
+from telemetry.points import FieldValue, TelemetryPoint
+from telemetry.refs import TWIN_TAG
+from telemetry.store import TelemetryStore
 
 _log = structlog.get_logger("kgtwin.ingest")
 
@@ -403,7 +404,3 @@ class IngestService:
         except Exception as exc:  # the graph is down: keep the values and try next round
             _log.warning("ingest.latest_write_failed", error=str(exc) or type(exc).__name__)
             self.latest.mark_changed(changed)
-
-    def drained(self) -> bool:
-        """Whether everything received so far is stored (nothing waits in memory or the spool)."""
-        return not self._received and self._to_writer.empty() and not len(self.spool)

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from graph.telemetry import TelemetryPoint
+from telemetry.points import TelemetryPoint
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY, points INTEGER, body BLOB)"
 

@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -137,17 +138,23 @@ def import_(
     from graph.adt_bulk import AdtImportStream
     from graph.bulk import ByteStream
     from graph.importer import import_bulk
-    from kgtwin.wiring import open_backends
+    from kgtwin.backends import open_backends
 
     if not file.is_file():
         fail(f"{file}: no such file")
-    backends = open_backends(_settings(), ["graph"])
+    settings = _settings()
+    backends = open_backends(settings, ["graph"])
     try:
         assert backends.graph is not None
         with file.open("rb") as stream, _progress(quiet, "importing", file.stat().st_size) as advance:
             source: ByteStream = AdtImportStream(stream) if adt else stream
             report = import_bulk(
-                backends.graph, source, dry_run=dry_run, batch_size=batch_size, progress=advance
+                backends.graph,
+                source,
+                dry_run=dry_run,
+                batch_size=batch_size,
+                progress=advance,
+                policy=settings.dtdl_policy,
             )
     finally:
         backends.close()
@@ -173,17 +180,18 @@ def export(
 ) -> None:
     """Export models, twins and relationships as bulk NDJSON (the format `kgtwin import` reads)."""
     from graph.exporter import export_bulk
-    from kgtwin.wiring import open_backends
+    from kgtwin.backends import open_backends
 
-    backends = open_backends(_settings(), ["graph"])
+    settings = _settings()
+    backends = open_backends(settings, ["graph"])
     try:
         assert backends.graph is not None
         with _progress(quiet, "exporting", None) as advance:
             if file is None:
-                lines = export_bulk(backends.graph, sys.stdout, progress=advance)
+                lines = export_bulk(backends.graph, sys.stdout, progress=advance, policy=settings.dtdl_policy)
             else:
                 with file.open("w", encoding="utf-8") as out:
-                    lines = export_bulk(backends.graph, out, progress=advance)
+                    lines = export_bulk(backends.graph, out, progress=advance, policy=settings.dtdl_policy)
     finally:
         backends.close()
     typer.echo(f"exported {lines} line(s)", err=True)
@@ -211,8 +219,8 @@ def demo() -> None:
     Loading it again changes nothing. `kgtwin serve --demo` does the same and also starts
     simulated devices that publish the demo's telemetry over MQTT.
     """
+    from kgtwin.backends import open_backends
     from kgtwin.demo import load_demo
-    from kgtwin.wiring import open_backends
 
     backends = open_backends(_settings(), ["graph"])
     try:
@@ -237,11 +245,44 @@ def models_validate(
     paths: Annotated[list[Path], typer.Argument(help="DTDL .json files or folders of them.")],
     as_json: Annotated[bool, typer.Option("--json", help='Print {"valid": bool, "errors": [...]}.')] = False,
     allow_undefined_extensions: Annotated[
-        bool, typer.Option(help="Tolerate contexts and extensions the validator does not know.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--allow-undefined-extensions/--reject-undefined-extensions",
+            help="Tolerate, or refuse, extension contexts the validator does not know. Default: the "
+            "KGTWIN_DTDL_UNDEFINED_EXTENSIONS setting, which tolerates them in v2 models and refuses "
+            "them in v3 and v4, as the DTDL specification recommends.",
+            show_default=False,
+        ),
+    ] = None,
+    limit_extension: Annotated[
+        list[str] | None,
+        typer.Option(help="Accept this limit extension (dtmi:dtdl:limits:onvif); repeat for more."),
+    ] = None,
+    later_extension: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Recognize this extension, unknown to DTDLParser 1.1.3 (dtmi:dtdl:extension:mqtt;3)."
+        ),
+    ] = None,
 ) -> None:
-    """Validate DTDL files together; print each error as file:path: code: message (exit 1 if any)."""
-    report = validate_files(paths, allow_undefined_extensions=allow_undefined_extensions)
+    """Validate DTDL files together; print each error as file:path: code: message (exit 1 if any).
+
+    Where DTDL leaves the choice to the service, the files are read as the service reads
+    them (``KGTWIN_DTDL_*`` settings, docs/conformance.md); the options override that.
+    """
+    policy = _settings().dtdl_policy
+    try:
+        policy = replace(
+            policy,
+            undefined_extensions=policy.undefined_extensions
+            if allow_undefined_extensions is None
+            else allow_undefined_extensions,
+            limit_extensions=frozenset(limit_extension) if limit_extension else policy.limit_extensions,
+            later_extensions=frozenset(later_extension) if later_extension else policy.later_extensions,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    report = validate_files(paths, policy=policy)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:

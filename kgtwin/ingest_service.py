@@ -12,8 +12,9 @@ from types import FrameType
 
 import structlog
 
+from kgtwin.backends import open_backends
 from kgtwin.settings import Settings
-from kgtwin.wiring import build_ingest, open_backends
+from kgtwin.wiring import build_ingest
 
 _log = structlog.get_logger("kgtwin.ingest")
 

@@ -1,4 +1,4 @@
-"""``kgtwin keys create/list/revoke``: API keys, kept hashed in the twin graph (``api.keys``).
+"""``kgtwin keys create/list/revoke``: API keys, kept hashed in the twin graph (``graph.api_keys``).
 
 The keys live in the graph named by ``KGTWIN_GRAPH_URL``, so a key made here works on
 every API process that serves that graph. The secret is printed once, on stdout alone (so
@@ -19,15 +19,15 @@ from kgtwin.settings import load_settings
 from ontology.errors import KgtwinError
 
 if TYPE_CHECKING:
-    from api.keys import ApiKeyStore
+    from graph.api_keys import ApiKeyStore
 
 keys_app = typer.Typer(help="Manage API keys (stored hashed in the twin graph).", no_args_is_help=True)
 
 
 @contextmanager
 def _key_store() -> Iterator[ApiKeyStore]:
-    from api.keys import ApiKeyStore
-    from kgtwin.wiring import open_backends
+    from graph.api_keys import ApiKeyStore
+    from kgtwin.backends import open_backends
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -59,7 +59,7 @@ def create(
     """Create a key; its secret is printed once, on stdout."""
 
     def run() -> None:
-        from api.keys import parse_roles
+        from api.roles import parse_roles
 
         roles = parse_roles(r for value in role for r in value.split(","))
         with _key_store() as keys:
@@ -67,7 +67,7 @@ def create(
         typer.echo(issued.secret)
         typer.echo(
             f"created key {issued.key.id} ({issued.key.name}) with roles "
-            f"{', '.join(r.value for r in issued.key.roles)}; the secret above is shown only now",
+            f"{', '.join(issued.key.roles)}; the secret above is shown only now",
             err=True,
         )
 
@@ -88,7 +88,7 @@ def list_keys(
             return
         for key in found:
             state = f"revoked {key.revoked_at}" if key.revoked else "active"
-            roles = ",".join(r.value for r in key.roles)
+            roles = ",".join(key.roles)
             typer.echo(f"{key.id}  {key.name}  {roles}  created {key.created_at}  {state}")
         typer.echo(f"{len(found)} key(s)", err=True)
 

@@ -15,29 +15,22 @@ from types import FrameType
 import structlog
 import uvicorn
 
-from api import ApiContext, create_app
+from api import ApiContext, create_app, twin_context
 from api.adt import AdtOptions
 from api.adt.event_router import EventRouter
 from api.auth import AuthConfig, OidcConfig
-from api.context import twin_context
 from api.limits import Limits
 from api.notifications import ChangeNotifier
 from api.remote_changes import RemoteChanges
 from graph.event_routes import EventRouteStore
 from kgtwin import __version__
+from kgtwin.backends import Backends, open_backends, open_executor
 from kgtwin.demo import DemoDevices, load_demo
 from kgtwin.settings import Settings
-from kgtwin.wiring import (
-    Backends,
-    broker_session,
-    build_ingest,
-    build_run_store,
-    build_worker,
-    open_backends,
-    open_executor,
-)
+from kgtwin.wiring import build_ingest, build_run_store, build_worker
 from ontology.errors import KgtwinError
 from simulation.jobs import RunStore
+from telemetry.latest_values import LatestValues
 
 _log = structlog.get_logger("kgtwin.service")
 
@@ -81,21 +74,26 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
             report = load_demo(backends.graph)
             _log.info("demo.loaded", twins=report.twins, relationships=report.relationships, ok=report.ok)
         runs = build_run_store(backends)
+        # Ingest is built first for its last-value cache (the API answers latest(name) from
+        # it), and started once the API's context has loaded the base ontology.
+        ingest = build_ingest(settings, backends) if profile == "edge" else None
         # One process in the edge profile; in the cloud, replicas see each other's changes.
-        context = api_context(backends, settings=settings if profile != "edge" else None)
-        if profile == "edge":
-            ingest = build_ingest(settings, backends)
+        context = api_context(
+            backends,
+            settings,
+            follow_others=profile != "edge",
+            latest=ingest.latest if ingest is not None else None,
+            runs=runs,
+        )
+        if ingest is not None:
             ingest.start()
-            backends._closers.append(ingest.stop)
-            context.latest = ingest.latest  # the API answers latest(name) from ingest's cache
+            backends.on_close(ingest.stop)
             context.events.subscribe(ingest.on_change)  # new twins' telemetry is taken at once
             start_worker(settings, backends, runs)
             if demo and backends.broker is not None:
                 devices = DemoDevices(backends.broker, interval_s=settings.demo_interval_s)
                 devices.start()
-                backends._closers.append(devices.stop)
-        context.auth, context.limits = security(settings)
-        context.runs = runs
+                backends.on_close(devices.stop)
         start_adt(context, backends, settings)
         config = uvicorn.Config(
             create_app(context),
@@ -139,29 +137,58 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(20_000, 10, 10)
 
 
-def api_context(backends: Backends, *, settings: Settings | None = None) -> ApiContext:
-    """What the API serves: with a graph, its model registry (base ontology loaded), twin graph
-    and change events; with a broker too, those events published to MQTT (``kgtwin/events/...``).
+def api_context(
+    backends: Backends,
+    settings: Settings,
+    *,
+    follow_others: bool,
+    latest: LatestValues | None = None,
+    runs: RunStore | None = None,
+) -> ApiContext:
+    """What the API serves, whole: with a graph, its model registry (base ontology loaded), twin
+    graph, API keys and change events; with a broker too, those events published to MQTT
+    (``kgtwin/events/...``); authentication and limits as ``settings`` say.
 
-    With ``settings`` (the cloud profile, where the API may run as several processes), the
-    other processes' events are read back from MQTT into this one's subscriptions
-    (``api.remote_changes``).
+    With ``follow_others`` (the cloud profile, where the API may run as several processes),
+    the other processes' events are read back from MQTT into this one's subscriptions
+    (``api.remote_changes``). ``latest`` is ingest's last-value cache when ingest runs in
+    this process; ``runs`` the simulation runs. The model registry reads models with the
+    DTDL policy of ``settings``.
     """
+    auth, limits = security(settings)
     if backends.graph is None:
-        return ApiContext(version=__version__, telemetry=backends.telemetry, broker=backends.broker)
-    context = twin_context(__version__, backends.graph, telemetry=backends.telemetry, broker=backends.broker)
+        return ApiContext(
+            version=__version__,
+            telemetry=backends.telemetry,
+            broker=backends.broker,
+            latest=latest,
+            runs=runs,
+            auth=auth,
+            limits=limits,
+        )
+    context = twin_context(
+        __version__,
+        backends.graph,
+        telemetry=backends.telemetry,
+        broker=backends.broker,
+        latest=latest,
+        runs=runs,
+        auth=auth,
+        limits=limits,
+        policy=settings.dtdl_policy,
+    )
     if backends.broker is not None:
         notifier = ChangeNotifier(context.events, backends.broker)
         notifier.start()
-        backends._closers.append(notifier.stop)  # closers run in reverse: before the broker closes
-        if settings is not None:
-            remote = RemoteChanges(context.events, broker_session(settings), notifier.origin)
+        backends.on_close(notifier.stop)  # closers run in reverse: before the broker closes
+        if follow_others:
+            remote = RemoteChanges(context.events, backends.broker, notifier.origin)
             try:
                 remote.start()
             except KgtwinError as exc:  # serve anyway: only other replicas' changes go unseen
                 _log.warning("remote_changes.unavailable", error=exc.message)
             else:
-                backends._closers.append(remote.stop)
+                backends.on_close(remote.stop)
     return context
 
 
@@ -180,7 +207,7 @@ def start_adt(context: ApiContext, backends: Backends, settings: Settings) -> No
         return
     router = EventRouter(context.events, backends.broker, EventRouteStore(backends.graph), context.adt)
     router.start()
-    backends._closers.append(router.stop)
+    backends.on_close(router.stop)
     context.adt.publish_telemetry = router.publish
     context.adt.refresh_routes = router.refresh
 
@@ -192,7 +219,7 @@ def start_worker(settings: Settings, backends: Backends, runs: RunStore) -> None
     processes stop.
     """
     executor = open_executor(settings)
-    backends._closers.append(executor.close)
+    backends.on_close(executor.close)
     worker = build_worker(settings, backends, runs, executor)
     thread = threading.Thread(target=worker.serve, name="simulation-worker", daemon=True)
     thread.start()
@@ -201,7 +228,7 @@ def start_worker(settings: Settings, backends: Backends, runs: RunStore) -> None
         worker.stop()
         thread.join(worker.grace_s + worker.heartbeat_s)
 
-    backends._closers.append(stop)
+    backends.on_close(stop)
 
 
 def run_worker(settings: Settings) -> None:
@@ -214,7 +241,7 @@ def run_worker(settings: Settings) -> None:
     backends = open_backends(settings, ("graph", "telemetry"))
     try:
         executor = open_executor(settings)
-        backends._closers.append(executor.close)
+        backends.on_close(executor.close)
         worker = build_worker(settings, backends, build_run_store(backends), executor)
 
         def _request_stop(signum: int, _frame: FrameType | None) -> None:

@@ -1,6 +1,6 @@
 """Settings: one pydantic-settings model, read once by the composition root.
 
-Each port has one URL; its scheme picks the backend (the registries in ``kgtwin.wiring``).
+Each port has one URL; its scheme picks the backend (the tables in ``kgtwin.backends``).
 Values come, highest priority first, from keyword arguments, ``KGTWIN_*`` environment
 variables, and an optional ``kgtwin.toml`` in the working directory (or the file named by
 ``KGTWIN_CONFIG``). The defaults run everything embedded under ``./data``, so a fresh
@@ -23,17 +23,10 @@ from pydantic_settings import (
 )
 
 from ingest.messages import TopicMapping
-from kgtwin.urls import (
-    BrokerUrl,
-    ExecutorUrl,
-    GraphUrl,
-    TelemetryUrl,
-    parse_broker_url,
-    parse_executor_url,
-    parse_graph_url,
-    parse_telemetry_url,
-)
+from kgtwin.backends import parse_broker_url, parse_executor_url, parse_graph_url, parse_telemetry_url
+from kgtwin.urls import BrokerUrl, ExecutorUrl, GraphUrl, TelemetryUrl
 from ontology.errors import ConfigurationInvalid
+from ontology.policy import DtdlPolicy
 
 ENV_PREFIX = "KGTWIN_"
 
@@ -53,8 +46,8 @@ class Settings(BaseSettings):
     )
     telemetry_url: str = Field(
         default="duckdb:///data/telemetry.duckdb",
-        description="Time-series store: duckdb:///<file> (embedded) or "
-        "influxdb://<token>@host:8086?org=<org>&bucket=<bucket>.",
+        description="Time-series store: duckdb:///<file> (embedded), "
+        "influxdb://<token>@host:8086?org=<org>&bucket=<bucket>, or memory:// (kept by this process only).",
     )
     broker_url: str = Field(
         default="embedded",
@@ -174,6 +167,24 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="Wall-clock limit of one run; past it the run fails."
     )
 
+    # DTDL: what the specification leaves to the service (docs/conformance.md). The defaults are
+    # the specification's recommendations, which Microsoft's DTDLParser follows too.
+    dtdl_undefined_extensions: Literal["per-version", "accept", "reject"] = Field(
+        default="per-version",
+        description="Models naming an extension context kgtwin does not know: per-version accepts "
+        "them in DTDL v2 and rejects them in v3 and v4, as the specification recommends.",
+    )
+    dtdl_limit_extensions: list[str] = Field(
+        default_factory=list,
+        description='Limit extensions accepted after a "#limitless" context, '
+        'e.g. ["dtmi:dtdl:limits:onvif"].',
+    )
+    dtdl_later_extensions: list[str] = Field(
+        default_factory=list,
+        description="Extensions to recognize that Microsoft's DTDLParser 1.1.3 does not, "
+        'e.g. ["dtmi:dtdl:extension:mqtt;3"].',
+    )
+
     @field_validator("graph_url")
     @classmethod
     def _check_graph_url(cls, value: str) -> str:
@@ -197,6 +208,11 @@ class Settings(BaseSettings):
     def _check_executor_url(cls, value: str) -> str:
         parse_executor_url(value)
         return value
+
+    @model_validator(mode="after")
+    def _check_dtdl_policy(self) -> Settings:
+        self.dtdl_policy  # noqa: B018 - raises ValueError (a settings error) for an unknown extension
+        return self
 
     @model_validator(mode="after")
     def _check_oidc(self) -> Settings:
@@ -255,6 +271,16 @@ class Settings(BaseSettings):
             f"{ENV_PREFIX}HOST",
             f"{self.host} is not a loopback address and authentication is off: "
             f"set {ENV_PREFIX}API_KEYS=true or {ENV_PREFIX}OIDC_JWKS_URL (see docs/security.md)",
+        )
+
+    @property
+    def dtdl_policy(self) -> DtdlPolicy:
+        """How the ontology reads models where DTDL leaves the choice to the service."""
+        undefined = {"per-version": None, "accept": True, "reject": False}[self.dtdl_undefined_extensions]
+        return DtdlPolicy(
+            undefined_extensions=undefined,
+            limit_extensions=frozenset(self.dtdl_limit_extensions),
+            later_extensions=frozenset(self.dtdl_later_extensions),
         )
 
     @property

@@ -1,18 +1,55 @@
-"""Backend URLs: one per port, parsed into typed values before anything connects.
+"""Backend URLs as typed values: what each backend's URL says, parsed before anything connects.
 
-Paths follow SQLAlchemy's convention, which users of embedded databases already know:
-``falkordb:///data`` is the folder ``./data`` relative to the working directory, and
-``falkordb:////var/lib/kgtwin`` (four slashes) is absolute. A malformed URL raises
-``ValueError`` with a message that says what is wrong; settings turn it into one line.
+Each type reads its own URL (``parse``); which type a URL is, by its scheme, is the port's
+table in ``kgtwin.backends``. Paths follow SQLAlchemy's convention, which users of embedded
+databases already know: ``falkordb:///data`` is the folder ``./data`` relative to the
+working directory, and ``falkordb:////var/lib/kgtwin`` (four slashes) is absolute. A
+malformed URL raises ``ValueError`` with a message that says what is wrong; settings turn
+it into one line. Nothing here imports a driver.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Self
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
-_NEO4J_SCHEMES = {"neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc"}
+
+def scheme_of(url: str) -> str:
+    """The scheme of ``url``, lower case; ``ValueError`` when it has none."""
+    scheme, sep, _ = url.partition(":")
+    if not sep or not scheme:
+        raise ValueError(f"not a URL (no scheme): {url!r}")
+    return scheme.lower()
+
+
+def _path_of(url: str, what: str) -> Path:
+    """The path part of ``scheme:///path``: relative after three slashes, absolute after four."""
+    rest = url.partition(":")[2]
+    if not rest.startswith("///"):
+        raise ValueError(f"{what} URL must look like {what}:///<path> (three slashes), got {what}:{rest}")
+    path = rest[3:].split("?", 1)[0]
+    if not path:
+        raise ValueError(f"{what} URL has no path")
+    return Path(unquote(path))
+
+
+def _split(url: str, default_port: int, what: str) -> tuple[SplitResult, int]:
+    """``url``'s parts and its port (``default_port`` when none); a malformed one names ``what``."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"malformed {what} URL: {exc}") from None
+    if port is None:
+        return parts, default_port
+    if not 0 < port < 65536:
+        raise ValueError(f"port out of range in {url!r}")
+    return parts, port
+
+
+# -- graph ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -21,6 +58,12 @@ class FalkorUrl:
 
     data_dir: Path
     graph: str = "kgtwin"
+
+    @classmethod
+    def parse(cls, url: str) -> Self:
+        """``falkordb:///<data-dir>[?graph=name]``."""
+        graph = parse_qs(urlsplit(url).query).get("graph", ["kgtwin"])[0]
+        return cls(data_dir=_path_of(url, "falkordb"), graph=graph)
 
 
 @dataclass(frozen=True)
@@ -32,8 +75,21 @@ class Neo4jUrl:
     password: str | None
     database: str | None = None
 
-    def redacted(self) -> str:
-        return self.uri
+    @classmethod
+    def parse(cls, url: str) -> Self:
+        """``neo4j://user:pass@host:7687[/database]`` (or ``neo4j+s``, ``bolt``, ...)."""
+        parts, port = _split(url, 7687, "Neo4j")
+        if not parts.hostname:
+            raise ValueError("Neo4j URL has no host: expected neo4j://user:pass@host:7687")
+        return cls(
+            uri=f"{scheme_of(url)}://{parts.hostname}:{port}",
+            user=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            database=parts.path.strip("/") or None,
+        )
+
+
+# -- telemetry -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -41,6 +97,23 @@ class DuckDbUrl:
     """Embedded DuckDB in one file (or ``:memory:``)."""
 
     path: Path | None  # None means in memory
+
+    @classmethod
+    def parse(cls, url: str) -> Self:
+        """``duckdb:///<file>`` or ``duckdb:///:memory:``."""
+        if url.partition(":")[2] in {"///:memory:", ":memory:"}:
+            return cls(path=None)
+        return cls(path=_path_of(url, "duckdb"))
+
+
+@dataclass(frozen=True)
+class MemoryUrl:
+    """The in-memory store: points kept by this process only, gone when it ends (tests, tools)."""
+
+    @classmethod
+    def parse(cls, url: str) -> Self:
+        """``memory://``."""
+        return cls()
 
 
 @dataclass(frozen=True)
@@ -52,101 +125,10 @@ class InfluxUrl:
     org: str
     bucket: str
 
-    def redacted(self) -> str:
-        return f"{self.url}?org={self.org}&bucket={self.bucket}"
-
-
-@dataclass(frozen=True)
-class EmbeddedBrokerUrl:
-    """The in-process amqtt broker kgtwin starts itself, listening on host:port."""
-
-    host: str = "127.0.0.1"
-    port: int = 1883
-
-
-@dataclass(frozen=True)
-class MqttUrl:
-    """An external MQTT broker (Mosquitto, EMQX, ...)."""
-
-    host: str
-    port: int
-    user: str | None
-    password: str | None
-    tls: bool = False
-
-    def redacted(self) -> str:
-        scheme = "mqtts" if self.tls else "mqtt"
-        return f"{scheme}://{self.host}:{self.port}"
-
-
-GraphUrl = FalkorUrl | Neo4jUrl
-TelemetryUrl = DuckDbUrl | InfluxUrl
-BrokerUrl = EmbeddedBrokerUrl | MqttUrl
-
-
-def _path_of(rest: str, what: str) -> Path:
-    """The path part of ``scheme:///path``: relative after three slashes, absolute after four."""
-    if not rest.startswith("///"):
-        raise ValueError(f"{what} URL must look like {what}:///<path> (three slashes), got {what}:{rest}")
-    path = rest[3:].split("?", 1)[0]
-    if not path:
-        raise ValueError(f"{what} URL has no path")
-    return Path(unquote(path))
-
-
-def _port(parts_port: int | None, default: int, url: str) -> int:
-    if parts_port is None:
-        return default
-    if not 0 < parts_port < 65536:
-        raise ValueError(f"port out of range in {url!r}")
-    return parts_port
-
-
-def _split(url: str) -> tuple[str, str]:
-    scheme, sep, rest = url.partition(":")
-    if not sep or not scheme:
-        raise ValueError(f"not a URL (no scheme): {url!r}")
-    return scheme.lower(), rest
-
-
-def parse_graph_url(url: str) -> GraphUrl:
-    """``falkordb:///<data-dir>[?graph=name]`` or ``neo4j://user:pass@host:7687[/database]``."""
-    scheme, rest = _split(url)
-    if scheme == "falkordb":
-        query = parse_qs(urlsplit(url).query)
-        graph = query.get("graph", ["kgtwin"])[0]
-        return FalkorUrl(data_dir=_path_of(rest, "falkordb"), graph=graph)
-    if scheme in _NEO4J_SCHEMES:
-        try:
-            parts = urlsplit(url)
-            port = _port(parts.port, 7687, url)
-        except ValueError as exc:
-            raise ValueError(f"malformed Neo4j URL: {exc}") from None
-        if not parts.hostname:
-            raise ValueError("Neo4j URL has no host: expected neo4j://user:pass@host:7687")
-        database = parts.path.strip("/") or None
-        return Neo4jUrl(
-            uri=f"{scheme}://{parts.hostname}:{port}",
-            user=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            database=database,
-        )
-    raise ValueError(f"unknown graph backend {scheme!r}: use falkordb:///<data-dir> or neo4j://host:7687")
-
-
-def parse_telemetry_url(url: str) -> TelemetryUrl:
-    """``duckdb:///<file>`` or ``influxdb://<token>@host:8086?org=<org>&bucket=<bucket>``."""
-    scheme, rest = _split(url)
-    if scheme == "duckdb":
-        if rest in {"///:memory:", ":memory:"}:
-            return DuckDbUrl(path=None)
-        return DuckDbUrl(path=_path_of(rest, "duckdb"))
-    if scheme in {"influxdb", "influxdbs"}:
-        try:
-            parts = urlsplit(url)
-            port = _port(parts.port, 8086, url)
-        except ValueError as exc:
-            raise ValueError(f"malformed InfluxDB URL: {exc}") from None
+    @classmethod
+    def parse(cls, url: str) -> Self:
+        """``influxdb://<token>@host:8086?org=<org>&bucket=<bucket>`` (``influxdbs`` for HTTPS)."""
+        parts, port = _split(url, 8086, "InfluxDB")
         if not parts.hostname:
             raise ValueError(
                 "InfluxDB URL has no host: expected influxdb://<token>@host:8086?org=..&bucket=.."
@@ -159,41 +141,61 @@ def parse_telemetry_url(url: str) -> TelemetryUrl:
         missing = [key for key in ("org", "bucket") if not query.get(key)]
         if missing:
             raise ValueError(f"InfluxDB URL lacks {' and '.join(missing)}: add ?org=<org>&bucket=<bucket>")
-        http = "https" if scheme == "influxdbs" else "http"
-        return InfluxUrl(
+        http = "https" if scheme_of(url) == "influxdbs" else "http"
+        return cls(
             url=f"{http}://{parts.hostname}:{port}",
             token=unquote(parts.username),
             org=query["org"][0],
             bucket=query["bucket"][0],
         )
-    raise ValueError(
-        f"unknown telemetry backend {scheme!r}: use duckdb:///<file> or influxdb://<token>@host:8086"
-    )
 
 
-def parse_broker_url(url: str) -> BrokerUrl:
-    """``embedded``, ``embedded://host:port`` or ``mqtt://user:pass@host:1883`` (``mqtts`` for TLS)."""
-    if url == "embedded":
-        return EmbeddedBrokerUrl()
-    scheme, _ = _split(url)
-    try:
-        parts = urlsplit(url)
-        port = _port(parts.port, 8883 if scheme == "mqtts" else 1883, url)
-    except ValueError as exc:
-        raise ValueError(f"malformed broker URL: {exc}") from None
-    if scheme == "embedded":
-        return EmbeddedBrokerUrl(host=parts.hostname or "127.0.0.1", port=port)
-    if scheme in {"mqtt", "mqtts"}:
+# -- broker --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmbeddedBrokerUrl:
+    """The in-process amqtt broker kgtwin starts itself, listening on host:port."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+
+    @classmethod
+    def parse(cls, url: str) -> Self:
+        """``embedded`` or ``embedded://host:port``."""
+        if url == "embedded":
+            return cls()
+        parts, port = _split(url, 1883, "broker")
+        return cls(host=parts.hostname or "127.0.0.1", port=port)
+
+
+@dataclass(frozen=True)
+class MqttUrl:
+    """An external MQTT broker (Mosquitto, EMQX, ...)."""
+
+    host: str
+    port: int
+    user: str | None
+    password: str | None
+    tls: bool = False
+
+    @classmethod
+    def parse(cls, url: str) -> Self:
+        """``mqtt://user:pass@host:1883``, or ``mqtts://...`` for TLS (port 8883)."""
+        tls = scheme_of(url) == "mqtts"
+        parts, port = _split(url, 8883 if tls else 1883, "broker")
         if not parts.hostname:
             raise ValueError("broker URL has no host: expected mqtt://user:pass@host:1883")
-        return MqttUrl(
+        return cls(
             host=parts.hostname,
             port=port,
             user=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
-            tls=scheme == "mqtts",
+            tls=tls,
         )
-    raise ValueError(f"unknown broker {scheme!r}: use embedded or mqtt://host:1883")
+
+
+# -- executor ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,19 @@ class LocalExecutorUrl:
 
     workers: int | None = None
 
+    @classmethod
+    def parse(cls, url: str) -> Self:
+        """``local`` or ``local://?workers=N``."""
+        if url == "local":
+            return cls()
+        parts, _ = _split(url, 0, "executor")
+        workers = parse_qs(parts.query).get("workers", [None])[0]
+        if workers is None:
+            return cls()
+        if not workers.isdigit() or int(workers) < 1:
+            raise ValueError(f"workers must be a positive integer in {url!r}")
+        return cls(int(workers))
+
 
 @dataclass(frozen=True)
 class DaskUrl:
@@ -209,30 +224,17 @@ class DaskUrl:
 
     address: str
 
-
-ExecutorUrl = LocalExecutorUrl | DaskUrl
-
-
-def parse_executor_url(url: str) -> ExecutorUrl:
-    """``local``, ``local://?workers=N`` or ``dask://host:8786`` (``tls://`` kept for dask's TLS)."""
-    if url == "local":
-        return LocalExecutorUrl()
-    scheme, _ = _split(url)
-    try:
-        parts = urlsplit(url)
-        port = _port(parts.port, 8786, url)
-    except ValueError as exc:
-        raise ValueError(f"malformed executor URL: {exc}") from None
-    if scheme == "local":
-        workers = parse_qs(parts.query).get("workers", [None])[0]
-        if workers is None:
-            return LocalExecutorUrl()
-        if not workers.isdigit() or int(workers) < 1:
-            raise ValueError(f"workers must be a positive integer in {url!r}")
-        return LocalExecutorUrl(int(workers))
-    if scheme in {"dask", "tcp", "tls"}:
+    @classmethod
+    def parse(cls, url: str) -> Self:
+        """``dask://host:8786`` (``tcp://`` and ``tls://``, dask's own, are taken too)."""
+        parts, port = _split(url, 8786, "executor")
         if not parts.hostname:
             raise ValueError("dask URL has no host: expected dask://scheduler-host:8786")
-        protocol = "tls" if scheme == "tls" else "tcp"
-        return DaskUrl(f"{protocol}://{parts.hostname}:{port}")
-    raise ValueError(f"unknown executor {scheme!r}: use local, local://?workers=N or dask://host:8786")
+        protocol = "tls" if scheme_of(url) == "tls" else "tcp"
+        return cls(f"{protocol}://{parts.hostname}:{port}")
+
+
+GraphUrl = FalkorUrl | Neo4jUrl
+TelemetryUrl = DuckDbUrl | InfluxUrl | MemoryUrl
+BrokerUrl = EmbeddedBrokerUrl | MqttUrl
+ExecutorUrl = LocalExecutorUrl | DaskUrl

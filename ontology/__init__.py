@@ -57,6 +57,7 @@ from ontology.patch import (
     apply_patch,
     validate_patch,
 )
+from ontology.policy import DtdlPolicy
 from ontology.rdf import ImportNote, RdfImport, from_rdf, to_graph, to_turtle
 from ontology.registry import ModelRegistry, TwinCount
 from ontology.resolved import ResolvedModel, content_json, schema_json
@@ -72,6 +73,7 @@ __all__ = [
     "ConfigurationInvalid",
     "Conflict",
     "Content",
+    "DtdlPolicy",
     "EnumSchema",
     "EnumValue",
     "ErrorCode",

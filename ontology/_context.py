@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from ontology._metamodel import Metamodel, universe
 from ontology.model_errors import IssueCode
+from ontology.policy import DtdlPolicy
 
 _DTDL_CONTEXT = re.compile(r"^dtmi:dtdl:context;(\d+)(#limitless|#limits)?$")
 # A context DTMI must carry a version (DTDL v2 §Context; v3 §Context).
@@ -47,6 +49,12 @@ class ContextProblem(Exception):
         self.message = message
 
 
+@cache
+def _partner_contexts() -> frozenset[str]:
+    """The partner extensions' context DTMIs (IoT Central), known in every DTDL version."""
+    return frozenset(c for c in universe().versions[2].extensions if not c.startswith("dtmi:dtdl:"))
+
+
 def _entries(value: Any) -> list[Any]:
     if isinstance(value, str):
         return [value]
@@ -55,14 +63,24 @@ def _entries(value: Any) -> list[Any]:
     raise ContextProblem(IssueCode.CONTEXT_INVALID, "@context must be a string or an array of strings")
 
 
-def top_scope(value: Any, allow_undefined: bool) -> tuple[Scope, list[ContextProblem]]:
+def top_scope(value: Any, policy: DtdlPolicy) -> tuple[Scope, list[ContextProblem]]:
     """Scope of a top-level element; raises :class:`ContextProblem` if no DTDL version can be found.
 
     DTDL v3 §Context: DTDL contexts come first, extension contexts after them. As in
     JSON-LD, a later DTDL context overrides an earlier one (repeating it is discouraged,
-    not wrong), so the last of the leading DTDL contexts sets the version.
+    not wrong), so the last of the leading DTDL contexts sets the version. A partner
+    extension's context may come before them: IoT Central writes its models so, and
+    Microsoft's DTDLParser reads them; a feature extension's may not.
     """
     entries = _entries(value)
+    partners = 0
+    while (
+        partners < len(entries)
+        and isinstance(entries[partners], str)
+        and entries[partners] in _partner_contexts()
+    ):
+        partners += 1
+    entries = entries[partners:] + entries[:partners] if partners < len(entries) else entries
     if not entries:
         raise ContextProblem(IssueCode.CONTEXT_MISSING, "@context names no DTDL context")
     first = entries[0]
@@ -95,6 +113,14 @@ def top_scope(value: Any, allow_undefined: bool) -> tuple[Scope, list[ContextPro
             }:
                 limits = nxt if nxt in _LIMIT_CONTEXTS else None
                 i += 1
+                if limits is not None and not policy.accepts_limits(limits):
+                    accepted = ", ".join(sorted(policy.limit_extensions)) or "none"
+                    problems.append(
+                        ContextProblem(
+                            IssueCode.CONTEXT_INVALID,
+                            f"limit extension {limits!r} is not accepted (accepted: {accepted})",
+                        )
+                    )
             else:
                 problems.append(
                     ContextProblem(
@@ -103,20 +129,19 @@ def top_scope(value: Any, allow_undefined: bool) -> tuple[Scope, list[ContextPro
                 )
     mm = universe().versions[version]
     scope = Scope(version, dict(mm.terms), frozenset(), False, limits)
-    scope, more = extend_scope(scope, entries[i:], allow_undefined)
+    scope, more = extend_scope(scope, entries[i:], policy)
     return scope, problems + more
 
 
-def extend_scope(
-    scope: Scope, entries: list[Any], allow_undefined: bool
-) -> tuple[Scope, list[ContextProblem]]:
+def extend_scope(scope: Scope, entries: list[Any], policy: DtdlPolicy) -> tuple[Scope, list[ContextProblem]]:
     """Add extension contexts (from a top-level or a nested ``@context``) to a scope."""
+    allow_undefined = policy.tolerates_undefined(scope.version)
     problems: list[ContextProblem] = []
     mm = scope.metamodel
     terms = scope.terms
     extensions = set(scope.extensions)
     undefined = scope.undefined_extension
-    for entry in entries:
+    for position, entry in enumerate(entries):
         if not isinstance(entry, str):
             problems.append(
                 ContextProblem(IssueCode.CONTEXT_INVALID, f"@context value {entry!r} is not a string")
@@ -124,7 +149,12 @@ def extend_scope(
             continue
         dtdl = _DTDL_CONTEXT.match(entry)
         if dtdl is not None:
-            if entry != mm.context_id:
+            # DTDL v3 §Context: DTDL contexts come first, extension contexts after them.
+            if any(not (isinstance(e, str) and _DTDL_CONTEXT.match(e)) for e in entries[:position]):
+                problems.append(
+                    ContextProblem(IssueCode.CONTEXT_INVALID, f"{entry!r} follows an extension context")
+                )
+            elif entry != mm.context_id:
                 problems.append(
                     ContextProblem(
                         IssueCode.CONTEXT_INVALID, f"{entry!r} must be the first @context value, or absent"
@@ -143,7 +173,7 @@ def extend_scope(
                 )
             )
             continue
-        ext = mm.extensions.get(entry)
+        ext = mm.extensions.get(entry) if policy.knows(entry) else None
         if ext is None:
             if allow_undefined:
                 undefined = True
@@ -155,13 +185,17 @@ def extend_scope(
                 )
             continue
         if entry not in extensions:
-            terms = {**terms, **ext.terms}
+            # A later extension context overrides an earlier one's terms (JSON-LD), but not the
+            # DTDL context's: QuantitativeTypes v2 defines the unit ``byte``, and ``byte`` stays
+            # DTDL v4's schema, as Microsoft's DTDLParser reads it (the unit is then written as
+            # its DTMI).
+            terms = {**terms, **{t: iri for t, iri in ext.terms.items() if t not in mm.terms}}
             extensions.add(entry)
     new = Scope(scope.version, terms, frozenset(extensions), undefined, scope.limits)
     return new, problems
 
 
-def nested_scope(scope: Scope, value: Any, allow_undefined: bool) -> tuple[Scope, list[ContextProblem]]:
+def nested_scope(scope: Scope, value: Any, policy: DtdlPolicy) -> tuple[Scope, list[ContextProblem]]:
     """Scope inside an object that has its own ``@context``.
 
     It may add extension contexts, or start with a DTDL context that switches the
@@ -174,9 +208,9 @@ def nested_scope(scope: Scope, value: Any, allow_undefined: bool) -> tuple[Scope
     first = entries[0] if entries else None
     if isinstance(first, str) and _DTDL_CONTEXT.match(first):
         if first == scope.metamodel.context_id:
-            return extend_scope(scope, entries[1:], allow_undefined)
+            return extend_scope(scope, entries[1:], policy)
         try:
-            return top_scope(entries, allow_undefined)
+            return top_scope(entries, policy)
         except ContextProblem as problem:
             return scope, [problem]
-    return extend_scope(scope, entries, allow_undefined)
+    return extend_scope(scope, entries, policy)

@@ -52,12 +52,16 @@ def check_siblings(checker: Checker, node: Node, overridden: set[tuple[int, str]
                 None,
             )
             if target is None:
-                checker.report(
-                    node,
-                    node.pointer,
-                    IssueCode.SIBLING_INVALID,
-                    f"{keyref} {wanted!r} names no suitable element among the contents of the Interface",
-                )
+                named = [*_siblings(checker, node), node]
+                if any(s.literal(key) == wanted for s in named):
+                    checker.report(
+                        node,
+                        node.pointer,
+                        IssueCode.SIBLING_INVALID,
+                        f"{keyref} {wanted!r} names an element that is not a suitable one",
+                    )
+                # A name no sibling has is not reported: Microsoft's DTDLParser checks the
+                # sibling an annotation names only when there is one.
                 return
             path = spec.get("dtmm:path")
             if path is not None and spec.get("dtmm:uniqueReference"):

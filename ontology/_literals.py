@@ -16,8 +16,10 @@ from ontology._metamodel import PropertyRule
 from ontology._nodes import Literal
 from ontology.model_errors import IssueCode
 
-# BCP 47 language tag, as the metamodel's langString values require (e.g. "en", "zh-Hant", "fr-155").
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+# DTDL v2/v3/v4 Specification §Localizable string: a language code matches this expression
+# (ISO 639 language, optional ISO 15924 script and region: "en", "zh-Hant-TW", "es-419"); the
+# other BCP 47 forms ("EN", "en-GB-oed", "x-private") are refused, as by Microsoft's parser.
+_LANGUAGE = re.compile(r"^[a-z]{2,4}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
 _INTEGER_TYPES = {"xsd:integer", "xsd:int", "xsd:long", "xsd:short", "xsd:byte"}
 _NUMBER_TYPES = {"xsd:double", "xsd:float", "xsd:decimal"}
 
@@ -27,6 +29,23 @@ Report = Callable[[str, IssueCode, str], None]
 def _pointer(base: str, token: str | int) -> str:
     text = str(token).replace("~", "~0").replace("/", "~1")
     return f"{base}/{text}"
+
+
+def array_items(raw: list[Any], ptr: str) -> list[tuple[str, Any]]:
+    """The items of a JSON array with their pointers, the items of nested arrays included.
+
+    JSON-LD 1.1 §Expansion Algorithm: an array inside an array is expanded into its items
+    (``[["a"]]`` means ``["a"]``), and Microsoft's DTDLParser reads DTDL the same way.
+    """
+    out: list[tuple[str, Any]] = []
+    stack = [(_pointer(ptr, i), item) for i, item in reversed(list(enumerate(raw)))]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, list):
+            stack.extend((_pointer(where, i), inner) for i, inner in reversed(list(enumerate(item))))
+        else:
+            out.append((where, item))
+    return out
 
 
 def read_lang_strings(raw: Any, ptr: str, rule: PropertyRule, version: int, report: Report) -> list[Literal]:
@@ -45,8 +64,7 @@ def read_lang_strings(raw: Any, ptr: str, rule: PropertyRule, version: int, repo
             else:
                 out.append(Literal(text, _pointer(ptr, lang), lang))
     elif isinstance(raw, list):
-        for i, item in enumerate(raw):
-            where = _pointer(ptr, i)
+        for where, item in array_items(raw, ptr):
             if isinstance(item, str):
                 out.append(Literal(item, where, "en"))
                 continue

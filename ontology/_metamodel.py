@@ -203,16 +203,20 @@ def universe() -> Universe:
 
 
 def _share_extensions(versions: dict[int, Metamodel]) -> None:
-    """Feature extensions are known to the parser whatever DTDL version (3 or 4) names them.
+    """Every feature and partner extension is known whatever DTDL version names its context.
 
-    Whether their types apply to an element is still decided by each type's ``sh:or``,
-    which names the exact class versions (e.g. Historization v2 on Property;3 and Property;4).
+    A context with a definition makes a model complete (DTDL v2 §Model completeness);
+    whether an extension's types apply to an element is then decided by each type's
+    ``sh:or``, which names exact class versions: Historization v1 in a v2 Interface is a
+    known context whose ``Historized`` fits no v2 Property, and the IoT Central schemas
+    serve v3 and v4 Properties too. Microsoft's DTDLParser reads contexts the same way.
+    Limit contexts stay with DTDL v4, the only version that has limits.
     """
-    v3, v4 = versions[3].extensions, versions[4].extensions
-    shared3 = {k: v for k, v in v4.items() if ":extension:" in k}
-    shared4 = {k: v for k, v in v3.items() if ":extension:" in k}
-    v3.update({k: v for k, v in shared3.items() if k not in v3})
-    v4.update({k: v for k, v in shared4.items() if k not in v4})
+    shared: dict[str, Extension] = {}
+    for mm in versions.values():
+        shared.update({k: v for k, v in mm.extensions.items() if ":limits:" not in k})
+    for mm in versions.values():
+        mm.extensions.update({k: v for k, v in shared.items() if k not in mm.extensions})
 
 
 def _limited_classes(
@@ -257,6 +261,8 @@ def _add_v2_semantic_types(classes: dict[str, ClassDef], mm: Metamodel) -> dict[
     publishes as metamodel (checked name by name), so each ``dtmi:standard:class:*;2``
     semantic type becomes a cotype allowed where ``SemanticType;2`` is, requiring a
     ``unit`` of its unit type and a numeric schema. Returns unit DTMI -> unit types.
+    The SHACL shape of ``SemanticType;2`` also lists Relationship, but the chart's types
+    "can be applied to Properties and Telemetries" (v2 §Semantic Type), and only there.
     """
     semantic = classes["dtmi:dtdl:class:SemanticType;2"]
     qt1 = {c.term: c for c in classes.values() if ":quantitativeTypes:v1:class:" in c.iri}
@@ -286,7 +292,7 @@ def _add_v2_semantic_types(classes: dict[str, ClassDef], mm: Metamodel) -> dict[
             abstract=is_unit,
             direct_supers=[] if is_unit else [semantic.iri],
             own_rules=[] if is_unit else rules,
-            cotype_of=semantic.cotype_of,
+            cotype_of=("dtmi:dtdl:class:Property;2", "dtmi:dtdl:class:Telemetry;2"),
         )
     return {}
 

@@ -14,12 +14,13 @@ import re
 from typing import Any
 
 from ontology._context import ContextProblem, Scope, nested_scope, top_scope
-from ontology._literals import read_lang_strings, read_literal
+from ontology._literals import array_items, read_lang_strings, read_literal
 from ontology._metamodel import ClassDef, PropertyRule, universe
 from ontology._nodes import Literal, Node, Ref
 from ontology._types import classify, read_types
 from ontology.dtmi import dtmi_problem
 from ontology.model_errors import IssueCode, ModelIssue
+from ontology.policy import DtdlPolicy
 
 # Far beyond any legal model (extends depth <= 12 and schema depth <= 24 even with the ONVIF
 # limits), low enough that a hostile document cannot exhaust the interpreter's stack.
@@ -36,8 +37,8 @@ def pointer_join(base: str, token: str | int) -> str:
 class Reader:
     """Reads one batch of documents; collects nodes and the violations found on the way."""
 
-    def __init__(self, allow_undefined: bool) -> None:
-        self.allow_undefined = allow_undefined
+    def __init__(self, policy: DtdlPolicy) -> None:
+        self.policy = policy
         self.issues: list[ModelIssue] = []
         self.nodes: list[Node] = []
         self.tops: list[Node] = []
@@ -79,7 +80,7 @@ class Reader:
             self._report(ptr, IssueCode.CONTEXT_MISSING, "a top-level element must have a DTDL @context")
             return
         try:
-            scope, problems = top_scope(obj["@context"], self.allow_undefined)
+            scope, problems = top_scope(obj["@context"], self.policy)
         except ContextProblem as problem:
             self._report(pointer_join(ptr, "@context"), problem.code, problem.message)
             return
@@ -145,7 +146,7 @@ class Reader:
         top: bool,
     ) -> Node | None:
         if not top and "@context" in obj:
-            scope, problems = nested_scope(scope, obj["@context"], self.allow_undefined)
+            scope, problems = nested_scope(scope, obj["@context"], self.policy)
             for problem in problems:
                 self._report(pointer_join(ptr, "@context"), problem.code, problem.message)
         node_id, explicit = self._read_id(obj, scope, ptr, rule, parent, index)
@@ -287,7 +288,8 @@ class Reader:
                 )
                 continue
             seen[rule.iri] = key
-            if raw == [] or raw is None:
+            nested = isinstance(raw, list) and all(isinstance(item, list) for item in raw)
+            if raw is None or (nested and not array_items(raw, kptr)):
                 empty.add(rule.iri)
             values = self._read_values(raw, scope, kptr, rule, node)
             node.props[rule.term] = values
@@ -314,14 +316,10 @@ class Reader:
 
         if rule.datatype == "rdf:langString":
             return list(read_lang_strings(raw, ptr, rule, scope.version, report))
-        items = list(enumerate(raw)) if isinstance(raw, list) else [(None, raw)]
+        items = array_items(raw, ptr) if isinstance(raw, list) else [(ptr, raw)]
         out: list[Node | Ref | Literal] = []
-        for i, item in items:
-            where = ptr if i is None else pointer_join(ptr, i)
+        for index, (where, item) in enumerate(items):
             if rule.literal:
-                if isinstance(item, list):
-                    report(where, IssueCode.VALUE_INVALID, f"{rule.term} must not hold nested arrays")
-                    continue
                 lit = read_literal(item, where, rule, report, scope.metamodel.restrict_keywords)
                 if lit is not None:
                     out.append(lit)
@@ -329,8 +327,12 @@ class Reader:
                 ref = self._read_reference(item, scope, where, rule, node)
                 if ref is not None:
                     out.append(ref)
+            elif isinstance(item, dict) and rule.iri_only and not rule.classes:
+                # An identifier with no class to define inline (Relationship ``target``): the
+                # shape allows an IRI only, so the value is a DTMI string, never an object.
+                report(where, IssueCode.VALUE_INVALID, f"{rule.term} must be a DTMI string, not an object")
             elif isinstance(item, dict):
-                child = self._read_object(item, scope, where, rule, node, i)
+                child = self._read_object(item, scope, where, rule, node, index)
                 if child is not None:
                     out.append(child)
             else:

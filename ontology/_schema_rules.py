@@ -42,8 +42,10 @@ def check_enum(checker: Checker, node: Node) -> None:
 
 
 def check_component(checker: Checker, node: Node) -> None:
+    # DTDL v3 §Component: the schema "may not contain nested Component in hierarchy",
+    # so a Component inherited through extends counts as well.
     for schema in checker.children(node, "schema"):
-        for content in checker.children(schema, "contents"):
+        for content in checker.all_contents(schema):
             if checker.is_a(content, "Component"):
                 checker.report(
                     node,
@@ -143,5 +145,7 @@ def _schema_children(checker: Checker, node: Node) -> Iterator[Node]:
         for holder in checker.children(node, term):
             hops.extend(checker.children(holder, "schema"))
     for hop in hops:
-        if checker.is_a(hop, "ComplexSchema"):
+        # An Enum holds no schema: like a primitive it adds no level, as Microsoft's DTDLParser
+        # measures the depth (five Arrays around an Enum are five levels, not six).
+        if checker.is_a(hop, "ComplexSchema") and not checker.is_a(hop, "Enum"):
             yield hop

@@ -84,6 +84,7 @@ class Checker:
         for node in self.nodes:
             if self.is_a(node, "Interface") and self._check_extends(node, height, on_cycle):
                 self._check_contents_names(node)
+                self._check_contents_count(node)
             if self.is_a(node, "Enum"):
                 schema_rules.check_enum(self, node)
             if self.is_a(node, "Component"):
@@ -326,6 +327,25 @@ class Checker:
                     f"name {name!r} is used twice among the contents of {node.id} and what it extends",
                 )
             seen.setdefault(name, content)
+
+    def _check_contents_count(self, node: Node) -> None:
+        """DTDL v2 §Interface: at most 300 contents, those it inherits included.
+
+        The reader checks the contents written in the Interface; Microsoft's DTDLParser
+        also counts the inherited ones against ``sh:maxCount`` (v3 and v4 have no such
+        count, only the limit on all elements of an Interface).
+        """
+        rule = self.rule(node, "contents")
+        if rule is None or rule.max_count is None or len(node.values("contents")) > rule.max_count:
+            return
+        count = len(dict.fromkeys(id(c) for c in self.all_contents(node)))
+        if count > rule.max_count:
+            self.report(
+                node,
+                node.pointer,
+                IssueCode.TOO_MANY_VALUES,
+                f"{node.id} has {count} contents with those it inherits, the limit is {rule.max_count}",
+            )
 
     # -- children uniqueness, enums, components ------------------------------------------------
 

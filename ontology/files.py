@@ -16,6 +16,7 @@ from typing import Any
 from ontology.model import ModelSet
 from ontology.model_errors import IssueCode
 from ontology.parser import MAX_DOCUMENT_BYTES, parse_partial
+from ontology.policy import DEFAULT_POLICY, DtdlPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,10 @@ def _read(path: Path) -> tuple[str | None, FileIssue | None]:
 
 
 def validate_files(
-    paths: Sequence[Path], *, allow_undefined_extensions: bool = False, known: ModelSet | None = None
+    paths: Sequence[Path],
+    *,
+    policy: DtdlPolicy = DEFAULT_POLICY,
+    known: ModelSet | None = None,
 ) -> FileValidationReport:
     """Parse every ``.json`` file under ``paths`` as one batch and locate each violation in its file."""
     files, problems = expand_paths(paths)
@@ -104,6 +108,6 @@ def validate_files(
             continue
         documents.append(text)
         sources.append(path)
-    result = parse_partial(documents, allow_undefined_extensions=allow_undefined_extensions, known=known)
+    result = parse_partial(documents, policy=policy, known=known)
     located = [FileIssue(sources[e.document], e.path, e.code.value, e.message, e.dtmi) for e in result.errors]
     return FileValidationReport(tuple(files), tuple(problems + located), result.models)

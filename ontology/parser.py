@@ -20,6 +20,7 @@ from ontology._reader import Reader
 from ontology._semantics import Checker, root_of
 from ontology.model import ModelSet
 from ontology.model_errors import IssueCode, ModelError, ModelIssue
+from ontology.policy import DEFAULT_POLICY, DtdlPolicy
 
 # A single JSON text larger than this is refused before parsing: a DTDL partition is at
 # most 1 MiB (v3/v4 §Limits), so 16 MiB leaves room for v2 and for arrays of Interfaces.
@@ -59,7 +60,7 @@ def _decode(doc: str | bytes, index: int) -> tuple[Any, ModelIssue | None]:
 def parse_partial(
     documents: Sequence[Document],
     *,
-    allow_undefined_extensions: bool = False,
+    policy: DtdlPolicy = DEFAULT_POLICY,
     known: ModelSet | None = None,
 ) -> ParseResult:
     """Parse a batch and return the valid Interfaces together with all violations.
@@ -68,8 +69,11 @@ def parse_partial(
     resolve between the documents of the batch and into ``known`` (models loaded before,
     e.g. from the registry). An Interface is left out of ``models`` when its document, or
     an Interface it extends or uses as a Component, has a violation.
+
+    ``policy`` holds what the specification leaves to the service (undefined extensions,
+    limit extensions, optional extensions); the default is what it recommends.
     """
-    reader = Reader(allow_undefined_extensions)
+    reader = Reader(policy)
     decode_issues: list[ModelIssue] = []
     for index, doc in enumerate(documents):
         if isinstance(doc, str | bytes):
@@ -136,15 +140,16 @@ def _unhealthy(checker: Checker, errors: list[ModelIssue], interfaces: list[Node
 def parse(
     documents: Sequence[Document],
     *,
-    allow_undefined_extensions: bool = False,
+    policy: DtdlPolicy = DEFAULT_POLICY,
     known: ModelSet | None = None,
 ) -> ModelSet:
     """Parse and validate one batch of DTDL documents; raise :class:`ModelError` on any violation.
 
     ``ModelError.errors`` lists every violation of the batch; ``ModelError.unresolved``
     is the set of DTMIs referenced but defined neither in the batch nor in ``known``.
+    ``policy`` is as for :func:`parse_partial`.
     """
-    result = parse_partial(documents, allow_undefined_extensions=allow_undefined_extensions, known=known)
+    result = parse_partial(documents, policy=policy, known=known)
     if result.errors:
         raise ModelError(result.errors, result.unresolved)
     return result.models

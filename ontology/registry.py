@@ -27,6 +27,7 @@ from ontology.evolution import EvolutionReport, evolution_report
 from ontology.model import Interface, ModelSet
 from ontology.model_store import ModelStore, StoredModel
 from ontology.parser import Document, parse
+from ontology.policy import DEFAULT_POLICY, DtdlPolicy
 from ontology.resolved import ResolvedModel
 
 TwinCount = Callable[[str], int]
@@ -44,11 +45,11 @@ class ModelRegistry:
         self,
         store: ModelStore,
         *,
-        allow_undefined_extensions: bool = False,
+        policy: DtdlPolicy = DEFAULT_POLICY,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self._store = store
-        self._extensions = allow_undefined_extensions
+        self._policy = policy
         self._clock = clock
         self._lock = threading.Lock()
         self._models = ModelSet({})
@@ -77,7 +78,7 @@ class ModelRegistry:
                     f"model {taken[0]} already exists; upload a new version instead",
                     details={"dtmis": taken},
                 )
-            parsed = parse(documents, allow_undefined_extensions=self._extensions, known=self._models)
+            parsed = parse(documents, policy=self._policy, known=self._models)
             at = self._clock()
             stored = [StoredModel(dtmi, doc, at) for dtmi, doc in tops.items()]
             self._store.add(stored)
@@ -176,7 +177,7 @@ class ModelRegistry:
     def _reload(self) -> None:
         """Parse everything the store holds, in one batch (stored models were valid together)."""
         stored = self._store.list()
-        self._models = parse([m.document for m in stored], allow_undefined_extensions=self._extensions)
+        self._models = parse([m.document for m in stored], policy=self._policy)
         self._decommissioned = frozenset(m.dtmi for m in stored if m.decommissioned)
         self._requires = _requirements(self._models)
 

@@ -18,14 +18,13 @@ from simulation.runner import (
     run_simulation,
 )
 from simulation.scenario import AddFeeds, Scenario
-from simulation.worker import ResultSink, RunContext, RunOutcome, Worker
+from simulation.worker import RunContext, RunOutcome, Worker
 
 __all__ = [
     "AddFeeds",
     "ComparisonResult",
     "Executor",
     "ResultSeries",
-    "ResultSink",
     "RunContext",
     "RunEvents",
     "RunOutcome",

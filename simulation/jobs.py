@@ -19,8 +19,6 @@ uses the workers' clocks: keep them in NTP sync (skew shortens or lengthens a le
 
 from __future__ import annotations
 
-import base64
-import binascii
 import builtins
 import json
 import threading
@@ -33,8 +31,10 @@ from typing import Any
 
 import structlog
 
+from graph.cursors import decode_cursor, encode_cursor
 from graph.store import GraphStore
 from graph.subgraph import SubgraphSpec
+from graph.times import utc_text
 from ontology.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from simulation._run_cypher import (
     CANCEL,
@@ -179,16 +179,6 @@ class RunEvents:
                 _log.exception("run.listener_failed", run=run.id)
 
 
-def utc_text(at: datetime) -> str:
-    """``at`` as twins' timestamps are written: UTC, milliseconds, ``Z``."""
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_utc(text: str) -> datetime:
-    """The instant a timestamp written by :func:`utc_text` stands for."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -224,12 +214,12 @@ class RunStore:
 
     def ensure_schema(self) -> None:
         """Index ``SimulationRun.id`` (ids are UUIDs: no uniqueness constraint is needed)."""
-        if self.store.backend == "neo4j":
+        if self.store.capabilities.index_if_not_exists:
             self.store.write(f"CREATE INDEX simulation_run_id IF NOT EXISTS FOR (r:{LABEL}) ON (r.id)")
             return
         try:
             self.store.write(f"CREATE INDEX FOR (r:{LABEL}) ON (r.id)")
-        except BadRequest as exc:  # FalkorDB has no IF NOT EXISTS for indexes
+        except BadRequest as exc:  # the engine has no IF NOT EXISTS for indexes (FalkorDB)
             if "already indexed" not in exc.message:
                 raise
 
@@ -468,15 +458,11 @@ def _run(row: Sequence[Any]) -> SimulationRun:
 
 
 def _encode_cursor(run: SimulationRun) -> str:
-    raw = json.dumps([run.created_at, run.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor([run.created_at, run.id])
 
 
 def _decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        at, last = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise BadRequest(f"malformed cursor {cursor!r}", details={"cursor": cursor}) from exc
-    if not (isinstance(at, str) and isinstance(last, str)):
+    parts = decode_cursor(cursor, 2)
+    if parts is None or not all(isinstance(part, str) for part in parts):
         raise BadRequest(f"malformed cursor {cursor!r}", details={"cursor": cursor})
-    return at, last
+    return parts[0], parts[1]

@@ -3,9 +3,9 @@
 A run's parameters may carry ``fromTelemetry``: requests to replace a twin property by
 a statistic of its measured history (a machine's mean cycle time over the last 24 h), or
 to fill a model parameter with a profile (the outdoor temperature of last week, hour by
-hour). :func:`resolve_parameters` answers them through a :class:`TelemetryHistory`
-(``ingest.store.TelemetryStore`` has that shape; simulation may not import ingest) and
-returns an edited copy of the subgraph and the parameters without ``fromTelemetry``.
+hour). :func:`resolve_parameters` answers them from the time-series store
+(``telemetry.TelemetryStore``) and returns an edited copy of the subgraph and the
+parameters without ``fromTelemetry``.
 
 The series of a twin are found through its telemetry reference: the node attribute
 ``$telemetry`` (a ``TelemetryRef``, or one as JSON) when the subgraph carries one, else the
@@ -18,33 +18,18 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from itertools import pairwise
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from graph.subgraph import MODEL
-from graph.telemetry import DEFAULT_BUCKET, TWIN_TAG, Aggregate, Sample, TelemetryRef
-from ontology.dtmi import short_name
 from ontology.errors import ValidationFailed
+from telemetry.points import Aggregate
+from telemetry.refs import TelemetryRef, bare_ref
+from telemetry.store import TelemetryStore
 
 TELEMETRY = "$telemetry"
-
-
-class TelemetryHistory(Protocol):
-    """Where past telemetry is read: the query half of ``ingest.store.TelemetryStore``."""
-
-    def query(
-        self,
-        refs: Sequence[TelemetryRef],
-        field: str,
-        start: datetime,
-        stop: datetime,
-        every_s: float | None = None,
-        fn: Aggregate = Aggregate.MEAN,
-    ) -> list[list[Sample]]:
-        """Points of ``field`` in ``[start, stop)`` per reference, in windows of ``every_s`` if given."""
-        ...
 
 
 class PropertyFromTelemetry(BaseModel):
@@ -97,11 +82,11 @@ def telemetry_ref(graph: nx.MultiDiGraph, twin: str) -> TelemetryRef:
         return own
     if isinstance(own, Mapping):
         return TelemetryRef.from_dict(own)
-    return TelemetryRef(DEFAULT_BUCKET, short_name(str(attributes.get(MODEL, ""))), {TWIN_TAG: twin})
+    return bare_ref(str(attributes.get(MODEL, "")), twin)
 
 
 def resolve_parameters(
-    graph: nx.MultiDiGraph, parameters: Mapping[str, Any], history: TelemetryHistory, now: datetime
+    graph: nx.MultiDiGraph, parameters: Mapping[str, Any], history: TelemetryStore, now: datetime
 ) -> tuple[nx.MultiDiGraph, dict[str, Any]]:
     """The subgraph and parameters with every ``fromTelemetry`` request answered.
 
@@ -145,7 +130,7 @@ def _request(n: int, item: Any) -> Request:
 
 
 def _property(
-    graph: nx.MultiDiGraph, request: PropertyFromTelemetry, history: TelemetryHistory, now: datetime, n: int
+    graph: nx.MultiDiGraph, request: PropertyFromTelemetry, history: TelemetryStore, now: datetime, n: int
 ) -> float:
     start = now - timedelta(seconds=request.window_s)
     ref = telemetry_ref(graph, request.twin)
@@ -169,7 +154,7 @@ def _property(
 
 
 def _profile(
-    graph: nx.MultiDiGraph, request: ProfileFromTelemetry, history: TelemetryHistory, now: datetime, n: int
+    graph: nx.MultiDiGraph, request: ProfileFromTelemetry, history: TelemetryStore, now: datetime, n: int
 ) -> list[list[float]]:
     start = now - timedelta(seconds=request.window_s)
     ref = telemetry_ref(graph, request.twin)

@@ -43,15 +43,17 @@ from pydantic import ValidationError
 
 from graph.store import GraphStore
 from graph.subgraph import SubgraphSpec, select_subgraph
-from graph.telemetry import TelemetryPoint
+from graph.times import parse_utc
 from ontology.errors import ErrorCode, KgtwinError, ValidationFailed
 from ontology.model import ModelSet
 from simulation.executor import Executor
-from simulation.jobs import RunStore, SimulationRun, parse_utc
+from simulation.jobs import RunStore, SimulationRun
 from simulation.models import get_model
-from simulation.params import TelemetryHistory, resolve_parameters
+from simulation.params import resolve_parameters
 from simulation.runner import ResultSeries, compare, run_simulation
 from simulation.scenario import Scenario
+from telemetry.points import TelemetryPoint
+from telemetry.store import TelemetryStore
 
 _log = structlog.get_logger("simulation.worker")
 
@@ -59,12 +61,6 @@ FROM_TELEMETRY = "fromTelemetry"
 BUCKET = "simulation"
 MEASUREMENT = "simulation"
 _BATCH = 5000
-
-
-class ResultSink(Protocol):
-    """Where result series go: structurally ``ingest.TelemetryStore.write``."""
-
-    def write(self, points: Sequence[TelemetryPoint]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -129,7 +125,7 @@ class Worker:
         runs: RunStore,
         job: RunJob,
         *,
-        sink: ResultSink | None = None,
+        sink: TelemetryStore | None = None,
         lease_s: float = 30.0,
         time_limit_s: float = 3600.0,
         poll_s: float = 1.0,
@@ -331,7 +327,7 @@ def simulation_job(
     graph: GraphStore,
     models: Callable[[], ModelSet],
     executor: Executor,
-    history: TelemetryHistory | None = None,
+    history: TelemetryStore | None = None,
 ) -> RunJob:
     """The job that runs a ``SimulationRun`` with ``simulation.runner`` on ``executor``.
 

@@ -78,7 +78,8 @@ def neo4j_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxTarget]:
     """A real InfluxDB 2 server, onboarded, with a token, an org and a bucket."""
     if url := os.environ.get("KGTWIN_TEST_INFLUX_URL"):
-        from kgtwin.urls import InfluxUrl, parse_telemetry_url
+        from kgtwin.backends import parse_telemetry_url
+        from kgtwin.urls import InfluxUrl
 
         parsed = parse_telemetry_url(url)
         assert isinstance(parsed, InfluxUrl), (

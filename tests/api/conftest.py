@@ -21,11 +21,12 @@ from fastapi.testclient import TestClient
 from api import create_app
 from api.context import ApiContext, twin_context
 from graph.events import EventBus, Subscriber
-from graph.store import CypherResult, GraphStore, Statement
-from graph.telemetry import Aggregate, Sample, TelemetryPoint, TelemetryRef
-from ingest.duckdb import DuckDbTelemetryStore
+from graph.store import CypherResult, GraphCapabilities, GraphStore, Statement
 from simulation.jobs import RunStore
 from simulation.worker import check_request
+from telemetry.duckdb import DuckDbTelemetryStore
+from telemetry.points import Aggregate, Sample, TelemetryPoint
+from telemetry.refs import TelemetryRef
 
 ROOM = "dtmi:kgtwin:space:Room;1"
 SPACE = "dtmi:kgtwin:space:Space;1"
@@ -43,6 +44,10 @@ class CountingGraph:
     @property
     def backend(self) -> str:
         return self.inner.backend
+
+    @property
+    def capabilities(self) -> GraphCapabilities:
+        return self.inner.capabilities
 
     def ping(self) -> None:
         self.inner.ping()
@@ -176,14 +181,20 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     graph = CountingGraph(store)
     telemetry = CountingTelemetry(DuckDbTelemetryStore(tmp_path / "telemetry.duckdb"))
     bus = WatchedBus()
-    context = twin_context("9.9.9", graph, telemetry=telemetry, events=bus)
-    context.telemetry_poll_s = 0.05
-    # The models' token is read once a second (api.context); tests count a request's
-    # backend calls, and that read would fall into whichever request ran a second late.
-    # tests/api/test_replicas.py tests the reading on contexts of its own.
-    context.models_check_s = float("inf")
-    context.runs = RunStore(graph, validate=check_request)
-    context.runs.ensure_schema()
+    runs = RunStore(graph, validate=check_request)
+    runs.ensure_schema()
+    context = twin_context(
+        "9.9.9",
+        graph,
+        telemetry=telemetry,
+        events=bus,
+        runs=runs,
+        telemetry_poll_s=0.05,
+        # The models' token is read once a second (api.context); tests count a request's
+        # backend calls, and that read would fall into whichever request ran a second late.
+        # tests/api/test_replicas.py tests the reading on contexts of its own.
+        models_check_s=float("inf"),
+    )
     try:
         with TestClient(create_app(context)) as client:
             yield Api(client, context, graph, telemetry, bus, request.param)

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from api import create_app
 from api.auth import AuthConfig, OidcConfig
 from api.context import twin_context
-from api.keys import ApiKeyStore
 from api.limits import Limits
 from api.roles import Role
+from graph.api_keys import ApiKeyStore
 from graph.falkordb import FalkorGraphStore
 from graph.neo4j import Neo4jGraphStore
 from graph.store import GraphStore
@@ -68,9 +68,13 @@ def app_client(
     graph: GraphStore, *, auth: AuthConfig | None = None, limits: Limits | None = None
 ) -> Iterator[TestClient]:
     """A client of the whole application on ``graph`` (no base ontology: tests bring their models)."""
-    context = twin_context("9.9.9", graph, load_base=False)
-    context.auth = auth or AuthConfig(api_keys=True, key_cache_s=0)
-    context.limits = limits or Limits()
+    context = twin_context(
+        "9.9.9",
+        graph,
+        load_base=False,
+        auth=auth or AuthConfig(api_keys=True, key_cache_s=0),
+        limits=limits or Limits(),
+    )
     app = create_app(context)
     app.state.kgtwin_context = context  # for tests that watch the context's events
     with TestClient(app, raise_server_exceptions=False) as client:

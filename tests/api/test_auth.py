@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from api.keys import ApiKeyStore
 from api.roles import Role
+from graph.api_keys import ApiKeyStore
 from graph.store import GraphStore
 from kgtwin.settings import load_settings
 from ontology.errors import ConfigurationInvalid

@@ -1,12 +1,14 @@
-"""The short path of ``api.execution`` answers exactly what graphql-core's executor answers.
+"""The fast path (``api.fastpath``) answers exactly what graphql-core's executor answers.
 
 Each query runs on two schemas of the same types, one with graphql-core's executor and
-one with :class:`~api.execution.KgtwinExecutor`, and the whole results are compared:
+one with :class:`~api.fastpath.FastExecutor`, and the whole results are compared:
 data, errors with their messages, paths and locations. The cases are the ones the short
 path must hand back to graphql-core: nulls, values a scalar refuses, missing attributes,
 ``is_type_of`` checks, permissions, resolver middleware, awaitables; and, for resolvers
-marked ``DIRECT``, arguments (literal, defaulted, variables), errors they raise and
-awaitables they return.
+declared with ``fast_field``, arguments (literal, defaulted, variables), errors they
+raise, awaitables they return, ``async`` ones that finish at once or wait, alone or started
+ahead for every item of a list. And the fast path refuses library versions it was not
+tested with.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from enum import Enum
+from importlib import metadata
 from typing import Any
 
 import pytest
@@ -24,7 +27,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from api.execution import DIRECT, KgtwinExecutor
+from api import fastpath
+from api.fastpath import FastExecutor, UnsupportedLibraries, check_versions, fast_field
 
 T0 = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 
@@ -80,7 +84,7 @@ class Guarded:
 class Series:
     label: str
 
-    @strawberry.field(metadata={DIRECT: True})
+    @fast_field()
     def window(
         self, info: strawberry.Info, name: str, every: str = "5m", stop: str | None = None
     ) -> list[Point]:
@@ -89,7 +93,7 @@ class Series:
         assert info.context is not None
         return [Point(time=T0, value=f"{self.label}/{name}/{every}/{stop}")]
 
-    @strawberry.field(metadata={DIRECT: True}, graphql_type=list[Point])
+    @fast_field(graphql_type=list[Point])
     def awaited(self, name: str) -> Awaitable[list[Point]]:
         async def later() -> list[Point]:
             await asyncio.sleep(0)
@@ -99,23 +103,43 @@ class Series:
 
         return later()
 
-    @strawberry.field(metadata={DIRECT: True}, permission_classes=[Never])
+    @fast_field(permission_classes=[Never])
     def guarded(self, name: str) -> list[Point]:
         return [Point(time=T0, value=name)]
 
-    @strawberry.field(metadata={DIRECT: True})
+    @fast_field()
     def by_level(self, level: Level) -> str:
         return f"{self.label}:{level.value}"
 
-    @strawberry.field(metadata={DIRECT: True})
+    @fast_field()
     def shout(self) -> str:
         return self.label.upper()
 
-    @strawberry.field(metadata={DIRECT: True})
+    @fast_field()
     def fragile(self) -> int | None:
         if self.label == "b":
             raise ValueError("b is fragile")
         return None
+
+    @fast_field()
+    async def loaded(self, info: strawberry.Info, name: str, wait: bool = False) -> list[Point]:
+        """An ``async`` fast field: done at once, or after waiting on a future (as a DataLoader's)."""
+        if wait:
+            future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(future.set_result, name)
+            name = await future
+        if name == "bad":
+            raise ValueError(f"{self.label} has no series named bad")
+        assert info.context is not None
+        return [Point(time=T0, value=f"{self.label}/{name}")]
+
+    @fast_field()
+    async def slept(self, name: str) -> str:
+        """An ``async`` fast field that waits on a bare loop turn, then on nothing."""
+        await asyncio.sleep(0)
+        if name == "bad":
+            raise ValueError("no such name")
+        return f"{self.label}:{name}"
 
 
 def _points() -> list[Any]:
@@ -173,6 +197,10 @@ class Query:
     def series(self) -> list[Series]:
         return [Series(label="a"), Series(label="b")]
 
+    @strawberry.field
+    def first_series(self) -> Series:
+        return Series(label="a")
+
 
 def _run(schema: strawberry.Schema, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
     result = asyncio.run(schema.execute(query, variable_values=variables, context_value={}))
@@ -181,7 +209,7 @@ def _run(schema: strawberry.Schema, query: str, variables: dict[str, Any] | None
 
 def _schemas(**kwargs: Any) -> tuple[strawberry.Schema, strawberry.Schema]:
     plain = strawberry.Schema(query=Query, types=[Sensor], **kwargs)
-    short = strawberry.Schema(query=Query, types=[Sensor], execution_context_class=KgtwinExecutor, **kwargs)
+    short = strawberry.Schema(query=Query, types=[Sensor], execution_context_class=FastExecutor, **kwargs)
     return plain, short
 
 
@@ -209,6 +237,15 @@ QUERIES = {
     "a direct field with an argument refused": '{ series { window(name: "x", every: null) { value } } }',
     "direct fields read like attributes": "{ series { label shout } }",
     "a direct field read like an attribute raising": "{ series { label fragile } }",
+    "async fast fields done at once": '{ series { label loaded(name: "x") { time value } } }',
+    "async fast fields that wait": '{ series { a: loaded(name: "x", wait: true) { value } '
+    'b: loaded(name: "y") { value } } }',
+    "async fast fields raising": '{ series { label loaded(name: "bad", wait: true) { value } '
+    'ok: loaded(name: "z") { value } } }',
+    "async fast fields on a bare loop turn": '{ series { slept(name: "x") bad: slept(name: "bad") } }',
+    "an async fast field under skip": '{ series { label loaded(name: "x") @skip(if: true) { value } } }',
+    "async fast fields of one object": '{ firstSeries { loaded(name: "x", wait: true) { value } '
+    'bad: loaded(name: "bad") { value } } }',
 }
 
 VARIABLES = {
@@ -287,3 +324,32 @@ def test_plain_objects_are_completed_without_graphql_cores_field_execution(execu
     _, short = _schemas()
     assert _run(short, "{ maybePoints { time value count level } one { time } }")["errors"] == []
     assert executed == ["maybePoints", "one"]
+
+
+def test_async_fast_fields_of_a_list_are_started_ahead_and_skip_graphql_cores_field_execution(
+    executed: list[str],
+) -> None:
+    _, short = _schemas()
+    answer = _run(short, '{ series { loaded(name: "x", wait: true) { value } } }')
+    assert answer["errors"] == []
+    assert [s["loaded"][0]["value"] for s in answer["data"]["series"]] == ["a/x", "b/x"]
+    assert executed == ["series"]
+
+
+def test_the_tested_library_versions_are_the_installed_ones() -> None:
+    check_versions()  # the import did it too: this is the installed pair
+    for name, minor in fastpath.TESTED.items():
+        installed = metadata.version(name)
+        assert installed.startswith(minor + "."), (name, installed)
+
+
+@pytest.mark.parametrize(
+    ("library", "version"),
+    [("strawberry-graphql", "0.342.0"), ("graphql-core", "3.4.0"), ("graphql-core", "3.2.6")],
+)
+def test_an_untested_library_version_stops_the_fast_path_with_the_reason(library: str, version: str) -> None:
+    def installed(name: str) -> str:
+        return version if name == library else metadata.version(name)
+
+    with pytest.raises(UnsupportedLibraries, match=f"{library} {version} \\(tested: "):
+        check_versions(installed)

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from api.auth import AuthConfig
-from api.keys import ApiKeyStore
 from api.roles import Role
+from graph.api_keys import ApiKeyStore
 from tests.api.conftest import ROOM, SPACE, Api
 
 PUMP = "dtmi:ex:plant:Pump;1"

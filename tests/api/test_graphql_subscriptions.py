@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from starlette.testclient import WebSocketTestSession
 
-from graph.telemetry import TelemetryPoint
-from ingest.latest import LatestValues
+from telemetry.latest_values import LatestValues
+from telemetry.points import TelemetryPoint
 from tests.api.conftest import BUILDING, FLOOR, ROOM, SPACE, Api
 
 pytestmark = pytest.mark.timeout(120)

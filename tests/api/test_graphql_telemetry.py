@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from graph.telemetry import TelemetryPoint
-from ingest.latest import LatestValues
+from telemetry.latest_values import LatestValues
+from telemetry.points import TelemetryPoint
 from tests.api.conftest import ROOM, Api
 
 ROOMS = 12

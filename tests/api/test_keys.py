@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from api.keys import ApiKeyStore, parse_roles
-from api.roles import Role
+from api.roles import Role, parse_roles
+from graph.api_keys import ApiKeyStore
 from graph.store import GraphStore
 from ontology.errors import BadRequest, Conflict, NotFound
 from tests.foundation.conftest import KGTWIN

@@ -18,8 +18,8 @@ from api.loaders import Loaders
 from api.roles import ANONYMOUS
 from api.types import TwinNode
 from graph.latest import write_latest
-from graph.telemetry import Sample, TelemetryPoint
-from ingest.latest import LatestValues
+from telemetry.latest_values import LatestValues
+from telemetry.points import Sample, TelemetryPoint
 from tests.api.conftest import Api
 from tests.api.test_graphql_telemetry import ROOMS, rooms_with_temperatures
 

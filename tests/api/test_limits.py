@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.keys import ApiKeyStore
 from api.limits import TokenBucket
 from api.roles import Role
+from graph.api_keys import ApiKeyStore
 from graph.store import GraphStore
 from tests.api.conftest_auth import AuthConfig, Limits, app_client
 

@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.context import twin_context
-from api.keys import ApiKeyStore
 from api.roles import Role
+from graph.api_keys import ApiKeyStore
 from graph.events import ChangeEvent
 from graph.store import GraphStore
 from tests.api.conftest_auth import app_client

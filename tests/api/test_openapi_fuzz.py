@@ -17,8 +17,8 @@ from schemathesis.checks import not_a_server_error
 
 from api import create_app
 from api.context import twin_context
-from api.keys import ApiKeyStore
 from api.roles import Role
+from graph.api_keys import ApiKeyStore
 from graph.falkordb import FalkorGraphStore
 from tests.api.conftest_auth import AuthConfig, Limits
 
@@ -34,16 +34,17 @@ PUMP = {
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
     graph = FalkorGraphStore(tmp_path_factory.mktemp("fuzz"))
     try:
-        context = twin_context("9.9.9", graph, load_base=False)
-        assert context.registry is not None
-        context.registry.upload([PUMP])
-        context.twins = twin_context("9.9.9", graph, load_base=False).twins
-        assert context.twins is not None
-        context.twins.put_twin("p1", "dtmi:ex:Pump;1", {"flow": 1.0})
-        context.twins.put_twin("p2", "dtmi:ex:Pump;1", {})
-        context.auth = AuthConfig(api_keys=True, key_cache_s=60)
-        # generous enough that the fuzzer is never rate limited; small enough to hit the body limit
-        context.limits = Limits(max_body_bytes=256 * 1024, rate_per_second=10_000, rate_burst=10_000)
+        context = twin_context(
+            "9.9.9",
+            graph,
+            load_base=False,
+            auth=AuthConfig(api_keys=True, key_cache_s=60),
+            # generous enough that the fuzzer is never rate limited; small enough to hit the body limit
+            limits=Limits(max_body_bytes=256 * 1024, rate_per_second=10_000, rate_burst=10_000),
+        )
+        context.require_registry().upload([PUMP])
+        context.require_twins().put_twin("p1", "dtmi:ex:Pump;1", {"flow": 1.0})
+        context.require_twins().put_twin("p2", "dtmi:ex:Pump;1", {})
         key = ApiKeyStore(graph).create("fuzzer", [Role.ADMIN]).secret
         yield schemathesis.openapi.from_asgi("/openapi.json", create_app(context)), key
     finally:

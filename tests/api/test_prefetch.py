@@ -1,9 +1,9 @@
-"""A page's telemetry is loaded before its twins are resolved, and nothing a client sees changes.
+"""A page's telemetry is loaded before its twins are completed, and nothing a client sees changes.
 
-``api.prefetch`` reads what the ``nodes`` of a ``twins`` page select and makes the loads
-their ``latest`` and ``telemetry`` fields will make. These tests hold it to the fields'
-own answers, errors and backend calls: fragments and aliases, ``@skip``/``@include``, a
-null argument, an unknown telemetry name.
+``api.fastpath`` starts the ``latest`` and ``telemetry`` fields selected on the ``nodes``
+of a ``twins`` page for every twin at once, so their loads batch. These tests hold it to
+the fields' own answers, errors and backend calls: fragments and aliases,
+``@skip``/``@include``, a null argument, an unknown telemetry name.
 """
 
 from __future__ import annotations

@@ -27,7 +27,6 @@ from api.remote_changes import RemoteChanges
 from graph.events import ChangeEvent, ChangeKind, EventBus
 from graph.store import GraphStore
 from ingest.broker import MqttBroker
-from ingest.subscriber import SessionOptions
 from tests.api.conftest import ROOM, WatchedBus
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.timeout(120)]
@@ -50,7 +49,6 @@ class Replica:
 @pytest.fixture
 def replicas(empty_graph: GraphStore, mqtt_url: str) -> Iterator[tuple[Replica, Replica]]:
     host, port = mqtt_url.split("://", 1)[1].rsplit(":", 1)
-    where = SessionOptions(host=host, port=int(port), client_id="", filters=())
     with ExitStack() as stack:
         made: list[Replica] = []
         for _ in range(2):
@@ -61,7 +59,7 @@ def replicas(empty_graph: GraphStore, mqtt_url: str) -> Iterator[tuple[Replica, 
             notifier = ChangeNotifier(bus, broker)
             notifier.start()
             stack.callback(notifier.stop)
-            remote = RemoteChanges(bus, where, notifier.origin)
+            remote = RemoteChanges(bus, broker, notifier.origin)
             remote.start()
             stack.callback(remote.stop)
             client = stack.enter_context(TestClient(create_app(context)))
@@ -168,9 +166,9 @@ def test_events_of_another_process_are_not_published_again() -> None:
 def test_the_cloud_profile_wires_the_feed_and_the_edge_profile_does_not(
     falkordb_store: GraphStore, mqtt_url: str
 ) -> None:
+    from kgtwin.backends import Backends
     from kgtwin.services import api_context
     from kgtwin.settings import Settings
-    from kgtwin.wiring import Backends
 
     falkordb_store.write("MATCH (n) DETACH DELETE n")
     host, port = mqtt_url.split("://", 1)[1].rsplit(":", 1)
@@ -181,7 +179,7 @@ def test_the_cloud_profile_wires_the_feed_and_the_edge_profile_does_not(
         for profile in ("cloud", "edge"):
             backends = Backends(graph=falkordb_store, broker=MqttBroker(host, int(port)))
             try:
-                context = api_context(backends, settings=settings if profile == "cloud" else None)
+                context = api_context(backends, settings, follow_others=profile == "cloud")
                 arrived: queue.Queue[str] = queue.Queue()
                 context.events.subscribe(lambda event, arrived=arrived: arrived.put(event.id))
                 # Another process's notifier: its own origin on the payload.

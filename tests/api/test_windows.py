@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from api.windows import MAX_POINTS, aggregate, duration_s, instant, window
 from graph.errors import LimitExceeded
-from graph.telemetry import Aggregate
 from ontology.errors import BadRequest
+from telemetry.points import Aggregate
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

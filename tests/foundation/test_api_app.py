@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from api import ApiContext, create_app
 from graph.falkordb import FalkorGraphStore
-from ingest.duckdb import DuckDbTelemetryStore
+from telemetry.duckdb import DuckDbTelemetryStore
 
 
 @pytest.fixture

@@ -5,16 +5,23 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from kgtwin.cli import app
+from kgtwin.settings import ENV_PREFIX, Settings
 from tests.conftest import unavailable
+from tests.deploy.conftest import CONTRACT_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
+KGTWIN_SERVICES = ("api", "ingest", "worker")
 
 
-def test_docker_compose_config_is_valid() -> None:
+@pytest.fixture(scope="module")
+def compose_config() -> dict[str, Any]:
+    """``docker-compose config``: the file as Docker reads it, anchors and merges resolved."""
     binary = shutil.which("docker-compose")
     if binary is None:
         unavailable(
@@ -28,8 +35,12 @@ def test_docker_compose_config_is_valid() -> None:
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
-    config = yaml.safe_load(result.stdout)
-    services = config["services"]
+    config: dict[str, Any] = yaml.safe_load(result.stdout)
+    return config
+
+
+def test_docker_compose_config_is_valid(compose_config: dict[str, Any]) -> None:
+    services = compose_config["services"]
     assert {"neo4j", "influxdb", "mosquitto", "api", "ingest", "worker"} <= set(services)
     for name in ("api", "ingest", "worker"):
         depends = services[name]["depends_on"]
@@ -40,6 +51,30 @@ def test_docker_compose_config_is_valid() -> None:
         assert services[name]["environment"]["KGTWIN_GRAPH_URL"].startswith("neo4j://")
     for backend in ("neo4j", "influxdb", "mosquitto"):
         assert "healthcheck" in services[backend], backend
+
+
+def test_compose_services_run_kgtwin_commands_with_real_settings(compose_config: dict[str, Any]) -> None:
+    commands = {
+        command.name or command.callback.__name__ for command in app.registered_commands if command.callback
+    }
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields} | CONTRACT_SETTINGS
+    for name in KGTWIN_SERVICES:
+        service = compose_config["services"][name]
+        assert service["command"][0] in commands, name
+        variables = set(service["environment"])
+        assert variables <= known, variables - known
+        # The service gets its shutdown grace before Docker's SIGKILL.
+        grace = service["stop_grace_period"]
+        assert grace.endswith("s")
+        assert int(service["environment"]["KGTWIN_SHUTDOWN_GRACE_S"]) < int(grace.removesuffix("s"))
+
+
+def test_compose_ingest_spool_is_on_its_volume(compose_config: dict[str, Any]) -> None:
+    ingest = compose_config["services"]["ingest"]
+    spool = ingest["environment"]["KGTWIN_INGEST_SPOOL_DIR"]
+    # docker-compose 1.x prints each volume as source:target:mode.
+    targets = {volume.split(":")[1] for volume in ingest["volumes"]}
+    assert spool in targets
 
 
 @pytest.mark.parametrize("config", ["deploy/mosquitto/mosquitto.conf", "tests/servers/mosquitto_server.py"])

@@ -10,9 +10,9 @@ from paho.mqtt.enums import MQTTProtocolVersion
 
 from graph.falkordb import DB_FILE, FalkorGraphStore
 from ingest.broker import MqttBroker
-from ingest.duckdb import DuckDbTelemetryStore
 from ingest.embedded_broker import EmbeddedBroker
 from ontology.errors import BackendUnavailable
+from telemetry.duckdb import DuckDbTelemetryStore
 from tests.foundation.mqtt_relay import relay_qos1
 from tests.servers.process import free_port
 

@@ -48,3 +48,24 @@ def test_json_output(run_kgtwin: RunKgtwin, tmp_path: Path) -> None:
     assert report["valid"] is False
     assert report["errors"][0]["file"] == str(tmp_path / "bad.json")
     assert {"file", "path", "code", "message"} <= set(report["errors"][0])
+
+
+def test_extension_policy_follows_the_settings_and_the_flags(run_kgtwin: RunKgtwin, tmp_path: Path) -> None:
+    acme = ["dtmi:dtdl:context;3", "dtmi:acme:extension;1"]
+    (tmp_path / "pump.json").write_text(json.dumps([dict(PUMP, **{"@context": acme}), EQUIPMENT]))
+    path = str(tmp_path / "pump.json")
+    refused = run_kgtwin("models", "validate", path)
+    assert refused.returncode == 1
+    assert "EXTENSION_UNDEFINED" in refused.stdout
+    setting = {"KGTWIN_DTDL_UNDEFINED_EXTENSIONS": "accept"}
+    assert run_kgtwin("models", "validate", path, env=setting).returncode == 0
+    assert run_kgtwin("models", "validate", "--allow-undefined-extensions", path).returncode == 0
+    flag_wins = run_kgtwin("models", "validate", "--reject-undefined-extensions", path, env=setting)
+    assert flag_wins.returncode == 1
+
+
+def test_an_unknown_limit_extension_is_a_usage_error(run_kgtwin: RunKgtwin, tmp_path: Path) -> None:
+    (tmp_path / "equipment.json").write_text(json.dumps(EQUIPMENT))
+    result = run_kgtwin("models", "validate", "--limit-extension", "dtmi:acme:limits", str(tmp_path))
+    assert result.returncode == 2
+    assert "unknown limit extension" in result.stderr

@@ -14,8 +14,8 @@ from paho.mqtt.enums import MQTTProtocolVersion
 
 from graph.neo4j import Neo4jGraphStore
 from ingest.broker import MqttBroker
-from ingest.influx import InfluxTelemetryStore
 from ontology.errors import BackendUnavailable, BadRequest
+from telemetry.influx import InfluxTelemetryStore
 from tests.conftest import InfluxTarget
 from tests.foundation.mqtt_relay import relay_qos1
 

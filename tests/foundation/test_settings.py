@@ -6,18 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from kgtwin.backends import parse_broker_url, parse_graph_url, parse_telemetry_url
 from kgtwin.settings import load_settings
-from kgtwin.urls import (
-    DuckDbUrl,
-    EmbeddedBrokerUrl,
-    FalkorUrl,
-    InfluxUrl,
-    MqttUrl,
-    Neo4jUrl,
-    parse_broker_url,
-    parse_graph_url,
-    parse_telemetry_url,
-)
+from kgtwin.urls import DuckDbUrl, EmbeddedBrokerUrl, FalkorUrl, InfluxUrl, MqttUrl, Neo4jUrl
 from ontology.errors import ConfigurationInvalid
 
 

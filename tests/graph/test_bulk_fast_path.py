@@ -12,7 +12,7 @@ import pytest
 
 from graph.bulk import relationship_line, twin_line, write_bulk
 from graph.importer import ImportReport, import_bulk
-from graph.store import CypherResult, GraphStore, Statement
+from graph.store import CypherResult, GraphCapabilities, GraphStore, Statement
 from ontology.errors import BackendUnavailable, Conflict
 from tests.graph.plant import DOCS, PUMP, ROOM, TANK
 
@@ -29,6 +29,10 @@ class Recording:
     @property
     def backend(self) -> str:
         return self.store.backend
+
+    @property
+    def capabilities(self) -> GraphCapabilities:
+        return self.store.capabilities
 
     def ping(self) -> None:
         self.store.ping()

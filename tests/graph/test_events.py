@@ -160,6 +160,7 @@ class FailingWrites:
 
     def __init__(self, store: GraphStore) -> None:
         self._store = store
+        self.capabilities = store.capabilities
 
     def ping(self) -> None:
         self._store.ping()

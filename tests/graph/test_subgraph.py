@@ -9,10 +9,10 @@ from pydantic import ValidationError
 from graph.errors import CypherWriteRefused, LimitExceeded
 from graph.store import GraphStore
 from graph.subgraph import SubgraphSpec, select_subgraph, subgraph_from_cypher
-from graph.telemetry import TelemetryRef
 from graph.twins import TwinGraph
 from ontology import base_model_set
 from ontology.errors import BadRequest, NotFound
+from telemetry.refs import TelemetryRef
 from tests.graph.campus import EQUIPMENT, PUMP, build_campus
 
 

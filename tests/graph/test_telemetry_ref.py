@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from graph import TelemetryRef, TwinTarget, default_ref, neighbours, telemetry_targets
+from graph import TwinTarget, neighbours, telemetry_targets
 from graph.bulk import TELEMETRY, twin_line, write_bulk
 from graph.events import ChangeEvent, ChangeKind, EventBus
 from graph.exporter import export_bulk
@@ -20,6 +20,7 @@ from graph.store import CypherResult, GraphStore
 from graph.telemetry import DefaultRefs, ref_properties
 from graph.twins import TwinGraph
 from ontology import ModelSet, parse
+from telemetry import TelemetryRef, default_ref
 from tests.graph.plant import CTX, DOCS, PUMP, ROOM
 
 SENSOR = "dtmi:ex:plant:Sensor;1"

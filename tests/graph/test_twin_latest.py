@@ -14,12 +14,13 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from graph.latest import iso_utc, latest_properties, write_latest
+from graph.latest import latest_properties, write_latest
 from graph.physical import DOCUMENT
 from graph.store import GraphStore
-from graph.telemetry import FieldValue, Sample
+from graph.times import utc_text_ns
 from graph.twin import Twin
 from graph.twins import TwinGraph
+from telemetry.points import FieldValue, Sample
 from tests.graph.plant import PUMP, plant_models
 
 DOC = {"serial": "P-100", "flow": 12.5}
@@ -106,7 +107,7 @@ def test_what_the_ingest_writes_reads_back_to_the_millisecond(value: FieldValue,
         microsecond=time_ns // 1_000_000 % 1000 * 1000
     )
     assert twin.latest == {"speed": Sample(expected, value)}
-    assert iso_utc(time_ns) == expected.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert utc_text_ns(time_ns) == expected.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def test_a_twin_read_from_the_graph_carries_the_values_the_ingest_wrote(store: GraphStore) -> None:

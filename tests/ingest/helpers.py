@@ -24,11 +24,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from graph.model_store import GraphModelStore
 from graph.store import GraphStore
-from graph.telemetry import TelemetryRef
 from graph.twins import TwinGraph
-from ingest.store import TelemetryStore
 from ontology import ModelSet, parse
 from ontology.registry import ModelRegistry
+from telemetry.refs import TelemetryRef
+from telemetry.store import TelemetryStore
 from tests.servers.influxdb_server import InfluxServer
 from tests.servers.process import launch
 

@@ -13,9 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from graph.events import ChangeEvent, ChangeKind
-from graph.telemetry import TelemetryPoint, TelemetryRef, TwinTarget
-from ingest.duckdb import DuckDbTelemetryStore
-from ingest.latest import LatestValues
+from graph.telemetry import TwinTarget
 from ingest.messages import (
     DEFAULT_MAPPING,
     MessageDecoder,
@@ -30,7 +28,11 @@ from ingest.pipeline import Models, Pipeline
 from ingest.service import IngestService
 from ingest.spool import Spool, SpoolFull
 from ingest.subscriber import Inbound, SessionOptions
-from ingest.twins import TwinTargets
+from ingest.targets import TwinTargets
+from telemetry.duckdb import DuckDbTelemetryStore
+from telemetry.latest_values import LatestValues
+from telemetry.points import TelemetryPoint
+from telemetry.refs import TelemetryRef
 from tests.ingest.helpers import SENSOR, sensor_models
 
 NOW_NS = 1_764_000_000_000_000_000

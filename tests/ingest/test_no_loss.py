@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from graph.neo4j import Neo4jGraphStore
-from ingest.duckdb import DuckDbTelemetryStore
-from ingest.influx import InfluxTelemetryStore
 from ingest.messages import DEADLETTER_TOPIC
+from telemetry.duckdb import DuckDbTelemetryStore
+from telemetry.influx import InfluxTelemetryStore
 from tests.ingest.helpers import (
     Collector,
     IngestProcess,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from graph.neo4j import Neo4jGraphStore
-from ingest.influx import InfluxTelemetryStore
+from telemetry.influx import InfluxTelemetryStore
 from tests.conftest import InfluxTarget
 from tests.ingest.helpers import IngestProcess, Publisher, count_points, ingest_env, seed_sensors, wait_until
 

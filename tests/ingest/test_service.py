@@ -18,8 +18,9 @@ from graph.twins import TwinGraph
 from ingest.embedded_broker import EmbeddedBroker
 from ingest.messages import DEADLETTER_TOPIC
 from ingest.service import IngestService
+from kgtwin.backends import Backends, open_backends
 from kgtwin.settings import Settings, load_settings
-from kgtwin.wiring import Backends, build_ingest, open_backends
+from kgtwin.wiring import build_ingest
 from ontology import ModelSet
 from tests.ingest.helpers import (
     FIELDS,

@@ -45,7 +45,7 @@ def test_a_document_that_is_not_an_object_is_refused(doc: Any) -> None:
         ("@context", 3, IssueCode.CONTEXT_INVALID),
         ("@context", "dtmi:dtdl:context;9", IssueCode.CONTEXT_INVALID),
         ("contents", "not a dtmi", IssueCode.REFERENCE_INVALID),
-        ("contents", [[[]]], IssueCode.VALUE_INVALID),
+        ("contents", [[[5]]], IssueCode.VALUE_INVALID),
         ("displayName", {"English": "x"}, IssueCode.LANGUAGE_INVALID),
         ("comment", "x" * 513, IssueCode.STRING_TOO_LONG),
         ("@graph", {}, IssueCode.KEYWORD_INVALID),

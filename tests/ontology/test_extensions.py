@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ontology import EnumSchema, IssueCode, ModelError, parse, validator_for
+from ontology import DtdlPolicy, EnumSchema, IssueCode, ModelError, parse, validator_for
 from tests.ontology.conftest import interface
 
 V3_ALL = [
@@ -127,11 +127,20 @@ def test_an_override_may_name_a_property_of_an_extended_interface() -> None:
         parse([base, sensor_doc])
 
 
-def test_an_annotation_must_name_a_sibling() -> None:
+def test_an_annotation_must_name_a_property_or_telemetry() -> None:
+    doc = sensor(
+        {"@type": "Relationship", "name": "next"},
+        {"@type": ["Property", "ValueAnnotation"], "name": "a", "annotates": "next", "schema": "string"},
+    )
+    assert codes(doc) == [IssueCode.SIBLING_INVALID]
+
+
+def test_an_annotation_of_a_name_no_sibling_has_is_accepted() -> None:
+    # Microsoft's DTDLParser checks the annotated sibling only when there is one.
     doc = sensor(
         {"@type": ["Property", "ValueAnnotation"], "name": "a", "annotates": "missing", "schema": "string"}
     )
-    assert codes(doc) == [IssueCode.SIBLING_INVALID]
+    assert "dtmi:ex:Sensor;1" in parse([doc])
 
 
 def test_an_override_must_name_an_extension_property_of_the_sibling() -> None:
@@ -170,14 +179,30 @@ def test_requirement_marks_fields_required_in_v4_only_on_fields() -> None:
     assert codes(doc) == [IssueCode.TYPE_NOT_ALLOWED]
 
 
-def test_onvif_limits_raise_the_schema_depth_to_24() -> None:
+def test_onvif_limits_raise_the_schema_depth_to_24_where_accepted() -> None:
     schema: dict[str, Any] = {"@type": "Array", "elementSchema": "string"}
     for _ in range(20):
         schema = {"@type": "Array", "elementSchema": schema}
     doc = interface("dtmi:ex:Deep;1", {"@type": "Telemetry", "name": "t", "schema": schema}, version=4)
     assert IssueCode.SCHEMA_TOO_DEEP in codes(doc)
     doc["@context"] = ["dtmi:dtdl:context;4#limitless", "dtmi:dtdl:limits:onvif;1"]
-    parse([doc])
+    parse([doc], policy=DtdlPolicy(limit_extensions=frozenset({"dtmi:dtdl:limits:onvif"})))
+    # DTDL Extensions §Limit extensions: no service must accept one; by default kgtwin does not.
+    with pytest.raises(ModelError, match="limit extension 'dtmi:dtdl:limits:onvif;1' is not accepted"):
+        parse([doc])
+
+
+def test_mqtt_v3_is_an_undefined_extension_unless_recognized() -> None:
+    # Published after Microsoft's DTDLParser 1.1.3, which reads it as an unknown context.
+    doc = interface("dtmi:ex:Q;1", version=4)
+    doc["@context"] = ["dtmi:dtdl:context;4", "dtmi:dtdl:extension:mqtt;3"]
+    assert codes(doc) == [IssueCode.EXTENSION_UNDEFINED]
+    parse([doc], policy=DtdlPolicy(later_extensions=frozenset({"dtmi:dtdl:extension:mqtt;3"})))
+
+
+def test_a_policy_names_only_extensions_kgtwin_ships() -> None:
+    with pytest.raises(ValueError, match="unknown limit extension"):
+        DtdlPolicy(limit_extensions=frozenset({"dtmi:dtdl:limits:acme"}))
 
 
 def test_v2_semantic_types_come_with_their_units() -> None:
@@ -208,3 +233,41 @@ def test_a_unit_type_is_not_a_unit() -> None:
     doc["contents"][0]["unit"] = "TemperatureUnit"
     with pytest.raises(ModelError, match="must name a unit of TemperatureUnit, and TemperatureUnit is not"):
         parse([doc])
+
+
+def test_byte_stays_the_v4_schema_under_quantitative_types() -> None:
+    # QuantitativeTypes v2 defines the unit "byte"; the DTDL context's schema "byte" keeps
+    # the term, as Microsoft's DTDLParser reads it, and the unit is written as its DTMI.
+    context = ["dtmi:dtdl:context;4", "dtmi:dtdl:extension:quantitativeTypes;2"]
+    counter = interface("dtmi:ex:C;1", {"@type": "Property", "name": "n", "schema": "byte"}, version=4)
+    counter["@context"] = context
+    assert parse([counter])["dtmi:ex:C;1"].properties["n"].schema.kind == "byte"
+    memory = {"@type": ["Property", "DataSize"], "name": "m", "schema": "double", "unit": "byte"}
+    sized = interface("dtmi:ex:M;1", memory, version=4)
+    sized["@context"] = context
+    assert codes(sized) == [IssueCode.VALUE_INVALID]
+    memory["unit"] = "dtmi:dtdl:extension:quantitativeTypes:v2:unit:byte"
+    assert parse([sized])["dtmi:ex:M;1"].properties["m"].unit == "byte"
+
+
+def test_a_v2_semantic_type_does_not_apply_to_a_relationship() -> None:
+    # DTDL v2 §Semantic Type: semantic types "can be applied to Properties and Telemetries".
+    doc = interface(
+        "dtmi:ex:Pipe;1",
+        {"@type": ["Relationship", "Length"], "name": "feeds", "unit": "metre"},
+        version=2,
+    )
+    assert IssueCode.TYPE_NOT_ALLOWED in codes(doc)
+
+
+def test_iot_central_context_may_come_before_the_dtdl_context() -> None:
+    # IoT Central exports its models so; a feature extension's context may not come first.
+    doc = interface(
+        "dtmi:ex:Tracker;1", {"@type": ["Telemetry", "Location"], "name": "at", "schema": "geopoint"}
+    )
+    doc["@context"] = ["dtmi:iotcentral:context;2", "dtmi:dtdl:context;2"]
+    parse([doc])
+    doc["@context"] = ["dtmi:dtdl:extension:historization;1", "dtmi:dtdl:context;2"]
+    assert codes(doc) == [IssueCode.CONTEXT_MISSING]
+    doc["@context"] = ["dtmi:iotcentral:context;2"]
+    assert codes(doc) == [IssueCode.CONTEXT_MISSING]

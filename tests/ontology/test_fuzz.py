@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ontology import IssueCode, ModelIssue, parse_partial
+from ontology import DtdlPolicy, IssueCode, ModelIssue, parse_partial
 from tests.ontology.conftest import interface
 
 json_values = st.recursive(
@@ -110,7 +110,8 @@ def test_mutated_valid_models_never_raise(data: st.DataObject) -> None:
         target = data.draw(st.sampled_from(_all_objects(doc)))
         key = data.draw(keys)
         target[key] = data.draw(st.one_of(json_values, terms, st.lists(terms, max_size=3)))
-    result = parse_partial([doc, json.dumps(doc)], allow_undefined_extensions=data.draw(st.booleans()))
+    policy = DtdlPolicy(undefined_extensions=data.draw(st.sampled_from([None, True, False])))
+    result = parse_partial([doc, json.dumps(doc)], policy=policy)
     _check(result.errors)
 
 

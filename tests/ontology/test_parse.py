@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from ontology import (
+    DtdlPolicy,
     EnumSchema,
     IssueCode,
     ModelError,
@@ -149,10 +150,132 @@ def test_partial_parse_keeps_valid_interfaces_and_drops_dependents_of_broken_one
     assert {e.dtmi for e in result.errors} == {"dtmi:ex:Broken;1"}
 
 
-def test_undefined_extensions_are_refused_unless_allowed() -> None:
-    doc = interface("dtmi:ex:E;1")
-    doc["@context"] = ["dtmi:dtdl:context;3", "dtmi:acme:context;1"]
+@pytest.mark.parametrize("version", [3, 4])
+def test_undefined_extensions_are_refused_in_v3_and_v4_unless_allowed(version: int) -> None:
+    doc = interface("dtmi:ex:E;1", version=version)
+    doc["@context"] = [f"dtmi:dtdl:context;{version}", "dtmi:acme:context;1"]
     with pytest.raises(ModelError) as err:
         parse([doc])
     assert err.value.errors[0].code == IssueCode.EXTENSION_UNDEFINED
-    assert "dtmi:ex:E;1" in parse([doc], allow_undefined_extensions=True)
+    assert "dtmi:ex:E;1" in parse([doc], policy=DtdlPolicy(undefined_extensions=True))
+
+
+def test_a_v2_model_with_an_undefined_extension_is_accepted_unless_refused() -> None:
+    # DTDL v2 §Model completeness: contextually incomplete v2 models are accepted by default.
+    doc = interface(
+        "dtmi:ex:E;1",
+        {"@type": ["Property", "Flavor"], "name": "flavoring", "schema": "string", "brand": "Acme"},
+        version=2,
+    )
+    doc["@context"] = ["dtmi:dtdl:context;2", "dtmi:acme:context;1"]
+    assert "dtmi:ex:E;1" in parse([doc])
+    with pytest.raises(ModelError) as err:
+        parse([doc], policy=DtdlPolicy(undefined_extensions=False))
+    assert err.value.errors[0].code == IssueCode.EXTENSION_UNDEFINED
+    del doc["contents"][0]["@type"][1]  # without the undefined co-type, "brand" is not allowed
+    with pytest.raises(ModelError, match="'brand' is not a property of Property"):
+        parse([doc])
+
+
+def test_a_feature_extension_is_known_in_v2_but_its_types_fit_no_v2_element() -> None:
+    doc = interface("dtmi:ex:H;1", {"@type": ["Property", "Historized"], "name": "p", "schema": "double"})
+    doc["@context"] = ["dtmi:dtdl:context;2", "dtmi:dtdl:extension:historization;1"]
+    with pytest.raises(ModelError) as err:
+        parse([doc])
+    assert [e.code for e in err.value.errors] == [IssueCode.TYPE_NOT_ALLOWED]
+
+
+def test_iot_central_schemas_serve_v3_properties() -> None:
+    doc = interface("dtmi:ex:Tracker;1", {"@type": "Property", "name": "at", "schema": "geopoint"})
+    doc["@context"] = ["dtmi:dtdl:context;3", "dtmi:iotcentral:context;2"]
+    assert parse([doc])["dtmi:ex:Tracker;1"].properties["at"].schema.dtmi.startswith("dtmi:iotcentral:")
+    doc["contents"][0]["@type"] = ["Property", "Location"]  # an IoT Central type fits v2 elements only
+    with pytest.raises(ModelError):
+        parse([doc])
+
+
+def test_an_array_in_an_array_is_read_as_its_items() -> None:
+    # JSON-LD 1.1 §Expansion: nested arrays are flattened, [["a"]] means ["a"].
+    base = interface("dtmi:ex:Base;1", {"@type": "Property", "name": "p", "schema": "double"})
+    doc = interface("dtmi:ex:Nested;1", extends=[["dtmi:ex:Base;1"]], displayName=[["Nested"]])
+    doc["contents"] = [[{"@type": "Property", "name": "q", "schema": "string", "writable": [[True]]}]]
+    nested = parse([base, doc])["dtmi:ex:Nested;1"]
+    assert nested.extends == ("dtmi:ex:Base;1",)
+    assert nested.properties["q"].writable
+    assert set(nested.properties) == {"p", "q"}
+
+
+def test_a_component_inherited_by_a_component_schema_is_nested() -> None:
+    # DTDL v3 §Component: the schema "may not contain nested Component in hierarchy".
+    part = interface("dtmi:ex:Part;1")
+    base = interface("dtmi:ex:Base;1", {"@type": "Component", "name": "part", "schema": "dtmi:ex:Part;1"})
+    module = interface("dtmi:ex:Module;1", extends="dtmi:ex:Base;1")
+    machine = interface(
+        "dtmi:ex:Machine;1", {"@type": "Component", "name": "m", "schema": "dtmi:ex:Module;1"}
+    )
+    with pytest.raises(ModelError) as err:
+        parse([part, base, module, machine])
+    assert [(e.dtmi, e.code) for e in err.value.errors] == [("dtmi:ex:Machine;1", IssueCode.COMPONENT_NESTED)]
+
+
+@pytest.mark.parametrize(
+    ("code", "valid"),
+    [
+        *[(code, True) for code in ("en", "zh-Hant-TW", "es-419", "unit")],
+        *[(code, False) for code in ("EN", "en-GB-oed", "x-private", "english", "en_US")],
+    ],
+)
+def test_language_codes_follow_the_expression_of_the_specification(code: str, valid: bool) -> None:
+    # DTDL v3 Specification §Localizable string: ^[a-z]{2,4}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$
+    doc = interface("dtmi:ex:L;1", displayName={"en": "Pump", code: "Pumpe"})
+    if valid:
+        parse([doc])
+    else:
+        with pytest.raises(ModelError) as err:
+            parse([doc])
+        assert [e.code for e in err.value.errors] == [IssueCode.LANGUAGE_INVALID]
+
+
+def test_an_enum_adds_no_level_of_schema_nesting() -> None:
+    schema: Any = {
+        "@type": "Enum",
+        "valueSchema": "string",
+        "enumValues": [{"name": "on", "enumValue": "on"}],
+    }
+    for _ in range(5):  # five levels, the v3 limit, around the Enum
+        schema = {"@type": "Array", "elementSchema": schema}
+    parse([interface("dtmi:ex:D;1", {"@type": "Telemetry", "name": "t", "schema": schema})])
+    schema = {"@type": "Array", "elementSchema": schema}
+    with pytest.raises(ModelError) as err:
+        parse([interface("dtmi:ex:D;1", {"@type": "Telemetry", "name": "t", "schema": schema})])
+    assert [e.code for e in err.value.errors] == [IssueCode.SCHEMA_TOO_DEEP]
+
+
+def test_a_relationship_target_is_a_dtmi_string_not_an_object() -> None:
+    target = {"@id": "dtmi:ex:Room;1", "@type": "Interface"}
+    doc = interface("dtmi:ex:Pump;1", {"@type": "Relationship", "name": "in", "target": target})
+    with pytest.raises(ModelError) as err:
+        parse([doc])
+    assert [(e.path, e.code) for e in err.value.errors] == [("/contents/0/target", IssueCode.VALUE_INVALID)]
+
+
+def test_a_dtdl_context_after_an_extension_context_is_an_error() -> None:
+    doc = interface("dtmi:ex:Pump;1")
+    doc["@context"] = ["dtmi:dtdl:context;3", "dtmi:dtdl:context;3"]  # repeated: discouraged, not wrong
+    parse([doc])
+    doc["@context"] = ["dtmi:dtdl:context;3", "dtmi:dtdl:extension:historization;1", "dtmi:dtdl:context;3"]
+    with pytest.raises(ModelError, match="follows an extension context"):
+        parse([doc])
+
+
+def test_v2_counts_inherited_contents_against_the_300_limit() -> None:
+    def properties(prefix: str, count: int) -> list[dict[str, Any]]:
+        return [{"@type": "Property", "name": f"{prefix}{i}", "schema": "double"} for i in range(count)]
+
+    base = interface("dtmi:ex:Base;1", *properties("b", 2), version=2)
+    child = interface("dtmi:ex:Child;1", *properties("c", 298), version=2, extends="dtmi:ex:Base;1")
+    parse([base, child])
+    child["contents"].append({"@type": "Property", "name": "one_more", "schema": "double"})
+    with pytest.raises(ModelError) as err:
+        parse([base, child])
+    assert [(e.dtmi, e.code) for e in err.value.errors] == [("dtmi:ex:Child;1", IssueCode.TOO_MANY_VALUES)]

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Provision the real servers the tests talk to: Neo4j 5.26 (Maven build of a tiny embedded
-# launcher), InfluxDB 2.7 (Go build from the module proxy) and Mosquitto 2 (Debian package).
+# launcher), InfluxDB 2.7 (Go build from the module proxy), Mosquitto 2 (Debian package),
+# a Kubernetes API server with etcd, kubectl and helm (Go builds from the module proxy) and
+# the base image the container tests build kgtwin's image on (debootstrap, podman), and
+# Microsoft's DTDL parser (npm, into tools/dtdl-parser/node_modules).
 # Idempotent: finished builds are cached under ${KGTWIN_TEST_SERVERS_CACHE:-~/.cache/kgtwin-test-servers}.
 # Outside CI a server that cannot be built is reported and its tests skip; with CI=true it fails.
 set -uo pipefail
@@ -27,7 +30,7 @@ else
   missing mosquitto "install it: sudo apt-get install mosquitto, or brew install mosquitto"
 fi
 
-# --- Neo4j and InfluxDB builds run side by side (one downloads, the other compiles) ----
+# --- The builds run side by side (downloads overlap compiles) ----------------------------
 pids=()
 if have java && have mvn; then
   ( bash "$here/neo4j/build.sh" >"$cache/logs/neo4j-build.log" 2>&1 ) & pids+=("$!:neo4j")
@@ -38,6 +41,16 @@ if have go && have cargo && have clang && have pkg-config; then
   ( bash "$here/influxdb/build.sh" >"$cache/logs/influxdb-build.log" 2>&1 ) & pids+=("$!:influxdb")
 else
   missing influxdb "needs Go, Rust (cargo), clang and pkg-config"
+fi
+if have go; then
+  ( bash "$here/kubernetes/build.sh" >"$cache/logs/kubernetes-build.log" 2>&1 ) & pids+=("$!:kubernetes")
+else
+  missing kubernetes "needs Go"
+fi
+if [ "$(id -u)" = 0 ] && have debootstrap && have podman && have buildah; then
+  ( bash "$here/container/build-base.sh" >"$cache/logs/container-build.log" 2>&1 ) & pids+=("$!:container")
+else
+  missing container "needs root and apt-get install debootstrap podman buildah"
 fi
 for entry in "${pids[@]}"; do
   pid=${entry%%:*}; name=${entry#*:}
@@ -61,5 +74,12 @@ if have node && have npm; then
   fi
 else
   missing adt-node-sdk "needs Node 20 and npm"
+fi
+# --- Microsoft's DTDL parser on Node: the oracle of tests/ontology/test_differential.py ---
+if bash "$here/../../tools/dtdl-parser/install.sh" >"$cache/logs/dtdl-parser.log" 2>&1; then
+  echo "provision: dtdl-parser ready"
+else
+  tail -n 20 "$cache/logs/dtdl-parser.log" >&2
+  missing dtdl-parser "needs Node 20+ and npm (log: $cache/logs/dtdl-parser.log)"
 fi
 exit $status

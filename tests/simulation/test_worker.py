@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
 from datetime import datetime
 
 import pytest
 
 from graph.store import GraphStore
-from graph.telemetry import TelemetryPoint
 from ontology.errors import ValidationFailed
 from simulation.jobs import RunStatus, RunStore, SimulationRun
 from simulation.runner import ResultSeries
 from simulation.worker import RunContext, RunOutcome, Worker, series_points
+from telemetry import MemoryTelemetryStore
 
 SUBSET = {"roots": ["m1"], "relationships": ["feeds"], "maxDepth": 2}
-
-
-class ListSink:
-    """Keeps the points written, in order (a fake of our own ``ResultSink`` protocol)."""
-
-    def __init__(self) -> None:
-        self.points: list[TelemetryPoint] = []
-
-    def write(self, points: Sequence[TelemetryPoint]) -> None:
-        self.points.extend(points)
 
 
 def steps(run: SimulationRun, context: RunContext) -> RunOutcome:
@@ -66,7 +55,7 @@ def _wait_for(runs: RunStore, run_id: str, status: RunStatus, timeout_s: float =
 
 
 def test_a_run_succeeds_with_its_summary_series_and_links(runs: RunStore) -> None:
-    sink = ListSink()
+    sink = MemoryTelemetryStore()
     progress: list[float] = []
     runs.events.subscribe(lambda run: progress.append(run.progress))
     run = runs.create("serial_line", SUBSET, seed=3)
@@ -79,14 +68,14 @@ def test_a_run_succeeds_with_its_summary_series_and_links(runs: RunStore) -> Non
     assert progress == sorted(progress)
     assert progress[-1] == 1.0
     assert len(progress) >= 10
-    assert [(p.tags["series"], p.fields["value"]) for p in sink.points] == [
+    assert [(p.tags["series"], p.fields["value"]) for p in sink.points()] == [
         ("level", 0.0),
         ("level", 2.0),
         ("level", 3.0),
     ]
-    assert sink.points[0].bucket == "simulation"
-    assert sink.points[0].tags == {"run_id": run.id, "twin_id": "b1", "series": "level"}
-    assert sink.points[1].time_ns - sink.points[0].time_ns == 60 * 10**9
+    assert sink.points()[0].bucket == "simulation"
+    assert sink.points()[0].tags == {"run_id": run.id, "twin_id": "b1", "series": "level"}
+    assert sink.points()[1].time_ns - sink.points()[0].time_ns == 60 * 10**9
     linked = runs.store.query_rows("MATCH (:SimulationRun)-[:SIMULATED]->(t) RETURN t.id ORDER BY t.id")
     assert [row[0] for row in linked] == ["b1", "m1"]
 
@@ -103,7 +92,7 @@ def test_bad_input_fails_the_run_with_the_message_and_writes_no_result(runs: Run
     def bad(run: SimulationRun, context: RunContext) -> RunOutcome:
         raise ValidationFailed("flow model: twin b1: capacity must be positive", details={"twins": ["b1"]})
 
-    sink = ListSink()
+    sink = MemoryTelemetryStore()
     run = runs.create("serial_line", SUBSET)
     Worker(runs, bad, sink=sink).run_once()
     failed = runs.get(run.id)
@@ -114,7 +103,7 @@ def test_bad_input_fails_the_run_with_the_message_and_writes_no_result(runs: Run
         "details": {"twins": ["b1"]},
     }
     assert failed.result is None
-    assert sink.points == []
+    assert sink.points() == []
     assert runs.store.query_rows("MATCH (:SimulationRun)-[l:SIMULATED]->() RETURN count(l)") == [[0]]
 
 

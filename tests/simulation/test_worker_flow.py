@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 
 from graph.store import GraphStore
 from graph.subgraph import SubgraphSpec, select_subgraph
-from graph.telemetry import TelemetryPoint
 from ontology.errors import ValidationFailed
 from ontology.model import ModelSet
 from simulation.jobs import RunStatus, RunStore
@@ -16,18 +13,11 @@ from simulation.local import LocalExecutor
 from simulation.runner import compare, run_simulation
 from simulation.scenario import Scenario
 from simulation.worker import Worker, check_request, simulation_job
+from telemetry import MemoryTelemetryStore
 from tests.simulation.builders import InProcessExecutor
 
 SUBSET = {"roots": ["S"], "relationships": ["feeds"], "maxDepth": 5}
 PARAMETERS = {"horizonS": 20_000.0, "samples": 5}
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.points: list[TelemetryPoint] = []
-
-    def write(self, points: Sequence[TelemetryPoint]) -> None:
-        self.points.extend(points)
 
 
 def no_models() -> ModelSet:
@@ -37,7 +27,7 @@ def no_models() -> ModelSet:
 def test_a_flow_run_stores_the_runners_result(flow_line: GraphStore) -> None:
     runs = RunStore(flow_line, validate=check_request)
     run = runs.create("flow", SUBSET, parameters=PARAMETERS, replications=4, seed=9)
-    sink = ListSink()
+    sink = MemoryTelemetryStore()
     pool = LocalExecutor(2)
     try:
         Worker(runs, simulation_job(flow_line, no_models, pool), sink=sink).run_once()
@@ -48,9 +38,9 @@ def test_a_flow_run_stores_the_runners_result(flow_line: GraphStore) -> None:
     graph = select_subgraph(flow_line, no_models(), SubgraphSpec.model_validate(SUBSET))
     direct = run_simulation("flow", graph, PARAMETERS, None, 4, 9, InProcessExecutor())
     assert done.result == direct.summary
-    stored = {(p.tags["twin_id"], p.tags["series"]) for p in sink.points}
+    stored = {(p.tags["twin_id"], p.tags["series"]) for p in sink.points()}
     assert stored == {(s.twin, s.name) for s in direct.series}
-    assert len(sink.points) == sum(len(s.points) for s in direct.series)
+    assert len(sink.points()) == sum(len(s.points) for s in direct.series)
     linked = flow_line.query_rows("MATCH (:SimulationRun)-[:SIMULATED]->(t:Twin) RETURN t.id ORDER BY t.id")
     assert [row[0] for row in linked] == sorted(direct.twins)
 
@@ -97,7 +87,7 @@ def test_a_comparison_run_stores_baseline_scenario_and_their_difference(flow_lin
         "flow", SUBSET, parameters=PARAMETERS, scenario=scenario, replications=3, seed=4, compare=True
     )
     assert runs.get(run.id).compare
-    sink = ListSink()
+    sink = MemoryTelemetryStore()
     Worker(runs, simulation_job(flow_line, no_models, InProcessExecutor()), sink=sink).run_once()
     done = runs.get(run.id)
     assert done.status is RunStatus.SUCCEEDED, done.error
@@ -107,7 +97,7 @@ def test_a_comparison_run_stores_baseline_scenario_and_their_difference(flow_lin
     assert done.result["sentence"] == direct.summary["sentence"]
     assert done.result["baseline"] == direct.baseline.summary
     assert done.result["scenario"] == direct.scenario.summary
-    variants = {p.tags["series"].split("/", 1)[0] for p in sink.points}
+    variants = {p.tags["series"].split("/", 1)[0] for p in sink.points()}
     assert variants == {"baseline", "scenario"}
 
 

@@ -14,7 +14,8 @@ import pytest
 
 from graph.falkordb import FalkorGraphStore
 from graph.store import GraphStore
-from simulation.jobs import RunStatus, RunStore, SimulationRun, parse_utc
+from graph.times import parse_utc
+from simulation.jobs import RunStatus, RunStore, SimulationRun
 from simulation.worker import RunContext, RunOutcome, Worker
 
 ROOT = Path(__file__).resolve().parents[2]

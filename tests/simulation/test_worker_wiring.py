@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from graph.store import GraphStore
+from kgtwin.backends import Backends, open_executor, parse_executor_url
 from kgtwin.services import start_worker
 from kgtwin.settings import load_settings
-from kgtwin.urls import DaskUrl, LocalExecutorUrl, parse_executor_url
-from kgtwin.wiring import Backends, build_run_store, open_executor
+from kgtwin.urls import DaskUrl, LocalExecutorUrl
+from kgtwin.wiring import build_run_store
 from ontology.errors import ConfigurationInvalid
 from simulation.jobs import RunStatus
 from simulation.local import LocalExecutor

@@ -1,0 +1,284 @@
+"""The ``Query`` root: twins, models, read-only Cypher, subgraphs, health.
+
+``twins`` is a Relay connection over ``graph.find_twins``: the model's label (so subtypes
+are included), property filters combined with ``and``/``or``, a sort, and cursor paging
+that never skips or repeats a twin when others are written between pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api.fastpath import fast_field
+from api.roles import Permission
+from api.simulations import SimulationQuery
+from api.types import Ctx, ModelNode, RelationshipDirection, RelationshipNode, TwinNode, context
+from graph import (
+    MAX_DEPTH,
+    AllOf,
+    AnyOf,
+    Condition,
+    Filter,
+    LimitExceeded,
+    SubgraphSpec,
+    TwinPage,
+    find_twins,
+    select_subgraph,
+)
+from graph.counting import count_twins
+from graph.subgraph import subgraph_relationships, subgraph_twins
+from ontology.errors import BadRequest, NotFound
+
+_OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in_", "contains")
+
+
+@strawberry.input(description="Conditions on twin properties; every condition given must hold.")
+class TwinFilter:
+    property: str | None = strawberry.field(
+        default=None,
+        description="A DTDL property path (flow, location.lat) or id, model, createdAt, updatedAt.",
+    )
+    eq: JSON | None = None
+    ne: JSON | None = None
+    gt: JSON | None = None
+    gte: JSON | None = None
+    lt: JSON | None = None
+    lte: JSON | None = None
+    in_: list[JSON] | None = strawberry.field(default=None, name="in")
+    contains: JSON | None = strawberry.field(
+        default=None, description="A string property contains it; an array property has it."
+    )
+    and_: list[TwinFilter] | None = strawberry.field(
+        default=None, name="and", description="Every filter holds."
+    )
+    or_: list[TwinFilter] | None = strawberry.field(default=None, name="or", description="One filter holds.")
+
+
+@strawberry.input(description="How twins are sorted: a scalar property path, then id.")
+class TwinOrder:
+    property: str = "id"
+    descending: bool = False
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class TwinEdge:
+    node: TwinNode
+    page: strawberry.Private[TwinPage]
+    index: strawberry.Private[int]
+
+    @fast_field(description="Resumes the twins right after this one, as after.")
+    def cursor(self) -> str:
+        # Made when asked for: a page read for its nodes makes none.
+        return self.page.cursor(self.index)
+
+
+@strawberry.type(description="One page of twins (Relay connection).")
+class TwinConnection:
+    edges: list[TwinEdge]
+    page_info: PageInfo
+    query: strawberry.Private[tuple[str, Filter | None]]
+
+    @strawberry.field(description="The twins of this page (the edges' nodes).")
+    def nodes(self) -> list[TwinNode]:
+        return [edge.node for edge in self.edges]
+
+    @strawberry.field(description="How many twins match, over every page (one count, no twin read).")
+    async def total_count(self, info: Ctx) -> int:
+        api = context(info).api
+        model, where = self.query
+        return await asyncio.to_thread(
+            count_twins, api.require_graph(), api.require_registry().models, model, where
+        )
+
+
+@strawberry.type(description="The answer to a read-only Cypher query.")
+class CypherResult:
+    columns: list[str]
+    rows: JSON = strawberry.field(
+        description="A list of rows, each a list of JSON values (nodes as objects)."
+    )
+    truncated: bool = strawberry.field(description="True when there were more rows than maxRows.")
+
+
+@strawberry.type(description="The twins reached from the roots and the relationships between them.")
+class Subgraph:
+    twins: list[TwinNode]
+    relationships: list[RelationshipNode]
+
+
+@strawberry.type(description="The state of one backend behind a port.")
+class BackendStatus:
+    port: str = strawberry.field(description="graph, telemetry or broker")
+    backend: str = strawberry.field(description="falkordb, neo4j, duckdb, influxdb, mqtt ...")
+    ok: bool
+    error: str | None
+
+
+@strawberry.type
+class Query(SimulationQuery):
+    @strawberry.field(description="The kgtwin version serving this API.")
+    def version(self, info: Ctx) -> str:
+        return info.context.api.version
+
+    @strawberry.field(description="Each configured backend, pinged now.")
+    def health(self, info: Ctx) -> list[BackendStatus]:
+        return [
+            BackendStatus(port=h.port, backend=h.backend, ok=h.ok, error=h.error)
+            for h in info.context.api.health()
+        ]
+
+    @strawberry.field(description="One twin; null when there is none.")
+    async def twin(self, info: Ctx, id: strawberry.ID) -> TwinNode | None:
+        twins = context(info).api.require_twins()
+        try:
+            return TwinNode(twin=await asyncio.to_thread(twins.get_twin, str(id)))
+        except NotFound:
+            return None
+
+    @strawberry.field(
+        description="Twins of model (or a model extending it) matching where, one page at a time."
+    )
+    async def twins(
+        self,
+        info: Ctx,
+        model: str,
+        where: TwinFilter | None = None,
+        order_by: TwinOrder | None = None,
+        first: int = 100,
+        after: str | None = None,
+    ) -> TwinConnection:
+        api = context(info).api
+        condition = to_filter(where) if where is not None else None
+        order = order_by or TwinOrder()
+        page = await asyncio.to_thread(
+            find_twins,
+            api.require_graph(),
+            api.require_registry().models,
+            model,
+            where=condition,
+            order_by=order.property,
+            descending=order.descending,
+            first=first,
+            after=after,
+        )
+        edges = [TwinEdge(node=TwinNode(twin=t), page=page, index=i) for i, t in enumerate(page.twins)]
+        return TwinConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=after is not None,
+                start_cursor=page.cursor(0) if page.twins else None,
+                end_cursor=page.end_cursor,
+            ),
+            query=(model, condition),
+        )
+
+    @strawberry.field(description="One model by DTMI; null when it is not registered.")
+    def model(self, info: Ctx, id: strawberry.ID) -> ModelNode | None:
+        registry = context(info).api.require_registry()
+        return ModelNode(dtmi=str(id)) if str(id) in registry.models else None
+
+    @strawberry.field(description="The uploaded models (top-level Interfaces) in upload order.")
+    async def models(self, info: Ctx, include_decommissioned: bool = True) -> list[ModelNode]:
+        registry = context(info).api.require_registry()
+        stored = await asyncio.to_thread(registry.list, include_decommissioned=include_decommissioned)
+        return [ModelNode(dtmi=m.dtmi) for m in stored]
+
+    @strawberry.field(
+        description="Run a read-only Cypher query (analysts). Writes are refused by the engine."
+    )
+    async def cypher(
+        self,
+        info: Ctx,
+        query: str,
+        params: JSON | None = None,
+        timeout_s: float | None = None,
+        max_rows: int | None = None,
+    ) -> CypherResult:
+        api = context(info, Permission.CYPHER).api
+        graph = api.require_graph()
+        if params is not None and not isinstance(params, dict):
+            raise BadRequest("params must be a JSON object of query parameters", details={"params": params})
+        # The service's limits are the defaults and the ceilings (KGTWIN_CYPHER_*).
+        limits = api.limits
+        if timeout_s is not None and timeout_s > limits.cypher_timeout_s:
+            raise LimitExceeded(f"timeoutS {timeout_s:g}", math.floor(limits.cypher_timeout_s))
+        if max_rows is not None and max_rows > limits.cypher_max_rows:
+            raise LimitExceeded(f"maxRows {max_rows}", limits.cypher_max_rows)
+        result = await asyncio.to_thread(
+            graph.read,
+            query,
+            params,
+            timeout_s=timeout_s if timeout_s is not None else limits.cypher_timeout_s,
+            max_rows=max_rows if max_rows is not None else limits.cypher_max_rows,
+        )
+        return CypherResult(columns=result.columns, rows=JSON(result.rows), truncated=result.truncated)
+
+    @strawberry.field(description="The twins reached from roots and every relationship between them.")
+    async def subgraph(
+        self,
+        info: Ctx,
+        roots: list[strawberry.ID],
+        relationships: list[str] | None = None,
+        direction: RelationshipDirection = RelationshipDirection.OUT,
+        max_depth: int = 1,
+        models: list[str] | None = None,
+    ) -> Subgraph:
+        api = context(info).api
+        graph, models_set = api.require_graph(), api.require_registry().models
+        if max_depth > MAX_DEPTH:
+            raise LimitExceeded("maxDepth", MAX_DEPTH)
+        if not roots:
+            raise BadRequest("subgraph needs at least one root twin", details={"roots": []})
+        spec = SubgraphSpec(
+            roots=tuple(str(r) for r in roots),
+            relationships=tuple(relationships or ()),
+            direction=direction.graph,
+            max_depth=max_depth,
+            models=tuple(models or ()),
+        )
+        found = await asyncio.to_thread(select_subgraph, graph, models_set, spec)
+        return Subgraph(
+            twins=[TwinNode(twin=twin) for twin in subgraph_twins(found, models_set)],
+            relationships=[RelationshipNode.of(rel) for rel in subgraph_relationships(found)],
+        )
+
+
+def to_filter(where: TwinFilter) -> Filter:
+    """The ``graph.Filter`` a GraphQL ``TwinFilter`` means: its conditions and groups, all holding."""
+    parts: list[Filter] = []
+    ops = {op.rstrip("_"): getattr(where, op) for op in _OPERATORS if getattr(where, op) is not None}
+    if ops and where.property is None:
+        raise BadRequest(f"a filter with {', '.join(ops)} needs a property", details={"operators": list(ops)})
+    if where.property is not None and not ops:
+        raise BadRequest(
+            f"the filter on {where.property!r} names no operator (eq, ne, gt, gte, lt, lte, in, contains)",
+            details={"property": where.property},
+        )
+    parts += [Condition(str(where.property), op, value) for op, value in ops.items()]
+    if where.and_ is not None:
+        parts.append(AllOf(tuple(to_filter(f) for f in _non_empty(where.and_, "and"))))
+    if where.or_ is not None:
+        parts.append(AnyOf(tuple(to_filter(f) for f in _non_empty(where.or_, "or"))))
+    if not parts:
+        raise BadRequest("an empty filter: give a property and an operator, or and/or")
+    return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+
+def _non_empty(filters: Sequence[TwinFilter], name: str) -> Sequence[TwinFilter]:
+    if not filters:
+        raise BadRequest(f"{name} needs at least one filter")
+    return filters
