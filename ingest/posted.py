@@ -23,14 +23,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from graph.latest import Latest
-from graph.telemetry import FieldValue, TelemetryPoint
 from graph.twin import Twin
-from ingest.latest import LatestValues
 from ingest.messages import field_values
-from ingest.store import TelemetryStore
 from ontology.errors import NotFound, ValidationFailed
 from ontology.instances import validator_for
 from ontology.model import ModelSet, PrimitiveSchema, Telemetry
+from telemetry import FieldValue, LatestValues, TelemetryPoint, TelemetryStore
 
 DEDUPLICATION_S = 600.0
 MAX_REMEMBERED = 100_000

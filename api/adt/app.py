@@ -33,11 +33,16 @@ _log = structlog.get_logger("api.adt")
 
 def adt_app(context: ApiContext) -> FastAPI:
     """The Azure Digital Twins data plane over ``context``'s graph, registry, telemetry and events."""
+
+    def follow_models() -> None:
+        # Models another replica changed are taken up once per request, before the route runs.
+        context.follow_models()
+
     app = FastAPI(
         title="kgtwin: Azure Digital Twins data plane",
         version=API_VERSION,
         summary="ADT's REST API (2023-10-31) over the twin graph; see docs/adt-compatibility.md.",
-        dependencies=[Depends(check_version)],
+        dependencies=[Depends(check_version), Depends(follow_models)],
         docs_url=None,
         redoc_url=None,
     )

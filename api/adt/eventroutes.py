@@ -18,7 +18,7 @@ def event_routes_router(context: ApiContext) -> APIRouter:
     router = APIRouter(tags=["EventRoutes"])
 
     def routes() -> EventRouteStore:
-        graph, _, _ = context.require_graph()
+        graph = context.require_graph()
         return EventRouteStore(graph)
 
     @router.get("/eventroutes", dependencies=[Depends(permission(Permission.READ))])

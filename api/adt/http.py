@@ -23,6 +23,7 @@ from api.roles import Permission
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
+MAX_TOKEN_CHARS = 8_192
 
 __all__ = ["run_in_threadpool"]
 
@@ -114,8 +115,17 @@ def offset(request: Request) -> int:
     return int(text)
 
 
-def next_link(request: Request, start: int, size: int) -> str:
-    """The URL of the page from ``start``: this request's URL and query, with the position and size."""
+def continuation(request: Request) -> str | None:
+    """The ``continuationToken`` of a ``nextLink`` as text (the domain checks it), if any."""
+    text = request.query_params.get("continuationToken")
+    if text is not None and (not text or len(text) > MAX_TOKEN_CHARS):
+        raise AdtError(400, "BadRequest", "the continuation token is invalid")
+    return text
+
+
+def next_link(request: Request, start: int | str, size: int) -> str:
+    """The URL of the page from ``start`` (a position or a cursor): this request's URL and query,
+    with the position and size."""
     params = [
         (k, v) for k, v in request.query_params.multi_items() if k not in ("continuationToken", "pageSize")
     ]

@@ -60,7 +60,7 @@ class AdtJobs:
         self._cancel: dict[str, threading.Event] = {}
 
     def store(self) -> JobStore:
-        graph, _, _ = self.context.require_graph()
+        graph = self.context.require_graph()
         return JobStore(graph)
 
     def start_import(self, job_id: str, input_uri: str, output_uri: str) -> BulkJob:
@@ -131,7 +131,7 @@ class AdtJobs:
     def _import(self, job: BulkJob, source: Path, log: Path, cancel: threading.Event) -> None:
         store = self.store()
         store.save(job.advanced(JobStatus.RUNNING))
-        graph, _, _ = self.context.require_graph()
+        graph = self.context.require_graph()
 
         def progress(_done: int) -> None:
             if cancel.is_set():
@@ -157,7 +157,8 @@ class AdtJobs:
     def _delete(self, job: BulkJob, cancel: threading.Event, deadline: float | None) -> None:
         store = self.store()
         store.save(job.advanced(JobStatus.RUNNING))
-        graph, registry, _ = self.context.require_graph()
+        graph = self.context.require_graph()
+        registry = self.context.require_registry()
 
         def stop() -> bool:
             return cancel.is_set() or (deadline is not None and time.monotonic() > deadline)

@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 from api.adt.errors import AdtError
 from api.adt.http import json_body, json_patch, next_link, offset, page_size, permission, run_in_threadpool
 from api.adt.shapes import model_data
-from api.context import ApiContext, upload_models
+from api.context import ApiContext
 from api.roles import Permission
+from graph.relabel import upload_models
 from ontology.errors import BadRequest
 
 MAX_DEPENDENCIES_FOR = 250
@@ -28,7 +29,8 @@ def models_router(context: ApiContext) -> APIRouter:
             raise AdtError(400, "InvalidArgument", "the body is a non-empty array of DTDL models")
 
         def add() -> list[dict[str, Any]]:
-            graph, registry, _ = context.require_graph()
+            graph = context.require_graph()
+            registry = context.require_registry()
             stored = upload_models(graph, registry, documents)
             return [model_data(m, include_definition=False) for m in stored]
 
@@ -47,7 +49,7 @@ def models_router(context: ApiContext) -> APIRouter:
             )
 
         def page() -> dict[str, Any]:
-            _, registry, _ = context.require_graph()
+            registry = context.require_registry()
             found = registry.list(dependencies_for=dependencies_for)
             chosen = found[start : start + size]
             body: dict[str, Any] = {
@@ -64,7 +66,7 @@ def models_router(context: ApiContext) -> APIRouter:
         id: str, include_definition: Annotated[bool, Query(alias="includeModelDefinition")] = False
     ) -> dict[str, Any]:
         def get() -> dict[str, Any]:
-            _, registry, _ = context.require_graph()
+            registry = context.require_registry()
             return model_data(registry.get(id)[0], include_definition=include_definition)
 
         return await run_in_threadpool(get)
@@ -82,7 +84,7 @@ def models_router(context: ApiContext) -> APIRouter:
             )
 
         def decommission_model() -> None:
-            _, registry, _ = context.require_graph()
+            registry = context.require_registry()
             registry.decommission(id)
 
         await run_in_threadpool(decommission_model)
@@ -91,7 +93,7 @@ def models_router(context: ApiContext) -> APIRouter:
     @router.delete("/models/{id}", status_code=204, dependencies=[Depends(permission(Permission.MODELS))])
     async def delete_model(id: str) -> Response:
         def delete() -> None:
-            _, registry, _ = context.require_graph()
+            registry = context.require_registry()
             if context.model_store is None:
                 raise BadRequest("this service keeps no models in the graph")
             registry.delete(id, twin_count=context.model_store.twin_count)

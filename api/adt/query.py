@@ -14,15 +14,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from api.adt.errors import AdtError
-from api.adt.http import json_body, page_size, permission, run_in_threadpool
+from api.adt.http import MAX_TOKEN_CHARS, json_body, page_size, permission, run_in_threadpool
 from api.adt.shapes import relationship_body, twin_body
 from api.context import ApiContext
 from api.roles import Permission
 from graph.adt_query import MAX_ITEMS, MAX_QUERY_CHARS, RELATIONSHIP_KEY, TWIN_KEY, run_query
 from graph.twin import Twin, TwinRelationship
 from ontology.model import ModelSet
-
-MAX_TOKEN_CHARS = 8_192
 
 
 def query_router(context: ApiContext) -> APIRouter:
@@ -45,7 +43,8 @@ def query_router(context: ApiContext) -> APIRouter:
         size = min(page_size(request), MAX_ITEMS)  # the server may answer fewer than asked (ADT)
 
         def run() -> dict[str, Any]:
-            graph, registry, _ = context.require_graph()
+            graph = context.require_graph()
+            registry = context.require_registry()
             page = run_query(
                 graph,
                 text if isinstance(text, str) else "",

@@ -39,7 +39,7 @@ def twins_router(context: ApiContext) -> APIRouter:
     def telemetry() -> PostedTelemetry:
         """The posted-telemetry path, built on first use (a profile without a time-series store has none)."""
         if not posted:
-            graph, _, _ = context.require_graph()
+            graph = context.require_graph()
             posted.append(
                 PostedTelemetry(
                     context.require_telemetry(),
@@ -52,7 +52,8 @@ def twins_router(context: ApiContext) -> APIRouter:
     @router.get("/digitaltwins/{id}", dependencies=READ)
     async def get_twin(id: str) -> JSONResponse:
         def get() -> tuple[dict[str, Any], str]:
-            _, registry, twins = context.require_graph()
+            registry = context.require_registry()
+            twins = context.require_twins()
             twin = twins.get_twin(id)
             return twin_body(twin, registry.models), twin.etag
 
@@ -65,7 +66,8 @@ def twins_router(context: ApiContext) -> APIRouter:
         create_only = if_none_match(request)
 
         def put() -> tuple[dict[str, Any], str]:
-            _, registry, twins = context.require_graph()
+            registry = context.require_registry()
+            twins = context.require_twins()
             model, document, times = twin_input(body, registry.models)
             if model in registry.models:
                 try:
@@ -83,7 +85,7 @@ def twins_router(context: ApiContext) -> APIRouter:
         patch, etag = await json_patch(request), if_match(request)
 
         def update() -> str:
-            _, _, twins = context.require_graph()
+            twins = context.require_twins()
             return twins.patch_twin(id, patch, if_match=etag).etag
 
         return Response(status_code=204, headers=etag_header(await run_in_threadpool(update)))
@@ -93,7 +95,7 @@ def twins_router(context: ApiContext) -> APIRouter:
         etag = if_match(request)
 
         def delete() -> None:
-            _, _, twins = context.require_graph()
+            twins = context.require_twins()
             twins.delete_twin(id, if_match=etag)
 
         await run_in_threadpool(delete)
@@ -102,7 +104,8 @@ def twins_router(context: ApiContext) -> APIRouter:
     @router.get("/digitaltwins/{id}/components/{componentPath}", dependencies=READ)
     async def get_component(id: str, componentPath: str) -> JSONResponse:  # noqa: N803 (ADT's name)
         def get() -> tuple[dict[str, Any], str]:
-            _, registry, twins = context.require_graph()
+            registry = context.require_registry()
+            twins = context.require_twins()
             twin = twins.get_twin(id)
             return component_of(twin, registry.models, componentPath), twin.etag
 
@@ -114,7 +117,7 @@ def twins_router(context: ApiContext) -> APIRouter:
         patch, etag = await json_patch(request), if_match(request)
 
         def update() -> str:
-            _, _, twins = context.require_graph()
+            twins = context.require_twins()
             return twins.patch_component(id, componentPath, patch, if_match=etag).etag
 
         return Response(status_code=204, headers=etag_header(await run_in_threadpool(update)))
@@ -129,7 +132,8 @@ def twins_router(context: ApiContext) -> APIRouter:
             raise AdtError(400, "ValidationFailed", "telemetry is a JSON object of telemetry names to values")
 
         def store() -> None:
-            _, registry, twins = context.require_graph()
+            registry = context.require_registry()
+            twins = context.require_twins()
             twin = twins.get_twin(id)
             point = telemetry().send(
                 registry.models, twin, message, message_id=message_id, time_ns=time_ns, component=component
