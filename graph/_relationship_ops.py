@@ -9,16 +9,18 @@ against the source's model before anything is written and announced once it retu
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from graph import _statements as sql
 from graph._version import bump
+from graph.cursors import decode_cursor, encode_cursor
 from graph.cypher import identifier
-from graph.events import ChangeKind, EventBus, utc_now
+from graph.events import ChangeKind, EventBus
 from graph.physical import DOCUMENT, SYSTEM_KEYS, encode, new_etag
 from graph.store import GraphStore
-from graph.twin import Twin, TwinRelationship
+from graph.times import utc_now
+from graph.twin import RelationshipPage, Twin, TwinRelationship
 from ontology.errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from ontology.instances import InstanceIssue, validator_for
 from ontology.model import ModelSet
@@ -29,8 +31,12 @@ class RelationshipOps(ABC):
     """Relationship operations over ``store``, checked against ``models`` (see ``TwinGraph``)."""
 
     store: GraphStore
-    models: ModelSet
     events: EventBus | None
+
+    @property
+    @abstractmethod
+    def models(self) -> ModelSet:
+        """The model set relationships are checked against now."""
 
     @abstractmethod
     def get_twin(self, twin_id: str) -> Twin:
@@ -258,8 +264,27 @@ class RelationshipOps(ABC):
         """The relationships pointing at ``twin_id``, by source then id."""
         return self._list(sql.INCOMING, twin_id)
 
-    def _list(self, query: str, twin_id: str) -> list[TwinRelationship]:
-        rows = self.store.read(query, {"id": twin_id}).rows
+    def relationship_page(
+        self, twin_id: str, *, name: str | None = None, after: str | None = None, size: int = 100
+    ) -> RelationshipPage:
+        """Up to ``size`` relationships going out of ``twin_id`` (named ``name``, if given), by id,
+        from behind the cursor ``after`` (a previous page's ``after``; ``BadRequest`` if forged)."""
+        key = _cursor(after, 1)
+        params = {"id": twin_id, "name": name, "after": key[0] if key else None, "n": max(1, size) + 1}
+        return _page(self._list(sql.OUTGOING_PAGE, twin_id, params), size, lambda r: [r.id])
+
+    def incoming_page(self, twin_id: str, *, after: str | None = None, size: int = 100) -> RelationshipPage:
+        """Up to ``size`` relationships pointing at ``twin_id``, by source then id, from behind ``after``."""
+        key = _cursor(after, 2)
+        params: dict[str, Any] = {"id": twin_id, "after": None, "afterSource": None, "n": max(1, size) + 1}
+        if key is not None:
+            params["afterSource"], params["after"] = key
+        return _page(self._list(sql.INCOMING_PAGE, twin_id, params), size, lambda r: [r.source, r.id])
+
+    def _list(
+        self, query: str, twin_id: str, params: Mapping[str, Any] | None = None
+    ) -> list[TwinRelationship]:
+        rows = self.store.read(query, dict(params) if params is not None else {"id": twin_id}).rows
         if not rows:
             raise NotFound(f"twin {twin_id!r} does not exist", details={"twinId": twin_id})
         return [
@@ -267,6 +292,26 @@ class RelationshipOps(ABC):
             for name, rel, source, target in rows
             if rel is not None
         ]
+
+
+def _cursor(after: str | None, length: int) -> list[str] | None:
+    """The sort key a relationship page's cursor holds; ``BadRequest`` for one no page made."""
+    if after is None:
+        return None
+    key = decode_cursor(after, length)
+    if key is None or not all(isinstance(part, str) for part in key):
+        raise BadRequest("the continuation token is invalid", details={"continuationToken": after[:100]})
+    return key
+
+
+def _page(
+    found: list[TwinRelationship], size: int, key: Callable[[TwinRelationship], list[str]]
+) -> RelationshipPage:
+    """The first ``size`` of ``found`` (read one further), with the cursor behind them if more follow."""
+    size = max(1, size)
+    if len(found) <= size:
+        return RelationshipPage(found, None)
+    return RelationshipPage(found[:size], encode_cursor(key(found[size - 1])))
 
 
 def _no_relationship(source_id: str, relationship_id: str) -> NotFound:

@@ -127,3 +127,15 @@ class TwinRelationship:
             digest = hashlib.sha256(f"{props.get('id')}\0{props.get(DOCUMENT)}".encode()).hexdigest()
             etag = f'W/"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"'
         return cls(str(props["id"]), str(name), str(source), str(target), decode(props), etag)
+
+
+@dataclass(frozen=True)
+class RelationshipPage:
+    """One page of a twin's relationships, and the cursor of the next (``None`` on the last page).
+
+    The cursor (``graph.cursors``) is the last relationship's sort key, so a page after it
+    starts right behind it even when relationships were added or deleted in between.
+    """
+
+    relationships: list[TwinRelationship]
+    after: str | None

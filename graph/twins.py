@@ -27,6 +27,7 @@ from graph.physical import SYSTEM_KEYS, encode, new_etag
 from graph.store import GraphStore
 from graph.telemetry import TELEMETRY_COLUMN, ref_from_node, ref_problems, ref_properties
 from graph.times import utc_now
+from graph.twin import RelationshipPage as RelationshipPage
 from graph.twin import Twin as Twin  # re-exported: callers read twins from here too
 from graph.twin import TwinRelationship as TwinRelationship
 from graph.twin_metadata import (

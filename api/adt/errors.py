@@ -96,6 +96,8 @@ def translate(exc: KgtwinError, route: str, method: str) -> AdtError:
         return AdtError(400, "ValidationFailed", exc.message, details)
     if isinstance(exc, QueryTimeout):
         return AdtError(400, "TimeoutError", exc.message, details)
+    if "continuationToken" in info:  # a page's token no page made (relationship lists)
+        return AdtError(400, "BadRequest", exc.message, details)
     if route == "/query":
         if info.get("construct") == "continuation token":
             return AdtError(400, "BadRequest", exc.message, details)

@@ -8,11 +8,14 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.adt.http import (
+    continuation,
     etag_header,
     if_match,
     if_none_match,
     json_body,
     json_patch,
+    next_link,
+    page_size,
     permission,
     run_in_threadpool,
 )
@@ -31,28 +34,31 @@ def relationships_router(context: ApiContext) -> APIRouter:
 
     @router.get("/digitaltwins/{id}/relationships", dependencies=READ)
     async def list_relationships(
-        id: str, name: Annotated[str | None, Query(alias="relationshipName")] = None
+        id: str, request: Request, name: Annotated[str | None, Query(alias="relationshipName")] = None
     ) -> dict[str, Any]:
+        size, after = page_size(request), continuation(request)
+
         def listed() -> dict[str, Any]:
-            _, _, twins = context.require_graph()
-            return {"value": [relationship_body(r) for r in twins.relationships(id, name)]}
+            page = context.require_twins().relationship_page(id, name=name, after=after, size=size)
+            return _paged([relationship_body(r) for r in page.relationships], page.after, request, size)
 
         return await run_in_threadpool(listed)
 
     @router.get("/digitaltwins/{id}/incomingrelationships", dependencies=READ)
     async def list_incoming(id: str, request: Request) -> dict[str, Any]:
         prefix = request.scope.get("root_path", "")
+        size, after = page_size(request), continuation(request)
 
         def listed() -> dict[str, Any]:
-            _, _, twins = context.require_graph()
-            return {"value": [incoming_body(r, prefix) for r in twins.incoming_relationships(id)]}
+            page = context.require_twins().incoming_page(id, after=after, size=size)
+            return _paged([incoming_body(r, prefix) for r in page.relationships], page.after, request, size)
 
         return await run_in_threadpool(listed)
 
     @router.get(PATH, dependencies=READ)
     async def get_relationship(id: str, relationshipId: str) -> JSONResponse:  # noqa: N803 (ADT's name)
         def get() -> tuple[dict[str, Any], str]:
-            _, _, twins = context.require_graph()
+            twins = context.require_twins()
             rel = twins.get_relationship(id, relationshipId)
             return relationship_body(rel), rel.etag
 
@@ -65,7 +71,7 @@ def relationships_router(context: ApiContext) -> APIRouter:
         create_only = if_none_match(request)
 
         def put() -> tuple[dict[str, Any], str]:
-            _, _, twins = context.require_graph()
+            twins = context.require_twins()
             try:
                 rel = twins.put_relationship(
                     id, relationshipId, name, target, properties, if_none_match=create_only
@@ -84,7 +90,7 @@ def relationships_router(context: ApiContext) -> APIRouter:
         patch, etag = await json_patch(request), if_match(request)
 
         def update() -> str:
-            _, _, twins = context.require_graph()
+            twins = context.require_twins()
             return twins.patch_relationship(id, relationshipId, patch, if_match=etag).etag
 
         return Response(status_code=204, headers=etag_header(await run_in_threadpool(update)))
@@ -94,10 +100,18 @@ def relationships_router(context: ApiContext) -> APIRouter:
         etag = if_match(request)
 
         def delete() -> None:
-            _, _, twins = context.require_graph()
+            twins = context.require_twins()
             twins.delete_relationship(id, relationshipId, if_match=etag)
 
         await run_in_threadpool(delete)
         return Response(status_code=204)
 
     return router
+
+
+def _paged(value: list[dict[str, Any]], after: str | None, request: Request, size: int) -> dict[str, Any]:
+    """ADT's page: the items, and a ``nextLink`` to the rest when there is more."""
+    body: dict[str, Any] = {"value": value}
+    if after is not None:
+        body["nextLink"] = next_link(request, after, size)
+    return body

@@ -238,6 +238,29 @@ def test_relationships_round_trip_with_etags_and_incoming_lists(client: DigitalT
         client.get_digital_twin(thermo)
 
 
+def test_relationship_lists_come_in_pages_through_the_sdks_pager(client: DigitalTwinsClient) -> None:
+    """ADT pages relationship lists with nextLink; the SDK's pager follows it to the end."""
+    thermos, room = sorted(_unique("pager-thermo") for _ in range(3)), _unique("pager-room")
+    client.upsert_digital_twin(room, {"$metadata": {"$model": ROOM}, "name": "Pager"})
+    for thermo in thermos:
+        _thermostat(client, thermo)
+    edges = [(thermos[0], f"c{n}") for n in range(5)] + [(t, "c0") for t in thermos[1:]]
+    for source, rel_id in edges:
+        client.upsert_relationship(source, rel_id, {"$relationshipName": "controls", "$targetId": room})
+    small = {"headers": {"max-items-per-page": "2"}}
+    pages = client.list_relationships(thermos[0], "controls", **small).by_page()
+    assert [[r["$relationshipId"] for r in page] for page in pages] == [["c0", "c1"], ["c2", "c3"], ["c4"]]
+    pages = client.list_incoming_relationships(room, **small).by_page()
+    incoming = [[(i.source_id, i.relationship_id) for i in page] for page in pages]
+    assert [len(page) for page in incoming] == [2, 2, 2, 1]
+    assert [pair for page in incoming for pair in page] == sorted(edges)
+    assert len(list(client.list_incoming_relationships(room))) == 7  # one page of the default size
+    for source, rel_id in edges:
+        client.delete_relationship(source, rel_id)
+    for twin_id in [*thermos, room]:
+        client.delete_digital_twin(twin_id)
+
+
 def test_queries_join_match_and_filter_by_model_across_pages(client: DigitalTwinsClient) -> None:
     prefix = _unique("q")
     thermo = f"{prefix}-thermo"

@@ -279,6 +279,44 @@ def test_bad_queries_are_sql_query_errors(adt: Api, query: str, construct: str) 
     assert construct in body["message"]
 
 
+def test_relationship_lists_follow_next_links_and_refuse_forged_tokens(adt: Api) -> None:
+    for twin_id, model in (("t-1", THERMOSTAT), ("t-2", THERMOSTAT), ("room-1", ROOM), ("room-2", ROOM)):
+        body = {"$metadata": {"$model": model}}
+        assert adt.client.put(f"/adt/digitaltwins/{twin_id}", params=V, json=body).status_code == 200
+    edges = [
+        ("t-1", "c1", "room-1"),
+        ("t-1", "c2", "room-2"),
+        ("t-1", "c3", "room-1"),
+        ("t-2", "c1", "room-1"),
+    ]
+    for source, rel_id, target in edges:
+        body = {"$relationshipName": "controls", "$targetId": target}
+        put = adt.client.put(f"/adt/digitaltwins/{source}/relationships/{rel_id}", params=V, json=body)
+        assert put.status_code == 200, put.text
+
+    def walk(path: str, params: dict[str, str]) -> tuple[list[list[str]], int]:
+        answer = adt.client.get(path, params=params, headers={"max-items-per-page": "2"})
+        pages: list[list[str]] = []
+        while True:
+            assert answer.status_code == 200, answer.text
+            pages.append([f"{r['$sourceId']}/{r['$relationshipId']}" for r in answer.json()["value"]])
+            link = answer.json().get("nextLink")
+            if link is None:
+                return pages, len(pages)
+            assert "relationshipName" in link or "relationshipName" not in params
+            answer = adt.client.get(link)
+
+    outgoing, count = walk("/adt/digitaltwins/t-1/relationships", {**V, "relationshipName": "controls"})
+    assert outgoing == [["t-1/c1", "t-1/c2"], ["t-1/c3"]]
+    assert count == 2
+    incoming, _ = walk("/adt/digitaltwins/room-1/incomingrelationships", V)
+    assert incoming == [["t-1/c1", "t-1/c3"], ["t-2/c1"]]
+    for path in ("/adt/digitaltwins/t-1/relationships", "/adt/digitaltwins/room-1/incomingrelationships"):
+        for forged in ("'; DROP", "WzFd", "x" * 9000):
+            _error(adt.client.get(path, params={**V, "continuationToken": forged}), 400, "BadRequest")
+    _error(adt.client.get("/adt/digitaltwins/ghost/relationships", params=V), 404, "DigitalTwinNotFound")
+
+
 def test_a_one_megabyte_query_and_a_forged_token_are_refused_cleanly(adt: Api) -> None:
     huge = "SELECT * FROM DIGITALTWINS T WHERE " + " OR ".join(["T.name = 'x'"] * 80_000)
     assert len(huge) > 1_000_000

@@ -160,3 +160,52 @@ def test_relationships_are_listed_by_name(twins: TwinGraph) -> None:
     assert [r.id for r in twins.relationships("t-1", "controls")] == ["c1", "c2"]
     assert twins.relationships("t-1", "feeds") == []
     assert [(r.source, r.id) for r in twins.incoming_relationships("room-2")] == [("t-1", "c2")]
+
+
+def test_relationship_lists_page_behind_their_cursor(twins: TwinGraph) -> None:
+    """Outgoing pages by id, incoming by source then id; a write between pages moves nothing read."""
+    for n in range(1, 4):
+        _thermostat(twins, f"t-{n}")
+    for n in range(1, 6):
+        twins.put_twin(f"room-{n}", ROOM, {"name": f"Room {n}"})
+        twins.put_relationship("t-1", f"c{n}", "controls", f"room-{n}")
+    twins.put_relationship("t-2", "a", "controls", "room-1")
+    twins.put_relationship("t-3", "b", "controls", "room-1")
+    twins.put_relationship("t-3", "a", "controls", "room-1")
+
+    first = twins.relationship_page("t-1", size=2)
+    assert [r.id for r in first.relationships] == ["c1", "c2"]
+    assert first.after is not None
+    twins.put_relationship("t-1", "c0", "controls", "room-2")  # sorts before the cursor: not seen
+    seen, after = [r.id for r in first.relationships], first.after
+    while after is not None:
+        page = twins.relationship_page("t-1", name="controls", after=after, size=2)
+        seen += [r.id for r in page.relationships]
+        after = page.after
+    assert seen == ["c1", "c2", "c3", "c4", "c5"]
+    assert twins.relationship_page("t-1", name="feeds").relationships == []
+    whole = twins.relationship_page("t-1", size=6)
+    assert len(whole.relationships) == 6
+    assert whole.after is None  # exactly one page: no cursor
+
+    incoming: list[tuple[str, str]] = []
+    cursor: str | None = None
+    while True:
+        page = twins.incoming_page("room-1", after=cursor, size=1)
+        incoming += [(r.source, r.id) for r in page.relationships]
+        if page.after is None:
+            break
+        cursor = page.after
+    assert incoming == [("t-1", "c1"), ("t-2", "a"), ("t-3", "a"), ("t-3", "b")]
+    assert twins.incoming_page("t-1").relationships == []
+
+
+def test_a_forged_relationship_cursor_is_a_bad_request(twins: TwinGraph) -> None:
+    _thermostat(twins)
+    for forged in ("not-a-cursor", "WzFd", "WyJhIiwiYiJd"):  # text, [1], ["a","b"] (two parts)
+        with pytest.raises(BadRequest, match="continuation token"):
+            twins.relationship_page("t-1", after=forged)
+    with pytest.raises(NotFound):
+        twins.relationship_page("ghost")
+    with pytest.raises(NotFound):
+        twins.incoming_page("ghost")
