@@ -5,21 +5,34 @@ a deletion job deletes every twin, relationship and model (``graph.wipe``). Thei
 status lives as ``(:BulkJob {key, kind, id, ...})`` nodes, so any API process can answer
 for a job another one runs. The states are ADT's: ``notstarted`` -> ``running`` ->
 ``succeeded`` | ``failed``; an import may also go ``cancelling`` -> ``cancelled``.
+
+A job runs on a thread of the process that accepted it, and that process may die. So an
+unfinished job holds a lease (``lease``, a UTC time): the runner renews it while it works
+(:meth:`JobStore.leased`), and once it has lapsed every reader sees the job ``failed``
+with ``JobAbandoned`` (the first read after the lapse writes that down). An import can
+then be run again as a new job: twins and relationships are merged, so nothing doubles.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from graph.store import GraphStore
+from graph.times import utc_now
 from ontology.errors import BadRequest, Conflict, NotFound
 
 MAX_ID_LENGTH = 256
 RETENTION = timedelta(hours=72)
 """How long a finished job's record is kept (its ``purgeDateTime``), as ADT keeps them."""
+LEASE_S = 60.0
+"""How long an unfinished job stays unfinished without a sign of life from its runner."""
+ABANDONED = "JobAbandoned"
 
 
 class JobKind(StrEnum):
@@ -85,19 +98,33 @@ _GET = "MATCH (j:BulkJob {key: $key}) RETURN properties(j)"
 _LIST = "MATCH (j:BulkJob {kind: $kind}) RETURN properties(j) ORDER BY j.created, j.id"
 _DELETE = "MATCH (j:BulkJob {key: $key}) DELETE j RETURN count(*)"
 _PURGE = "MATCH (j:BulkJob) WHERE j.purge IS NOT NULL AND j.purge < $now DELETE j RETURN count(*)"
+_OPEN = [JobStatus.NOT_STARTED.value, JobStatus.RUNNING.value, JobStatus.CANCELLING.value]
+_RENEW = "MATCH (j:BulkJob {key: $key}) WHERE j.status IN $open SET j.lease = $lease RETURN j.key"
+# Times are RFC 3339 UTC text of one width, so they compare as text.
+_ABANDON = """
+MATCH (j:BulkJob) WHERE j.status IN $open AND j.lease IS NOT NULL AND j.lease < $now
+SET j.status = $failed, j.errorCode = $code, j.errorMessage = $message, j.lastAction = $now,
+    j.finished = $now, j.purge = $purge, j.lease = null
+RETURN count(j)
+"""
+_ABANDONED_MESSAGE = (
+    "the process running this job stopped before it finished; run it again as a new job"
+    " (an import merges what an earlier run wrote)"
+)
 
 
 class JobStore:
     """The bulk jobs of one twin graph."""
 
-    def __init__(self, store: GraphStore) -> None:
+    def __init__(self, store: GraphStore, *, lease_s: float = LEASE_S) -> None:
         self.store = store
+        self.lease_s = lease_s
 
     def create(self, job: BulkJob) -> BulkJob:
         """Record a new job; ``Conflict`` when a job of that kind and id exists."""
         check_job_id(job.id)
         self._purge()
-        rows = self.store.write(_CREATE, {"key": _key(job.kind, job.id), "props": _props(job)}).rows
+        rows = self.store.write(_CREATE, {"key": _key(job.kind, job.id), "props": self._leased(job)}).rows
         if not rows:
             raise Conflict(
                 f"{job.kind.value} job {job.id!r} already exists",
@@ -106,12 +133,40 @@ class JobStore:
         return job
 
     def save(self, job: BulkJob) -> BulkJob:
-        """Write the job's current state over its record (nothing, when the record was deleted)."""
-        self.store.write(_PUT, {"key": _key(job.kind, job.id), "props": _props(job)})
+        """Write the job's current state over its record (nothing, when the record was deleted).
+
+        Saving an unfinished job renews its lease: the runner is alive.
+        """
+        self.store.write(_PUT, {"key": _key(job.kind, job.id), "props": self._leased(job)})
         return job
+
+    @contextmanager
+    def leased(self, job: BulkJob) -> Iterator[None]:
+        """Renew ``job``'s lease every third of ``lease_s`` while the block runs (the runner works)."""
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(self.lease_s / 3):
+                lease = _later(utc_now(), timedelta(seconds=self.lease_s))
+                self.store.write(_RENEW, {"key": _key(job.kind, job.id), "open": _OPEN, "lease": lease})
+
+        thread = threading.Thread(target=renew, name=f"kgtwin-job-lease-{job.id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def _leased(self, job: BulkJob) -> dict[str, Any]:
+        props = _props(job)
+        if not job.status.finished:
+            props["lease"] = _later(utc_now(), timedelta(seconds=self.lease_s))
+        return props
 
     def get(self, kind: JobKind, job_id: str) -> BulkJob:
         """Job ``job_id`` of ``kind``; ``NotFound`` when there is none."""
+        self._abandon()
         rows = self.store.query_rows(_GET, {"key": _key(kind, job_id)})
         if not rows:
             raise NotFound(
@@ -133,7 +188,15 @@ class JobStore:
             )
 
     def _purge(self) -> None:
+        self._abandon()
         self.store.write(_PURGE, {"now": utc_now()})
+
+    def _abandon(self) -> None:
+        """Fail every unfinished job whose lease lapsed: its runner stopped (``JobAbandoned``)."""
+        now = utc_now()
+        params = {"open": _OPEN, "now": now, "failed": JobStatus.FAILED.value, "code": ABANDONED}
+        params |= {"message": _ABANDONED_MESSAGE, "purge": _later(now, RETENTION)}
+        self.store.write(_ABANDON, params)
 
 
 def check_job_id(job_id: str) -> None:
@@ -149,11 +212,6 @@ def new_job(kind: JobKind, job_id: str, *, input: str | None = None, output: str
     """A job not started yet, created now."""
     now = utc_now()
     return BulkJob(job_id, kind, JobStatus.NOT_STARTED, now, now, input=input, output=output)
-
-
-def utc_now() -> str:
-    """RFC 3339 UTC with milliseconds, as ADT writes job times."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _later(stamp: str, delta: timedelta) -> str:

@@ -202,6 +202,7 @@ def start_adt(context: ApiContext, backends: Backends, settings: Settings) -> No
         endpoints=dict(settings.adt_endpoints),
         files_dir=settings.adt_files_dir,
         event_source=settings.adt_event_source,
+        job_lease_s=settings.adt_job_lease_s,
     )
     if backends.graph is None or backends.broker is None:
         return

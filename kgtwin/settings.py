@@ -101,6 +101,12 @@ class Settings(BaseSettings):
         default=Path("data/adt-files"),
         description="Where files uploaded with PUT /adt/files/<name> (import job input and output) live.",
     )
+    adt_job_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="An import or deletion job whose process shows no sign of life for this long is "
+        "failed (JobAbandoned); its runner renews the lease every third of it.",
+    )
     adt_event_source: str = Field(
         default="kgtwin",
         min_length=1,

@@ -13,7 +13,8 @@ It ends ``succeeded`` when every line was imported, else ``failed`` with the err
 deletes every twin, relationship and model (``graph.wipe``), then loads kgtwin's base
 ontology again, as a fresh twin has it; ``timeoutInMinutes`` stops it between batches.
 Jobs run on a thread of the API process that accepted them; their state is in the graph
-(``graph.jobs``), so every process can answer for them.
+(``graph.jobs``), so every process can answer for them, and a lease the thread renews, so
+a job whose process died is seen ``failed`` (``JobAbandoned``) once the lease lapses.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from api.context import ApiContext, load_base_ontology
 from api.roles import Permission
 from graph.adt_bulk import AdtImportStream
 from graph.importer import ImportReport, import_bulk
-from graph.jobs import BulkJob, JobKind, JobStatus, JobStore, check_job_id, new_job, utc_now
+from graph.jobs import BulkJob, JobKind, JobStatus, JobStore, check_job_id, new_job
+from graph.times import utc_now
 from graph.wipe import delete_all
 from ontology.errors import KgtwinError, ValidationFailed
 
@@ -60,8 +62,7 @@ class AdtJobs:
         self._cancel: dict[str, threading.Event] = {}
 
     def store(self) -> JobStore:
-        graph = self.context.require_graph()
-        return JobStore(graph)
+        return JobStore(self.context.require_graph(), lease_s=self.context.adt.job_lease_s)
 
     def start_import(self, job_id: str, input_uri: str, output_uri: str) -> BulkJob:
         folder = self.context.adt.files_dir
@@ -102,7 +103,8 @@ class AdtJobs:
 
         def run() -> None:
             try:
-                work(flag)
+                with self.store().leased(job):  # renewed while this process works on it
+                    work(flag)
             except Exception as exc:  # a job's failure is its status, never a dead thread unseen
                 _log.error("job.failed", job=job.id, kind=job.kind.value, error=repr(exc))
                 message = (

@@ -31,6 +31,8 @@ class AdtOptions:
     endpoints: Mapping[str, str] = field(default_factory=dict)
     files_dir: Path = Path("data/adt-files")
     event_source: str = "kgtwin"
+    job_lease_s: float = 60.0
+    """How long a job outlives its process before readers see it failed (``graph.jobs``)."""
     publish_telemetry: RoutedPublisher | None = None
     """Set by the composition root with the event router: telemetry sent through the API is routed too."""
     refresh_routes: Callable[[], None] | None = None

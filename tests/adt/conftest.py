@@ -108,8 +108,10 @@ def start_server(
     certificates: TestCertificates,
     settings: dict[str, str],
     broker: tuple[str, int],
+    keys: tuple[str, str] | None = None,
 ) -> AdtServer:
-    """Make the keys, start ``kgtwin <command>`` with TLS and API keys, wait until it answers."""
+    """Make the keys (unless ``keys``, an admin and a viewer key made before, are given), start
+    ``kgtwin <command>`` with TLS and API keys, wait until it answers."""
     port = free_port()
     env = _environment(
         {
@@ -122,10 +124,11 @@ def start_server(
             **settings,
         }
     )
-    admin = _key(folder, env, "sdk-admin", "admin")
-    viewer = _key(folder, env, "sdk-viewer", "viewer")
+    if keys is None:
+        keys = (_key(folder, env, "sdk-admin", "admin"), _key(folder, env, "sdk-viewer", "viewer"))
+    admin, viewer = keys
     log = folder / f"{command}.log"
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         process = subprocess.Popen([KGTWIN, command], cwd=folder, env=env, stdout=out, stderr=out)
     server = AdtServer(
         engine, f"https://127.0.0.1:{port}", admin, viewer, certificates.ca, broker, folder, process, log

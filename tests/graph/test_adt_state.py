@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 
 from graph.adt_bulk import AdtImportStream
 from graph.event_routes import EventRoute, EventRouteStore
 from graph.importer import import_bulk
-from graph.jobs import JobKind, JobStatus, JobStore, new_job
+from graph.jobs import ABANDONED, JobKind, JobStatus, JobStore, new_job
 from graph.model_store import GraphModelStore
 from graph.store import GraphStore
 from graph.twins import TwinGraph
@@ -105,3 +106,26 @@ def test_an_adt_import_file_loses_only_service_state(store: GraphStore) -> None:
     twins = TwinGraph(store, adt_models())
     assert twins.get_twin("t-1").properties == {"setpoint": 19.5, "sensor": {"offset": 0.25}}
     assert twins.get_relationship("t-1", "c1").properties == {"priority": 4}
+
+
+def test_a_job_whose_runner_stopped_is_failed_once_its_lease_lapses(store: GraphStore) -> None:
+    """A job saved once and never renewed lapses; one under ``leased`` stays; finished ones keep."""
+    jobs = JobStore(store, lease_s=3.0)
+    orphan = jobs.create(new_job(JobKind.IMPORT, "orphan"))
+    jobs.save(orphan.advanced(JobStatus.RUNNING))
+    alive = jobs.create(new_job(JobKind.DELETION, "alive"))
+    done = jobs.create(new_job(JobKind.IMPORT, "done"))
+    jobs.save(done.advanced(JobStatus.SUCCEEDED))
+    with jobs.leased(alive):
+        time.sleep(5.0)
+        lapsed = jobs.get(JobKind.IMPORT, "orphan")
+        renewed = jobs.get(JobKind.DELETION, "alive")
+    assert lapsed.status is JobStatus.FAILED
+    assert lapsed.error_code == ABANDONED
+    assert lapsed.error_message is not None
+    assert "run it again" in lapsed.error_message
+    assert lapsed.finished is not None
+    assert lapsed.purge is not None
+    assert renewed.status is JobStatus.NOT_STARTED
+    assert jobs.get(JobKind.IMPORT, "done").status is JobStatus.SUCCEEDED
+    assert [j.status for j in jobs.list(JobKind.IMPORT)] == [JobStatus.FAILED, JobStatus.SUCCEEDED]
