@@ -24,6 +24,7 @@ from api.adt.app import PREFIX as ADT_PREFIX
 from api.adt.app import adt_app
 from api.auth import secure
 from api.context import ApiContext, RequestContext, principal_of
+from api.fmus import fmu_router
 from api.loaders import Loaders
 from api.modeling import modeling_router
 from api.schema import schema
@@ -89,6 +90,7 @@ def create_app(context: ApiContext) -> FastAPI:
         prefix="/graphql",
     )
     app.include_router(modeling_router(context))
+    app.include_router(fmu_router(context))
     app.mount(ADT_PREFIX, adt_app(context))  # the Azure Digital Twins data plane (docs/adt-compatibility.md)
     secure(app, schema, auth=context.auth, limits=context.limits, keys=context.keys)
 

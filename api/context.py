@@ -40,6 +40,8 @@ from telemetry.store import TelemetryStore
 
 if TYPE_CHECKING:
     from api.loaders import Loaders
+    from simulation.fmu.library import FmuLibrary
+    from simulation.fmu.shadow import Shadows
 
 _log = structlog.get_logger("api.context")
 
@@ -80,6 +82,10 @@ class ApiContext:
     latest: LatestValues | None = None
     """The ingest's last-value cache, when ingest runs in this process (the edge profile)."""
     runs: RunStore | None = None
+    fmus: FmuLibrary | None = None
+    """The FMU library (files and reference nodes), when the service has one."""
+    shadows: Shadows | None = None
+    """Live shadows to start, stop and list (workers run them)."""
     telemetry_poll_s: float = 1.0
     """How often the ``telemetry`` subscription looks for new values."""
     auth: AuthConfig = field(default_factory=AuthConfig)
@@ -131,6 +137,18 @@ class ApiContext:
             raise BackendUnavailable("simulation", "this service runs without simulation runs")
         return self.runs
 
+    def require_fmus(self) -> FmuLibrary:
+        """The FMU library; ``BACKEND_UNAVAILABLE`` in a profile without one."""
+        if self.fmus is None:
+            raise BackendUnavailable("fmu", "this service runs without an FMU library")
+        return self.fmus
+
+    def require_shadows(self) -> Shadows:
+        """The live shadows; ``BACKEND_UNAVAILABLE`` in a profile without them."""
+        if self.shadows is None:
+            raise BackendUnavailable("shadow", "this service runs without live shadows")
+        return self.shadows
+
     def models_due(self) -> bool:
         """Whether :meth:`follow_models` would read the models' token now (a clock check only)."""
         return self.model_store is not None and time.monotonic() - self._models_seen[0] >= self.models_check_s
@@ -172,6 +190,8 @@ def twin_context(
     events: EventBus | None = None,
     latest: LatestValues | None = None,
     runs: RunStore | None = None,
+    fmus: FmuLibrary | None = None,
+    shadows: Shadows | None = None,
     auth: AuthConfig | None = None,
     limits: Limits | None = None,
     telemetry_poll_s: float = 1.0,
@@ -205,6 +225,8 @@ def twin_context(
         events=bus,
         latest=latest,
         runs=runs,
+        fmus=fmus,
+        shadows=shadows,
         telemetry_poll_s=telemetry_poll_s,
         auth=auth or AuthConfig(),
         limits=limits or Limits(),

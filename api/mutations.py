@@ -12,7 +12,9 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from api.fmus import FmuMutation
 from api.roles import Permission
+from api.shadows import ShadowMutation
 from api.simulations import SimulationMutation
 from api.types import Ctx, ModelNode, RelationshipNode, TwinNode, context
 from graph.relabel import upload_models
@@ -20,7 +22,7 @@ from ontology.errors import BadRequest, NotFound
 
 
 @strawberry.type
-class Mutation(SimulationMutation):
+class Mutation(SimulationMutation, FmuMutation, ShadowMutation):
     @strawberry.mutation(description="Register a DTDL array of Interfaces, all or none (modelers).")
     async def upload_models(self, info: Ctx, models: JSON) -> list[ModelNode]:
         api = context(info, Permission.MODELS).api

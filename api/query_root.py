@@ -15,7 +15,9 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.fastpath import fast_field
+from api.fmus import FmuQuery
 from api.roles import Permission
+from api.shadows import ShadowQuery
 from api.simulations import SimulationQuery
 from api.types import Ctx, ModelNode, RelationshipDirection, RelationshipNode, TwinNode, context
 from graph import (
@@ -128,7 +130,7 @@ class BackendStatus:
 
 
 @strawberry.type
-class Query(SimulationQuery):
+class Query(SimulationQuery, FmuQuery, ShadowQuery):
     @strawberry.field(description="The kgtwin version serving this API.")
     def version(self, info: Ctx) -> str:
         return info.context.api.version

@@ -29,11 +29,13 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
+from api.shadows import ShadowSubscription
 from api.simulations import SimulationSubscription
 from api.types import Ctx, context
 from graph import ChangeEvent, ChangeKind, GraphStore, Twin, containment_tree
 from ontology.errors import BadRequest
 from ontology.model import ModelSet
+from simulation.fmu.shadow_spec import measured_name
 from telemetry.latest_values import LatestValues
 from telemetry.points import Sample
 from telemetry.refs import TelemetryRef
@@ -200,7 +202,7 @@ async def _fill_from_store(
 
 
 @strawberry.type
-class Subscription(SimulationSubscription):
+class Subscription(SimulationSubscription, ShadowSubscription):
     @strawberry.subscription(
         description="Changes of twins and relationships: of these ids, of these models (subtypes "
         "included), within this twin's containment subtree; the filters given must all hold."
@@ -251,7 +253,7 @@ class Subscription(SimulationSubscription):
         found = [await asyncio.to_thread(twins.get_twin, str(t)) for t in twin_ids]
         refs: list[TelemetryRef] = [t.telemetry for t in found]
         for twin, ref in zip(found, refs, strict=True):
-            missing = [n for n in names or () if n not in ref.fields]
+            missing = [n for n in names or () if measured_name(n) not in ref.fields]
             if missing:
                 raise BadRequest(
                     f"twin {twin.id!r} has no telemetry {missing[0]!r}",

@@ -34,6 +34,7 @@ from ontology.model import (
     Relationship,
     Schema,
 )
+from simulation.fmu.shadow_spec import measured_name
 from telemetry.points import Sample
 from telemetry.refs import TelemetryRef
 
@@ -234,7 +235,8 @@ class TwinNode:
 
     def _ref(self, ctx: RequestContext, name: str) -> TelemetryRef:
         ref = self.twin.telemetry
-        if name not in ref.fields:
+        # A live shadow's temperature.predicted and .residual are series of the twin too.
+        if measured_name(name) not in ref.fields:
             raise BadRequest(
                 f"twin {self.twin.id!r} has no telemetry {name!r}; it has {', '.join(ref.fields) or 'none'}",
                 details={"twinId": self.twin.id, "name": name, "fields": list(ref.fields)},

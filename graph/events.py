@@ -46,6 +46,10 @@ class ChangeKind(StrEnum):
     MODEL_UPLOADED = "model.uploaded"
     MODEL_DECOMMISSIONED = "model.decommissioned"
     MODEL_DELETED = "model.deleted"
+    SHADOW_DRIFT = "shadow.drift"
+    """A live shadow's residual left its band (``simulation.fmu.shadow``); ``id`` is the twin."""
+    SHADOW_RECOVERED = "shadow.recovered"
+    """The residual came back inside its band."""
 
 
 @dataclass(frozen=True)

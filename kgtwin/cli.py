@@ -21,6 +21,7 @@ import structlog
 import typer
 
 from kgtwin import __version__
+from kgtwin.fmu import fmu_app
 from kgtwin.keys import keys_app
 from kgtwin.logs import configure_logging
 from kgtwin.settings import Settings, load_settings
@@ -39,6 +40,7 @@ app = typer.Typer(
 models_app = typer.Typer(help="Work with DTDL models (for modelers).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
+app.add_typer(fmu_app, name="fmu")
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

@@ -11,6 +11,7 @@ import signal
 import threading
 from collections.abc import Iterable
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import structlog
 import uvicorn
@@ -23,14 +24,27 @@ from api.limits import Limits
 from api.notifications import ChangeNotifier
 from api.remote_changes import RemoteChanges
 from graph.event_routes import EventRouteStore
+from graph.events import EventBus
 from kgtwin import __version__
 from kgtwin.backends import Backends, open_backends, open_executor
 from kgtwin.demo import DemoDevices, load_demo
 from kgtwin.settings import Settings
-from kgtwin.wiring import build_ingest, build_run_store, build_worker
+from kgtwin.urls import MqttUrl
+from kgtwin.wiring import (
+    build_fmu_library,
+    build_ingest,
+    build_run_store,
+    build_shadow_worker,
+    build_shadows,
+    build_worker,
+)
 from ontology.errors import KgtwinError
 from simulation.jobs import RunStore
 from telemetry.latest_values import LatestValues
+
+if TYPE_CHECKING:
+    from simulation.fmu.library import FmuLibrary
+    from simulation.fmu.shadow import Shadows
 
 _log = structlog.get_logger("kgtwin.service")
 
@@ -73,7 +87,8 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
             # Before the API and ingest start, so their caches begin with the demo's twins.
             report = load_demo(backends.graph)
             _log.info("demo.loaded", twins=report.twins, relationships=report.relationships, ok=report.ok)
-        runs = build_run_store(backends)
+        library = build_fmu_library(settings, backends)
+        runs = build_run_store(backends, library, settings)
         # Ingest is built first for its last-value cache (the API answers latest(name) from
         # it), and started once the API's context has loaded the base ontology.
         ingest = build_ingest(settings, backends) if profile == "edge" else None
@@ -84,12 +99,15 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
             follow_others=profile != "edge",
             latest=ingest.latest if ingest is not None else None,
             runs=runs,
+            fmus=library,
+            shadows=build_shadows(settings, backends, library),
         )
         if ingest is not None:
             ingest.start()
             backends.on_close(ingest.stop)
             context.events.subscribe(ingest.on_change)  # new twins' telemetry is taken at once
-            start_worker(settings, backends, runs)
+            start_worker(settings, backends, runs, library)
+            start_shadow_worker(settings, backends, library, context.events)
             if demo and backends.broker is not None:
                 devices = DemoDevices(backends.broker, interval_s=settings.demo_interval_s)
                 devices.start()
@@ -144,6 +162,8 @@ def api_context(
     follow_others: bool,
     latest: LatestValues | None = None,
     runs: RunStore | None = None,
+    fmus: FmuLibrary | None = None,
+    shadows: Shadows | None = None,
 ) -> ApiContext:
     """What the API serves, whole: with a graph, its model registry (base ontology loaded), twin
     graph, API keys and change events; with a broker too, those events published to MQTT
@@ -152,7 +172,8 @@ def api_context(
     With ``follow_others`` (the cloud profile, where the API may run as several processes),
     the other processes' events are read back from MQTT into this one's subscriptions
     (``api.remote_changes``). ``latest`` is ingest's last-value cache when ingest runs in
-    this process; ``runs`` the simulation runs. The model registry reads models with the
+    this process; ``runs`` the simulation runs; ``fmus`` and ``shadows`` the FMU library and
+    the live shadows. The model registry reads models with the
     DTDL policy of ``settings``.
     """
     auth, limits = security(settings)
@@ -163,6 +184,8 @@ def api_context(
             broker=backends.broker,
             latest=latest,
             runs=runs,
+            fmus=fmus,
+            shadows=shadows,
             auth=auth,
             limits=limits,
         )
@@ -173,6 +196,8 @@ def api_context(
         broker=backends.broker,
         latest=latest,
         runs=runs,
+        fmus=fmus,
+        shadows=shadows,
         auth=auth,
         limits=limits,
         policy=settings.dtdl_policy,
@@ -213,7 +238,9 @@ def start_adt(context: ApiContext, backends: Backends, settings: Settings) -> No
     context.adt.refresh_routes = router.refresh
 
 
-def start_worker(settings: Settings, backends: Backends, runs: RunStore) -> None:
+def start_worker(
+    settings: Settings, backends: Backends, runs: RunStore, library: FmuLibrary | None = None
+) -> None:
     """Run a simulation worker in a thread of this process until the backends close.
 
     Closing stops it first: its current run goes back to the queue, then the executor's
@@ -221,7 +248,7 @@ def start_worker(settings: Settings, backends: Backends, runs: RunStore) -> None
     """
     executor = open_executor(settings)
     backends.on_close(executor.close)
-    worker = build_worker(settings, backends, runs, executor)
+    worker = build_worker(settings, backends, runs, executor, library)
     thread = threading.Thread(target=worker.serve, name="simulation-worker", daemon=True)
     thread.start()
 
@@ -232,6 +259,25 @@ def start_worker(settings: Settings, backends: Backends, runs: RunStore) -> None
     backends.on_close(stop)
 
 
+def start_shadow_worker(
+    settings: Settings, backends: Backends, library: FmuLibrary, events: EventBus | None
+) -> threading.Thread:
+    """Run the live shadows this process claims, in a thread, until the backends close.
+
+    Closing stops it: its shadows are released for another worker at once.
+    """
+    shadows = build_shadow_worker(settings, backends, library, events)
+    thread = threading.Thread(target=shadows.serve, name="shadow-worker", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        shadows.stop()
+        thread.join(10.0)
+
+    backends.on_close(stop)
+    return thread
+
+
 def run_worker(settings: Settings) -> None:
     """Run the simulation worker service until SIGTERM or SIGINT, then return (exit 0).
 
@@ -239,11 +285,23 @@ def run_worker(settings: Settings) -> None:
     the queue for another worker (docs/simulation-jobs.md), so a stop takes at most one
     batch of replications, not a whole run.
     """
-    backends = open_backends(settings, ("graph", "telemetry"))
+    # An external broker carries shadows' drift events; the embedded one is `kgtwin serve`'s.
+    external = isinstance(settings.broker, MqttUrl)
+    ports = ("graph", "telemetry", "broker") if external else ("graph", "telemetry")
+    backends = open_backends(settings, ports)
     try:
         executor = open_executor(settings)
         backends.on_close(executor.close)
-        worker = build_worker(settings, backends, build_run_store(backends), executor)
+        library = build_fmu_library(settings, backends)
+        worker = build_worker(
+            settings, backends, build_run_store(backends, library, settings), executor, library
+        )
+        events = EventBus()
+        if backends.broker is not None:
+            notifier = ChangeNotifier(events, backends.broker)
+            notifier.start()
+            backends.on_close(notifier.stop)
+        start_shadow_worker(settings, backends, library, events)
 
         def _request_stop(signum: int, _frame: FrameType | None) -> None:
             # Not worker.stop() here: the handler may interrupt the main thread inside the

@@ -191,6 +191,25 @@ class Settings(BaseSettings):
         'e.g. ["dtmi:dtdl:extension:mqtt;3"].',
     )
 
+    # FMUs and live shadows (docs/simulation.md).
+    fmu_dir: Path = Field(
+        default=Path("data/fmus"),
+        description="Where FMU files are kept, content-addressed; in the cloud profile a volume "
+        "the API and every worker mount.",
+    )
+    fmu_max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest FMU accepted (REST uploads are also bounded by KGTWIN_MAX_BODY_BYTES).",
+    )
+    shadow_lease_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a live shadow stays a worker's without renewal; another worker takes "
+        "over a dead one's shadows after it.",
+    )
+    shadow_capacity: int = Field(default=200, ge=0, description="Live shadows one worker runs at most.")
+
     @field_validator("graph_url")
     @classmethod
     def _check_graph_url(cls, value: str) -> str:

@@ -17,9 +17,14 @@ from kgtwin.urls import EmbeddedBrokerUrl, MqttUrl
 from ontology.errors import ConfigurationInvalid
 
 if TYPE_CHECKING:
+    from graph.events import EventBus
+    from graph.store import GraphStore
     from ingest.service import IngestService
     from ingest.subscriber import SessionOptions
+    from ontology.model import ModelSet
     from simulation.executor import Executor
+    from simulation.fmu.library import FmuLibrary
+    from simulation.fmu.shadow import Shadows, ShadowWorker
     from simulation.jobs import RunStore
     from simulation.worker import Worker
 
@@ -100,40 +105,111 @@ def build_ingest(settings: Settings, backends: Backends) -> IngestService:
     )
 
 
-def build_run_store(backends: Backends) -> RunStore:
+def build_run_store(
+    backends: Backends, library: FmuLibrary | None = None, settings: Settings | None = None
+) -> RunStore:
     """The simulation runs over the graph, checking requests with the runner's models.
 
     One per process: the API and an in-process worker share it, so its events carry the
-    worker's progress to GraphQL subscriptions.
+    worker's progress to GraphQL subscriptions. With ``library``, an ``fmu`` request is
+    checked against its FMUs and their Interfaces before it is queued.
     """
-    from simulation.jobs import RunStore
+    from simulation.jobs import RunStore, Validator
     from simulation.worker import check_request
 
-    assert backends.graph is not None
-    runs = RunStore(backends.graph, validate=check_request)
+    graph = backends.graph
+    assert graph is not None
+    validate: Validator = check_request
+    if library is not None:
+        from simulation.fmu.runs import request_check
+
+        validate = request_check(library, lambda: _models(graph, settings))
+    runs = RunStore(graph, validate=validate)
     runs.ensure_schema()
     return runs
 
 
-def build_worker(settings: Settings, backends: Backends, runs: RunStore, executor: Executor) -> Worker:
-    """A simulation worker over opened backends; its result series go to the telemetry store."""
+def build_fmu_library(settings: Settings, backends: Backends) -> FmuLibrary:
+    """The FMUs: files under ``KGTWIN_FMU_DIR``, reference nodes in the graph."""
+    from graph.fmus import FmuNodes
+    from simulation.fmu.library import FmuLibrary
+    from simulation.fmu.store import FmuFiles
+
+    assert backends.graph is not None
+    nodes = FmuNodes(backends.graph)
+    nodes.ensure_schema()
+    return FmuLibrary(nodes, FmuFiles(settings.fmu_dir), max_bytes=settings.fmu_max_bytes)
+
+
+def _models(graph: GraphStore, settings: Settings | None) -> ModelSet:
     from graph.model_store import GraphModelStore
-    from ontology.model import ModelSet
     from ontology.registry import ModelRegistry
+
+    # Read afresh each time: models may have been uploaded since the process started.
+    if settings is None:
+        return ModelRegistry(GraphModelStore(graph)).models
+    return ModelRegistry(GraphModelStore(graph), policy=settings.dtdl_policy).models
+
+
+def build_worker(
+    settings: Settings,
+    backends: Backends,
+    runs: RunStore,
+    executor: Executor,
+    library: FmuLibrary | None = None,
+) -> Worker:
+    """A simulation worker over opened backends; its result series go to the telemetry store."""
+    from simulation.fmu.runs import prepare_hook
     from simulation.worker import Worker, simulation_job
 
     graph = backends.graph
     assert graph is not None
-
-    def models() -> ModelSet:
-        # Read afresh for each run: models may have been uploaded since the worker started.
-        return ModelRegistry(GraphModelStore(graph), policy=settings.dtdl_policy).models
-
-    job = simulation_job(graph, models, executor, history=backends.telemetry)
+    library = library or build_fmu_library(settings, backends)
+    job = simulation_job(
+        graph,
+        lambda: _models(graph, settings),
+        executor,
+        history=backends.telemetry,
+        prepare=prepare_hook(library, backends.telemetry),
+    )
     return Worker(
         runs,
         job,
         sink=backends.telemetry,
         lease_s=settings.worker_lease_s,
         time_limit_s=settings.run_time_limit_s,
+    )
+
+
+def build_shadows(settings: Settings, backends: Backends, library: FmuLibrary) -> Shadows:
+    """Live shadows to start, stop and list, stored in the graph."""
+    from graph.shadows import ShadowNodes
+    from simulation.fmu.shadow import Shadows
+
+    graph = backends.graph
+    assert graph is not None
+    nodes = ShadowNodes(graph)
+    nodes.ensure_schema()
+    return Shadows(nodes, library, graph, lambda: _models(graph, settings))
+
+
+def build_shadow_worker(
+    settings: Settings, backends: Backends, library: FmuLibrary, events: EventBus | None
+) -> ShadowWorker:
+    """A worker of live shadows over opened backends (graph and telemetry)."""
+    from graph.shadows import ShadowNodes
+    from simulation.fmu.shadow import ShadowWorker
+
+    graph, telemetry = backends.graph, backends.telemetry
+    assert graph is not None
+    assert telemetry is not None
+    return ShadowWorker(
+        ShadowNodes(graph),
+        library,
+        graph,
+        lambda: _models(graph, settings),
+        telemetry,
+        events=events,
+        lease_s=settings.shadow_lease_s,
+        capacity=settings.shadow_capacity,
     )

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Protocol
 
+import networkx as nx
 import structlog
 from pydantic import ValidationError
 
@@ -86,6 +87,12 @@ class RunContext(Protocol):
 
 RunJob = Callable[[SimulationRun, RunContext], RunOutcome]
 """Runs one simulation; raises ``KgtwinError`` for bad input, naming twins and parameters."""
+
+PrepareInputs = Callable[
+    [str, nx.MultiDiGraph, Mapping[str, Any], ModelSet], tuple[nx.MultiDiGraph, Mapping[str, Any]]
+]
+"""Reads what a model needs from outside the graph before it plans (the FMU files of an
+``fmu`` run): ``(model, subgraph, parameters, models) -> (subgraph, parameters)``."""
 
 
 @dataclass
@@ -328,23 +335,27 @@ def simulation_job(
     models: Callable[[], ModelSet],
     executor: Executor,
     history: TelemetryStore | None = None,
+    prepare: PrepareInputs | None = None,
 ) -> RunJob:
     """The job that runs a ``SimulationRun`` with ``simulation.runner`` on ``executor``.
 
     It selects the run's subgraph from ``graph`` (``models`` answers the current model
     set), answers ``fromTelemetry`` parameters from ``history`` as of the run's creation
-    (so a rerun reads the same window), runs the replications, and hands back the
-    summary, the series and the twins.
+    (so a rerun reads the same window), lets ``prepare`` add what the model reads from
+    elsewhere, runs the replications, and hands back the summary, the series and the twins.
     """
 
     def job(run: SimulationRun, context: RunContext) -> RunOutcome:
         spec = SubgraphSpec.model_validate(run.subset)
-        subgraph = select_subgraph(graph, models(), spec)
+        model_set = models()
+        subgraph = select_subgraph(graph, model_set, spec)
         parameters: Mapping[str, Any] = run.parameters
         if FROM_TELEMETRY in parameters and history is not None:
             subgraph, parameters = resolve_parameters(
                 subgraph, parameters, history, parse_utc(run.created_at)
             )
+        if prepare is not None:
+            subgraph, parameters = prepare(run.model, subgraph, parameters, model_set)
         scenario = None if run.scenario is None else _scenario(run.scenario)
         if run.compare and scenario is not None:
             comparison = compare(

@@ -2,8 +2,9 @@
 # Provision the real servers the tests talk to: Neo4j 5.26 (Maven build of a tiny embedded
 # launcher), InfluxDB 2.7 (Go build from the module proxy), Mosquitto 2 (Debian package),
 # a Kubernetes API server with etcd, kubectl and helm (Go builds from the module proxy) and
-# the base image the container tests build kgtwin's image on (debootstrap, podman), and
-# Microsoft's DTDL parser (npm, into tools/dtdl-parser/node_modules).
+# the base image the container tests build kgtwin's image on (debootstrap, podman),
+# Microsoft's DTDL parser (npm, into tools/dtdl-parser/node_modules), and an FMU exported
+# by OpenModelica (from a PyPI wheel, with pip).
 # Idempotent: finished builds are cached under ${KGTWIN_TEST_SERVERS_CACHE:-~/.cache/kgtwin-test-servers}.
 # Outside CI a server that cannot be built is reported and its tests skip; with CI=true it fails.
 set -uo pipefail
@@ -81,5 +82,14 @@ if bash "$here/../../tools/dtdl-parser/install.sh" >"$cache/logs/dtdl-parser.log
 else
   tail -n 20 "$cache/logs/dtdl-parser.log" >&2
   missing dtdl-parser "needs Node 20+ and npm (log: $cache/logs/dtdl-parser.log)"
+fi
+# --- An FMU another tool exported (tests/simulation/test_fmu_exported.py) ---------------
+python=$here/../../.venv/bin/python
+[ -x "$python" ] || python=python3
+if PYTHON=$python bash "$here/fmu/fetch.sh" >"$cache/logs/fmu.log" 2>&1; then
+  echo "provision: exported fmu ready"
+else
+  tail -n 20 "$cache/logs/fmu.log" >&2
+  missing exported-fmu "pip download gemseo-fmu==3.1.1 failed (log: $cache/logs/fmu.log)"
 fi
 exit $status

@@ -14,6 +14,13 @@ import pytest
 
 from graph.store import GraphStore
 from tests.simulation.builders import InProcessExecutor
+from tests.simulation.fmus import BuiltFmus, build_all
+
+
+@pytest.fixture(scope="session")
+def test_fmus() -> BuiltFmus:
+    """The room, pump and tank FMUs built by pythonfmu (once per machine and content)."""
+    return build_all()
 
 
 @pytest.fixture
@@ -28,6 +35,17 @@ def graph_store(request: pytest.FixtureRequest) -> GraphStore:
     backend: GraphStore = request.getfixturevalue(f"{request.param}_store")
     backend.write("MATCH (n) DETACH DELETE n")
     return backend
+
+
+@pytest.fixture(params=["falkordb", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+def service_graph(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The ``KGTWIN_*`` settings of a ``kgtwin`` process's graph: the embedded default, then a
+    wiped Neo4j."""
+    if request.param == "falkordb":
+        return {}
+    store: GraphStore = request.getfixturevalue("neo4j_store")
+    store.write("MATCH (n) DETACH DELETE n")
+    return {"KGTWIN_GRAPH_URL": str(request.getfixturevalue("neo4j_url"))}
 
 
 LINE = [

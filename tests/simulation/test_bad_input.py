@@ -125,7 +125,7 @@ def test_an_empty_subset_is_refused_by_every_model(executor: InProcessExecutor, 
 def test_an_unknown_model_name_is_refused_naming_the_known_ones(executor: InProcessExecutor) -> None:
     error = _fails(executor, _line(), "fluid-dynamics")
     assert "unknown simulation model 'fluid-dynamics'" in error.message
-    assert error.details["known"] == ["flow", "impact", "thermal"]
+    assert error.details["known"] == ["flow", "fmu", "impact", "thermal"]
 
 
 def test_a_scenario_naming_a_twin_outside_the_subset_is_refused(executor: InProcessExecutor) -> None:
