@@ -6,20 +6,29 @@ name DTDL properties by their path (``flow``, ``location.lat``, ``tags.area``); 
 is checked against the model before it is written, backticked, into the query, and every
 value travels as a parameter.
 
-Paging is by cursor, never by OFFSET: the cursor holds the last twin's sort key and id,
-and the next page starts strictly after that pair, so twins created or deleted between two
-pages do not shift the rest. Twins without the sort property come last, in either order.
+Paging is by cursor, never by OFFSET: the cursor holds the last twin's sort key and id
+(a total order: ids are unique), and the next page starts strictly after that pair
+(``graph.keyset``), so twins created or deleted between two pages do not shift the rest:
+a walk returns every twin present from its start to its end exactly once. A twin whose
+sort property changes during a walk is met where it then sorts. Twins without the sort
+property come last, in either order. A cursor also holds a fingerprint of its query
+(model, filter, sort): given to another query, or forged, it is ``BadRequest``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from graph import keyset
 from graph._traversal import TWIN_KEYS, twin_columns
 from graph.cursors import decode_cursor, encode_cursor
 from graph.cypher import identifier
+from graph.physical import flatten
 from graph.store import GraphStore
 from graph.twin import Twin
 from ontology.errors import BadRequest
@@ -27,6 +36,8 @@ from ontology.labels import label_index
 from ontology.model import ArraySchema, EnumSchema, MapSchema, ModelSet, ObjectSchema, PrimitiveSchema, Schema
 
 MAX_PAGE = 1000
+_CURSOR_VERSION = 2
+"""Bumped when a cursor's meaning changes: an older cursor is then refused, never misread."""
 # System properties a filter or sort may name besides the model's DTDL properties.
 _SYSTEM = {"id": "string", "model": "string", "createdAt": "dateTime", "updatedAt": "dateTime"}
 _COMPARE = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -98,13 +109,21 @@ class TwinPage:
     twins: list[Twin]
     has_next: bool
     sort_keys: list[Any] = field(default_factory=list)
-    """Each twin's value of the sort property (None where it has none)."""
+    """Each twin's value of the sort property as the engine answered it (None where it has none)."""
     order_by: str = "id"
     descending: bool = False
+    query: str = ""
+    """The fingerprint of the query (:func:`query_fingerprint`) the cursors belong to."""
 
     def cursor(self, index: int) -> str:
         """The cursor that resumes after ``twins[index]``."""
-        return encode_cursor([self.sort_keys[index], self.twins[index].id, self.order_by, self.descending])
+        twin = self.twins[index]
+        key = self.sort_keys[index]
+        if isinstance(key, float) and self.order_by not in _SYSTEM:
+            # FalkorDB answers doubles to 15 digits; a cursor on the rounded value would
+            # repeat the twin. Its document holds the exact value the node was given.
+            key = flatten(twin.properties).get(self.order_by, key)
+        return encode_cursor([self.query, key, twin.id])
 
     @property
     def cursors(self) -> list[str]:
@@ -115,6 +134,20 @@ class TwinPage:
     def end_cursor(self) -> str | None:
         """The cursor of the page's last twin (None for an empty page)."""
         return self.cursor(len(self.twins) - 1) if self.twins else None
+
+
+def query_fingerprint(model: str, where: Filter | None, order_by: str, descending: bool) -> str:
+    """A short digest of what a page lists and in which order: a cursor is refused by any other query."""
+    text = json.dumps([_CURSOR_VERSION, model, _filter_json(where), order_by, descending], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _filter_json(where: Filter | None) -> Any:
+    if where is None:
+        return None
+    if isinstance(where, Condition):
+        return [where.property, str(where.op), where.value]
+    return ["all" if isinstance(where, AllOf) else "any", [_filter_json(f) for f in where.filters]]
 
 
 def find_twins(
@@ -144,31 +177,32 @@ def find_twins(
     if not isinstance(sort_schema, PrimitiveSchema | EnumSchema):
         raise BadRequest(f"cannot sort by {order_by!r}: it is not a scalar", details={"orderBy": order_by})
     key = f"t.{sort_key}"
-    before = "<" if descending else ">"
+    fingerprint = query_fingerprint(model, where, order_by, descending)
+    caps = store.capabilities
     order = " DESC" if descending else ""
-    if order_by == "id" and store.capabilities.ordered_index:
+    if order_by == "id" and caps.ordered_index:
         # Every twin has an id (the unique Twin.id index): a range on it lets an engine that
         # reads its index in order (Neo4j) stop after ``first`` matches instead of sorting
         # every twin of the model (no id is empty, so ``> ''`` keeps them all). FalkorDB's
         # range index is not ordered: there the range would scan every twin, so the label
         # scan stays.
         if after is not None:
-            params["lastId"] = _decode_cursor(after, order_by, descending)[1]
-            clauses.append(f"t.id {before} $lastId")
+            last_id = _decode_cursor(after, fingerprint, sort_schema, order_by)[1]
+            clauses.append(keyset.after("t.id", last_id, params, descending=descending, capabilities=caps))
         else:
             clauses.append("t.id > ''")
         sort = f"t.id{order}"
         match = f"MATCH (t:Twin:{model_label(models, model)})"
     else:
         if after is not None:
-            last_key, last_id = _decode_cursor(after, order_by, descending)
-            params["lastKey"], params["lastId"] = last_key, last_id
-            clauses.append(
-                f"({key} IS NULL AND t.id {before} $lastId)"
-                if last_key is None
-                else f"({key} {before} $lastKey OR ({key} = $lastKey AND t.id {before} $lastId)"
-                f" OR {key} IS NULL)"
-            )
+            last_key, last_id = _decode_cursor(after, fingerprint, sort_schema, order_by)
+            id_after = keyset.after("t.id", last_id, params, descending=descending, capabilities=caps)
+            if last_key is None:
+                clauses.append(f"({key} IS NULL AND {id_after})")
+            else:
+                key_after = keyset.after(key, last_key, params, descending=descending, capabilities=caps)
+                params["lastKey"] = last_key
+                clauses.append(f"({key_after} OR ({key} = $lastKey AND {id_after}) OR {key} IS NULL)")
         sort = f"({key} IS NULL), {key}{order}, t.id{order}"
         match = f"MATCH (t:{model_label(models, model)})"
     # Sort and cut in WITH, then project: engines would otherwise build every matching
@@ -183,7 +217,12 @@ def find_twins(
     rows = store.query_rows(query, params)
     page = rows[:first]
     return TwinPage(
-        [_twin(row) for row in page], len(rows) > first, [row[-1] for row in page], order_by, descending
+        [_twin(row) for row in page],
+        len(rows) > first,
+        [row[-1] for row in page],
+        order_by,
+        descending,
+        fingerprint,
     )
 
 
@@ -296,11 +335,29 @@ def _property(models: ModelSet, model: str, path: str) -> tuple[str, Schema]:
     return f"`{path}`", schema
 
 
-def _decode_cursor(cursor: str, order_by: str, descending: bool) -> tuple[Any, str]:
-    parts = decode_cursor(cursor, 4)
+def _decode_cursor(cursor: str, query: str, schema: Schema, order_by: str) -> tuple[Any, str]:
+    """The sort key and twin id a cursor of ``query`` holds; ``BadRequest`` for any other text.
+
+    A cursor is opaque to clients, but it travels through them: a forged one is checked
+    as carefully as a filter value, so that it can only ever start a page somewhere.
+    """
+    parts = decode_cursor(cursor, 3)
     if parts is None:
         raise BadRequest("the cursor is not one this query returned", details={"after": cursor})
-    key, twin_id, sort, desc = parts
-    if (sort, desc) != (order_by, descending) or not isinstance(twin_id, str):
-        raise BadRequest("the cursor belongs to another sort order", details={"after": cursor})
+    fingerprint, key, twin_id = parts
+    if fingerprint != query:
+        raise BadRequest(
+            "the cursor belongs to another query (model, filter or sort order)", details={"after": cursor}
+        )
+    if not isinstance(twin_id, str) or not twin_id:
+        raise BadRequest("the cursor is not one this query returned", details={"after": cursor})
+    if key is not None:
+        try:
+            _check_value(schema, key, order_by)
+        except BadRequest:
+            raise BadRequest("the cursor is not one this query returned", details={"after": cursor}) from None
+        if (isinstance(key, float) and not math.isfinite(key)) or (
+            isinstance(key, int) and not -(2**63) <= key < 2**63
+        ):
+            raise BadRequest("the cursor is not one this query returned", details={"after": cursor})
     return key, twin_id

@@ -61,6 +61,12 @@ class GraphCapabilities:
     index_if_not_exists: bool = False
     """``CREATE INDEX name IF NOT EXISTS FOR ...`` is understood (Neo4j); otherwise creating an
     index that exists is an error to expect (FalkorDB: "already indexed")."""
+    utf16_string_compare: bool = False
+    """``<`` and ``>`` as a filter between a stored string and a parameter compare UTF-16 code
+    units, while ``ORDER BY`` and index seeks order by code point (Neo4j 5: the two disagree
+    where a character above U+FFFF meets one in U+E000..U+FFFF); otherwise every comparison
+    follows code points (FalkorDB compares UTF-8 bytes). ``graph.keyset`` corrects for it, so
+    that "after the cursor" means after it in the order pages are read."""
 
 
 class GraphStore(Protocol):

@@ -297,14 +297,14 @@ class RunStore:
         """Runs newest first, optionally of one status, paged by cursor (never by offset)."""
         if not 1 <= first <= MAX_PAGE:
             raise BadRequest(f"first must be 1..{MAX_PAGE}, not {first}")
-        at, last = _decode_cursor(after) if after else (None, None)
+        at, last = _decode_cursor(after, status) if after else (None, None)
         rows = self.store.query_rows(
             LIST,
             {"status": None if status is None else status.value, "at": at, "id": last, "limit": first + 1},
         )
         runs = [_run(row) for row in rows[:first]]
         has_next = len(rows) > first
-        cursor = _encode_cursor(runs[-1]) if runs and has_next else None
+        cursor = _encode_cursor(runs[-1], status) if runs and has_next else None
         return RunPage(runs, cursor, has_next)
 
     def cancel(self, run_id: str) -> SimulationRun:
@@ -457,12 +457,16 @@ def _run(row: Sequence[Any]) -> SimulationRun:
     )
 
 
-def _encode_cursor(run: SimulationRun) -> str:
-    return encode_cursor([run.created_at, run.id])
+def _encode_cursor(run: SimulationRun, status: RunStatus | None) -> str:
+    # Runs are listed by (createdAt, id), a total order that never changes for a run; the
+    # status filter travels along so that a cursor resumes only the list it came from.
+    return encode_cursor([None if status is None else status.value, run.created_at, run.id])
 
 
-def _decode_cursor(cursor: str) -> tuple[str, str]:
-    parts = decode_cursor(cursor, 2)
-    if parts is None or not all(isinstance(part, str) for part in parts):
+def _decode_cursor(cursor: str, status: RunStatus | None) -> tuple[str, str]:
+    parts = decode_cursor(cursor, 3)
+    if parts is None or not all(isinstance(part, str) for part in parts[1:]):
         raise BadRequest(f"malformed cursor {cursor!r}", details={"cursor": cursor})
-    return parts[0], parts[1]
+    if parts[0] != (None if status is None else status.value):
+        raise BadRequest("the cursor belongs to a list of another status", details={"cursor": cursor})
+    return parts[1], parts[2]
