@@ -7,15 +7,15 @@ traceback.
 from __future__ import annotations
 
 import asyncio
-import json
+from datetime import timedelta
 from typing import Any
 
-import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.requests import HTTPConnection
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIWebSocketRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -25,6 +25,7 @@ from api.adt.app import adt_app
 from api.auth import secure
 from api.context import ApiContext, RequestContext, principal_of
 from api.fmus import fmu_router
+from api.graphql_http import OPENAPI_GET, OPENAPI_POST, GraphQLHttp, encode_json
 from api.loaders import Loaders
 from api.modeling import modeling_router
 from api.schema import schema
@@ -52,20 +53,19 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
-class GraphQLEndpoint(GraphQLRouter[RequestContext, None]):
-    """Strawberry's router, answering with orjson.
+class GraphQLSocket(GraphQLRouter[RequestContext, None]):
+    """Strawberry's router for the websocket of ``/graphql`` only, writing its messages with orjson.
 
-    The 50-room query's answer is some 40 kB of JSON: the standard library took 0.7 ms to
-    write it, orjson a tenth of that. What orjson refuses (an integer beyond 64 bits in a
-    JSON scalar) is written by ``json`` as before; orjson writes NaN as ``null`` where
-    ``json`` wrote ``NaN``, which is not JSON at all.
+    ``GET`` and ``POST`` of ``/graphql`` are ``api.graphql_http``'s (the GraphQL-over-HTTP
+    specification), so the router's own HTTP routes are dropped.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.routes = [route for route in self.routes if isinstance(route, APIWebSocketRoute)]
+
     def encode_json(self, data: object) -> str:
-        try:
-            return orjson.dumps(data).decode()
-        except TypeError:
-            return json.dumps(data, separators=(",", ":"))
+        return encode_json(data).decode()
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -80,12 +80,30 @@ def create_app(context: ApiContext) -> FastAPI:
             await asyncio.to_thread(context.follow_models)
         return RequestContext(context, principal_of(connection.state), Loaders(context))
 
+    async def http_context(request: Request) -> RequestContext:
+        found = await graphql_context(request)
+        found.request = request
+        return found
+
+    graphql_http = GraphQLHttp(schema, http_context)
+    for method, document in (("GET", OPENAPI_GET), ("POST", OPENAPI_POST)):
+        app.add_api_route(
+            "/graphql",
+            graphql_http.handle,
+            methods=[method],
+            summary=f"GraphQL over HTTP ({method})",
+            openapi_extra=document,
+            response_class=Response,
+        )
     app.include_router(
-        GraphQLEndpoint(
+        GraphQLSocket(
             schema,
             context_getter=graphql_context,
-            graphql_ide="graphiql",
+            graphql_ide=None,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            connection_init_wait_timeout=timedelta(seconds=context.limits.ws_init_timeout_s),
+            # Strawberry refuses cross-origin sockets itself; api.cors has closed the others already.
+            allowed_origins=context.auth.cors_origins,
         ),
         prefix="/graphql",
     )

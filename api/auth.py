@@ -16,16 +16,16 @@ handlers find it as ``request.state.principal`` and check it with ``principal.re
 A request without valid credentials is refused before it reaches a handler: REST with
 401 problem+json ``UNAUTHENTICATED``; ``/graphql`` over HTTP with 401 and a GraphQL body
 (``errors[0].extensions.code`` ``UNAUTHENTICATED``), so both HTTP and GraphQL clients see
-why; a websocket is closed with 4403 (graphql-transport-ws's code for a refused
-``connection_init``). Health probes, the OpenAPI document and the GraphiQL page are public.
+why; a websocket is accepted and closed with 4403 (graphql-transport-ws's code for a
+refused ``connection_init``; ``api.ws_handshake`` has the other close codes). Health
+probes, the OpenAPI document and the GraphiQL page are public.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
+import math
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,13 +36,15 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, QueryParams
 
+from api.analysts import CypherSlots
+from api.cors import allow_origins
 from api.limits import (
     GRAPHQL_PATH,
     Asgi,
     BodyLimitMiddleware,
+    FailureThrottle,
     GraphQLLimits,
     Limits,
-    Message,
     RateLimitMiddleware,
     Receive,
     Scope,
@@ -51,6 +53,7 @@ from api.limits import (
     refuse,
 )
 from api.roles import ANONYMOUS, LOCAL_ADMIN, Principal, Role, Unauthenticated, known_roles
+from api.ws_handshake import authenticate_socket, protocol_messages_only, refusal, refuse_socket
 from graph.api_keys import KEY_PREFIX, ApiKey, ApiKeyStore, hash_key
 from ontology.errors import BackendUnavailable, ErrorCode, KgtwinError
 
@@ -60,10 +63,7 @@ _log = structlog.get_logger("api.auth")
 # anyone who has the public key sign tokens with it (the classic algorithm confusion).
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
-_GRAPHQL_WS = ("graphql-transport-ws", "graphql-ws")
 _CLOCK_SKEW_S = 10
-# A socket that never sends connection_init must not be held open for ever.
-_INIT_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,8 @@ class AuthConfig:
     oidc: OidcConfig | None = None
     key_cache_s: float = 10.0
     """How long a looked-up key is trusted: a revocation reaches every process within this."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins whose pages may call the API with credentials (``api.cors``); none: same origin only."""
 
     @property
     def enabled(self) -> bool:
@@ -190,15 +192,25 @@ def token_roles(claims: Mapping[str, Any], path: str) -> frozenset[Role]:
 class AuthMiddleware:
     """Settles ``scope["state"]["principal"]`` for every request and refuses the unauthenticated."""
 
-    def __init__(self, app: Asgi, authenticator: Authenticator) -> None:
+    def __init__(
+        self,
+        app: Asgi,
+        authenticator: Authenticator,
+        init_timeout_s: float = 10.0,
+        failures: FailureThrottle | None = None,
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
+        self.init_timeout_s = init_timeout_s
+        self.failures = failures if failures is not None else FailureThrottle(0, 1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
+        if scope["type"] == "websocket":
+            receive = protocol_messages_only(receive, send)
         if not self.authenticator.config.enabled:
             state["principal"] = LOCAL_ADMIN
             await self.app(scope, receive, send)
@@ -211,16 +223,37 @@ class AuthMiddleware:
             state["principal"] = ANONYMOUS
             await self.app(scope, receive, send)
             return
+        authenticate = self._authenticator_for(scope)
         try:
-            state["principal"] = await self._authenticate(
-                headers.get("authorization"), headers.get("x-api-key")
-            )
+            state["principal"] = await authenticate(headers.get("authorization"), headers.get("x-api-key"))
+        except TooManyFailures as exc:
+            retry = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+            await refuse(scope, receive, send, 429, exc.code, exc.message, retry)
+            return
         except KgtwinError as exc:
             status = 401 if exc.code == ErrorCode.UNAUTHENTICATED else 503
             extra = {"WWW-Authenticate": "Bearer"} if status == 401 else None
             await refuse(scope, receive, send, status, exc.code, exc.message, extra)
             return
         await self.app(scope, receive, send)
+
+    def _authenticator_for(self, scope: Scope) -> Callable[[str | None, str | None], Awaitable[Principal]]:
+        """``_authenticate`` for the client of ``scope``, throttled by its failed authentications."""
+        client = scope.get("client")
+        address = str(client[0]) if client else "unknown"
+
+        async def authenticate(authorization: str | None, api_key: str | None) -> Principal:
+            wait = self.failures.wait(address)
+            if wait > 0:
+                raise TooManyFailures(wait)
+            try:
+                return await self._authenticate(authorization, api_key)
+            except KgtwinError as exc:
+                if exc.code == ErrorCode.UNAUTHENTICATED:
+                    self.failures.failed(address)
+                raise
+
+        return authenticate
 
     async def _authenticate(self, authorization: str | None, api_key: str | None) -> Principal:
         try:
@@ -233,69 +266,34 @@ class AuthMiddleware:
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
         state = scope["state"]
+        authenticate = self._authenticator_for(scope)
         if headers.get("authorization") or headers.get("x-api-key"):
             try:
-                state["principal"] = await self._authenticate(
+                state["principal"] = await authenticate(
                     headers.get("authorization"), headers.get("x-api-key")
                 )
+            except TooManyFailures as exc:
+                await refuse_socket(receive, send, scope, 1013, refusal(exc))  # try again later
+                return
             except KgtwinError as exc:
-                await receive()  # websocket.connect
-                await send({"type": "websocket.close", "code": 4403, "reason": _reason(exc)})
+                await refuse_socket(receive, send, scope, 4403, refusal(exc))
                 return
             await self.app(scope, receive, send)
             return
-        await self._authenticate_on_init(scope, receive, send)
+        await authenticate_socket(self.app, scope, receive, send, authenticate, self.init_timeout_s)
 
-    async def _authenticate_on_init(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Accept the socket, read ``connection_init``, authenticate its payload, then hand over.
 
-        The application then sees the handshake and the ``connection_init`` replayed; its
-        own accept is not sent twice.
-        """
-        connect = await receive()
-        if connect["type"] != "websocket.connect":
-            return
-        offered = list(scope.get("subprotocols", []))
-        subprotocol = next((p for p in offered if p in _GRAPHQL_WS), None)
-        await send({"type": "websocket.accept", "subprotocol": subprotocol})
-        try:
-            first = await asyncio.wait_for(receive(), _INIT_TIMEOUT_S)
-        except TimeoutError:
-            # graphql-transport-ws: 4408 when connection_init does not come in time.
-            await send({"type": "websocket.close", "code": 4408, "reason": "connection_init timeout"})
-            return
-        if first["type"] != "websocket.receive":
-            return
-        payload = _init_payload(first)
-        if payload is None:
-            await send(
-                {"type": "websocket.close", "code": 4401, "reason": "UNAUTHENTICATED: connection_init first"}
-            )
-            return
-        authorization = payload.get("Authorization") or payload.get("authorization")
-        api_key = payload.get("apiKey") or payload.get("X-API-Key") or payload.get("x-api-key")
-        try:
-            scope["state"]["principal"] = await self._authenticate(
-                authorization if isinstance(authorization, str) else None,
-                api_key if isinstance(api_key, str) else None,
-            )
-        except KgtwinError as exc:
-            await send({"type": "websocket.close", "code": 4403, "reason": _reason(exc)})
-            return
-        replay = [connect, first]
+class TooManyFailures(KgtwinError):
+    """Raised, unchecked, for the credentials of a client past its failed authentications."""
 
-        async def replaying_receive() -> Message:
-            return replay.pop(0) if replay else await receive()
+    code = ErrorCode.LIMIT_EXCEEDED
 
-        accepted = {"done": False}
-
-        async def send_once_accepted(message: Message) -> None:
-            if message["type"] == "websocket.accept" and not accepted["done"]:
-                accepted["done"] = True
-                return
-            await send(message)
-
-        await self.app(scope, replaying_receive, send_once_accepted)
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(
+            "too many failed authentications from this address: retry later",
+            details={"retryAfterS": round(retry_after_s, 1)},
+        )
+        self.retry_after_s = retry_after_s
 
 
 def _is_public(scope: Scope, headers: Headers) -> bool:
@@ -311,28 +309,10 @@ def _is_public(scope: Scope, headers: Headers) -> bool:
     )
 
 
-def _init_payload(message: Message) -> dict[str, Any] | None:
-    """The payload of a ``connection_init`` message, or None if the message is not one."""
-    text = message.get("text") or (message.get("bytes") or b"").decode("utf-8", "replace")
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or data.get("type") != "connection_init":
-        return None
-    payload = data.get("payload")
-    return payload if isinstance(payload, dict) else {}
-
-
-def _reason(exc: KgtwinError) -> str:
-    # A websocket close reason is at most 123 bytes (RFC 6455 §5.5).
-    return f"{exc.code}: {exc.message}".encode()[:120].decode("utf-8", "ignore")
-
-
 def secure(
     app: FastAPI, schema: strawberry.Schema, *, auth: AuthConfig, limits: Limits, keys: ApiKeyStore | None
 ) -> Authenticator:
-    """Install authentication and limits on ``app``: body size, then auth, then the rate limit.
+    """Install authentication and limits on ``app``: origin, body size, then auth, then the rate limit.
 
     Also adds the GraphQL depth and complexity rule to ``schema`` (once; it reads each
     app's limits from the request) and keeps the limits where resolvers find them
@@ -340,11 +320,18 @@ def secure(
     """
     authenticator = Authenticator(auth, keys)
     app.state.kgtwin_limits = limits
+    app.state.kgtwin_cypher_slots = CypherSlots(limits.cypher_concurrency)
     app.state.kgtwin_authenticator = authenticator
     if GraphQLLimits not in schema.extensions:
         schema.extensions = (*schema.extensions, GraphQLLimits)
     # add_middleware wraps: the last one added runs first.
     app.add_middleware(RateLimitMiddleware, bucket=TokenBucket(limits.rate_per_second, limits.rate_burst))
-    app.add_middleware(AuthMiddleware, authenticator=authenticator)
+    app.add_middleware(
+        AuthMiddleware,
+        authenticator=authenticator,
+        init_timeout_s=limits.ws_init_timeout_s,
+        failures=FailureThrottle(limits.auth_failures_per_second, limits.auth_failure_burst),
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
+    allow_origins(app, auth.cors_origins)  # outermost: preflights and refusals carry CORS headers
     return authenticator

@@ -6,7 +6,8 @@
   429 ``LIMIT_EXCEEDED`` and ``Retry-After``; the unauthenticated loopback edge profile has
   one caller, the machine's owner, and is not limited;
 - GraphQL query depth and complexity, checked as a validation rule before anything
-  executes (a GraphQL error with ``extensions.code`` ``LIMIT_EXCEEDED``);
+  executes (a GraphQL error with ``extensions.code`` ``LIMIT_EXCEEDED``; ``api.cost``),
+  and the tokens of a document (``api.documents``);
 - the Cypher time budget and row cap, carried here for the ``cypher`` resolver.
 
 The rate limit is per API process: with N replicas a key gets at most N times the rate,
@@ -19,24 +20,15 @@ import contextlib
 import functools
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
-    FieldNode,
-    FragmentSpreadNode,
     GraphQLError,
-    GraphQLInterfaceType,
-    GraphQLList,
     GraphQLNamedType,
-    GraphQLNonNull,
-    GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
-    IntValueNode,
     OperationDefinitionNode,
-    SelectionSetNode,
     ValidationContext,
     ValidationRule,
 )
@@ -45,6 +37,8 @@ from starlette.responses import JSONResponse
 from strawberry.extensions import SchemaExtension
 
 from api.adt.errors import ADT_PREFIX, refusal
+from api.cost import OperationCost
+from api.media import JSON, negotiate
 from api.roles import ANONYMOUS, LOCAL_ADMIN, Principal
 from graph.cypher import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S
 from ontology.errors import ErrorCode
@@ -56,9 +50,6 @@ Send = Callable[[Message], Awaitable[None]]
 Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 GRAPHQL_PATH = "/graphql"
-# Arguments that bound the size of a list field; without one a list counts this many items.
-_PAGE_ARGUMENTS = ("first", "last", "limit", "pageSize", "size")
-_DEFAULT_LIST_SIZE = 10
 
 
 @dataclass(frozen=True)
@@ -70,9 +61,18 @@ class Limits:
     """Sustained requests per second per principal; 0 switches the rate limit off."""
     rate_burst: int = 100
     graphql_max_depth: int = 12
-    graphql_max_complexity: int = 5000
+    graphql_max_complexity: int = 10_000
+    graphql_max_tokens: int = 10_000
+    """Tokens a GraphQL document may hold (graphql-core's parser stops past them)."""
     cypher_timeout_s: float = DEFAULT_TIMEOUT_S
     cypher_max_rows: int = DEFAULT_MAX_ROWS
+    cypher_concurrency: Mapping[str, int] = field(default_factory=lambda: {"analyst": 2, "admin": 2})
+    """Cypher queries run at once per role (the caller's most generous role), in this process."""
+    ws_init_timeout_s: float = 10.0
+    """How long a websocket may take to send ``connection_init`` (graphql-transport-ws: 4408)."""
+    auth_failures_per_second: float = 1.0
+    """Failed authentications one client address may make a second, sustained; 0: no throttle."""
+    auth_failure_burst: int = 10
 
 
 async def refuse(
@@ -95,8 +95,13 @@ async def refuse(
     if path == ADT_PREFIX or path.startswith(ADT_PREFIX + "/"):
         response = refusal(status, code, message, headers)
     elif path.rstrip("/") == GRAPHQL_PATH:
-        body: dict[str, Any] = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
-        response = JSONResponse(body, status_code=status, headers=headers)
+        # A request error of GraphQL over HTTP: no ``data`` in the specification's own media
+        # type; ``data: null`` as ever in application/json.
+        media = negotiate(Headers(scope=scope).get("accept")) or JSON
+        body: dict[str, Any] = {"errors": [{"message": message, "extensions": {"code": code}}]}
+        if media == JSON:
+            body = {"data": None, **body}
+        response = JSONResponse(body, status_code=status, headers=headers, media_type=media)
     else:
         title = code.replace("_", " ").capitalize()
         problem = {"type": "about:blank", "title": title, "status": status, "detail": message, "code": code}
@@ -171,6 +176,49 @@ class TokenBucket:
         return (1 - tokens) / self.rate
 
 
+class FailureThrottle:
+    """Failed authentications per client address: a token bucket that only failures spend.
+
+    A client past its failures (``burst`` at once, ``rate`` a second after) has its next
+    credentials refused unchecked until a token is back, so keys and tokens cannot be
+    guessed at the speed of the API, nor a broken client flood the logs. Successful
+    authentications cost nothing, so a client with good credentials is never slowed.
+    At most ``max_clients`` addresses are remembered (the oldest forgotten first), so a
+    flood of addresses cannot grow the memory.
+    """
+
+    def __init__(
+        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic, max_clients: int = 10_000
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self.max_clients = max_clients
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def wait(self, client: str) -> float:
+        """Seconds until ``client`` may try credentials again (0: now)."""
+        if self.rate <= 0 or client not in self._buckets:
+            return 0.0
+        tokens = self._tokens(client)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+    def failed(self, client: str) -> None:
+        """Spend one of ``client``'s tokens for a failed authentication."""
+        if self.rate <= 0:
+            return
+        tokens = self._tokens(client)
+        self._buckets.pop(client, None)  # re-inserted last: the most recent is forgotten last
+        self._buckets[client] = (max(0.0, tokens - 1), self.clock())
+        if len(self._buckets) > self.max_clients:
+            del self._buckets[next(iter(self._buckets))]
+
+    def _tokens(self, client: str) -> float:
+        now = self.clock()
+        tokens, last = self._buckets.get(client, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - last) * self.rate)
+
+
 class RateLimitMiddleware:
     """Answer 429 ``LIMIT_EXCEEDED`` with ``Retry-After`` once a principal's bucket is empty.
 
@@ -192,7 +240,13 @@ class RateLimitMiddleware:
             wait = self.bucket.take(principal.name)
             if wait > 0:
                 if scope["type"] == "websocket":
-                    await send({"type": "websocket.close", "code": 1013, "reason": "LIMIT_EXCEEDED"})
+                    # Accepted first: a browser sees a close code (1013: try again later),
+                    # never the HTTP status of a refused upgrade.
+                    if (await receive())["type"] == "websocket.connect":
+                        offered = scope.get("subprotocols", [])
+                        protocol = "graphql-transport-ws" if "graphql-transport-ws" in offered else None
+                        await send({"type": "websocket.accept", "subprotocol": protocol})
+                        await send({"type": "websocket.close", "code": 1013, "reason": "LIMIT_EXCEEDED"})
                     return
                 retry = str(max(1, math.ceil(wait)))
                 await refuse(
@@ -217,79 +271,31 @@ def limit_rule(max_depth: int, max_complexity: int) -> type[ValidationRule]:
     """A graphql-core validation rule refusing operations deeper or costlier than the limits.
 
     Depth counts nested selections; complexity counts fields, a field under a list
-    counting once per item (its ``first``/``limit`` argument, else 10). Introspection
-    (``__schema``, ``__type``) is not counted: GraphiQL's own query is deep but cheap.
+    counting once per item (its ``first``/``limit`` argument, else 10); introspection
+    counts the fields it answers (``api.cost``, linear in the document's size).
     """
 
     class OperationLimits(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            # One costing per document: fragments shared by its operations are costed once.
+            self.cost = OperationCost(context.schema, context.get_fragment, max_complexity)
+
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            root = _root_type(self.context.schema, node)
-            walk = _Walk(self.context, max_depth, max_complexity)
-            cost = walk.selections(node.selection_set, root, 1, frozenset())
+            cost = self.cost.operation(node.selection_set, _root_type(self.context.schema, node))
             name = node.name.value if node.name else "the operation"
-            if walk.depth > max_depth:
+            if cost.depth > max_depth:
                 self.report_error(_limit_error(f"{name} is nested deeper than {max_depth} levels", node))
-            elif cost > max_complexity:
+            elif cost.complexity > max_complexity:
                 self.report_error(
                     _limit_error(
-                        f"{name} asks for more than {max_complexity} fields (complexity {cost})", node
+                        f"{name} asks for more than {max_complexity} fields "
+                        f"(complexity {cost.complexity - 1}+)",
+                        node,
                     )
                 )
 
     return OperationLimits
-
-
-class _Walk:
-    """One pass over an operation's selections, stopping as soon as a limit is passed."""
-
-    def __init__(self, context: ValidationContext, max_depth: int, max_complexity: int) -> None:
-        self.context = context
-        self.max_depth = max_depth
-        self.max_complexity = max_complexity
-        self.depth = 0
-
-    def selections(
-        self,
-        selection_set: SelectionSetNode,
-        parent: GraphQLNamedType | None,
-        depth: int,
-        fragments: frozenset[str],
-    ) -> int:
-        self.depth = max(self.depth, depth)
-        if depth > self.max_depth:
-            return 0
-        cost = 0
-        for field, owner, seen in self._fields(selection_set, parent, fragments):
-            if cost > self.max_complexity:
-                break
-            if field.name.value.startswith("__"):
-                continue
-            field_type = _field_type(owner, field.name.value)
-            cost += 1
-            if field.selection_set is not None:
-                inner = self.selections(field.selection_set, _named(field_type), depth + 1, seen)
-                cost += _list_size(field, field_type) * inner
-        return cost
-
-    def _fields(
-        self, selection_set: SelectionSetNode, parent: GraphQLNamedType | None, fragments: frozenset[str]
-    ) -> Iterator[tuple[FieldNode, GraphQLNamedType | None, frozenset[str]]]:
-        """The fields of a selection set with their parent type, fragments spread in (each once per path)."""
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                yield selection, parent, fragments
-            elif isinstance(selection, InlineFragmentNode):
-                owner = parent
-                if selection.type_condition is not None:
-                    owner = self.context.schema.get_type(selection.type_condition.name.value)
-                yield from self._fields(selection.selection_set, owner, fragments)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.context.get_fragment(name)
-                if fragment is None or name in fragments:  # unknown or cyclic: other rules report it
-                    continue
-                owner = self.context.schema.get_type(fragment.type_condition.name.value)
-                yield from self._fields(fragment.selection_set, owner, fragments | {name})
 
 
 def _root_type(schema: GraphQLSchema, node: OperationDefinitionNode) -> GraphQLNamedType | None:
@@ -299,31 +305,6 @@ def _root_type(schema: GraphQLSchema, node: OperationDefinitionNode) -> GraphQLN
         "mutation": schema.mutation_type,
         "subscription": schema.subscription_type,
     }.get(operation)
-
-
-def _field_type(owner: GraphQLNamedType | None, name: str) -> Any:
-    if isinstance(owner, GraphQLObjectType | GraphQLInterfaceType):
-        field = owner.fields.get(name)
-        return field.type if field is not None else None
-    return None
-
-
-def _named(field_type: Any) -> GraphQLNamedType | None:
-    while isinstance(field_type, GraphQLNonNull | GraphQLList):
-        field_type = field_type.of_type
-    return field_type if isinstance(field_type, GraphQLNamedType) else None
-
-
-def _list_size(field: FieldNode, field_type: Any) -> int:
-    """How many items a field under a list is counted for: its page argument, else a default."""
-    while isinstance(field_type, GraphQLNonNull):
-        field_type = field_type.of_type
-    if not isinstance(field_type, GraphQLList):
-        return 1
-    for argument in field.arguments or ():
-        if argument.name.value in _PAGE_ARGUMENTS and isinstance(argument.value, IntValueNode):
-            return max(1, int(argument.value.value))
-    return _DEFAULT_LIST_SIZE
 
 
 def _limit_error(message: str, node: OperationDefinitionNode) -> GraphQLError:
@@ -339,13 +320,14 @@ class GraphQLLimits(SchemaExtension):
     """
 
     def on_operation(self) -> Iterator[None]:
-        limits = _limits_of(self.execution_context.context)
+        limits = limits_of(self.execution_context.context)
         rule = limit_rule(limits.graphql_max_depth, limits.graphql_max_complexity)
         self.execution_context.validation_rules = (*self.execution_context.validation_rules, rule)
         yield
 
 
-def _limits_of(context: Any) -> Limits:
+def limits_of(context: Any) -> Limits:
+    """The limits of the app serving the request of a GraphQL ``context`` (the defaults without one)."""
     request = context.get("request") if isinstance(context, dict) else getattr(context, "request", None)
     app = getattr(request, "scope", {}).get("app") if request is not None else None
     found = getattr(getattr(app, "state", None), "kgtwin_limits", None)

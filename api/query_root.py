@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Sequence
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
+from api.analysts import run_cypher, slots_of
 from api.fastpath import fast_field
 from api.fmus import FmuQuery
 from api.roles import Permission
@@ -200,7 +202,8 @@ class Query(SimulationQuery, FmuQuery, ShadowQuery):
         return [ModelNode(dtmi=m.dtmi) for m in stored]
 
     @strawberry.field(
-        description="Run a read-only Cypher query (analysts). Writes are refused by the engine."
+        description="Run a read-only Cypher query (analysts) of twins and models. Writes are refused by "
+        "the engine; each role runs a few at once (KGTWIN_CYPHER_CONCURRENCY)."
     )
     async def cypher(
         self,
@@ -209,8 +212,16 @@ class Query(SimulationQuery, FmuQuery, ShadowQuery):
         params: JSON | None = None,
         timeout_s: float | None = None,
         max_rows: int | None = None,
+        internals: Annotated[
+            bool,
+            strawberry.argument(
+                description="Admins: see kgtwin's own nodes too (API keys, version tokens), on the "
+                "live graph; on FalkorDB such a query holds up writes while it runs."
+            ),
+        ] = False,
     ) -> CypherResult:
-        api = context(info, Permission.CYPHER).api
+        request = context(info, Permission.CYPHER_INTERNALS if internals else Permission.CYPHER)
+        api = request.api
         graph = api.require_graph()
         if params is not None and not isinstance(params, dict):
             raise BadRequest("params must be a JSON object of query parameters", details={"params": params})
@@ -220,12 +231,15 @@ class Query(SimulationQuery, FmuQuery, ShadowQuery):
             raise LimitExceeded(f"timeoutS {timeout_s:g}", math.floor(limits.cypher_timeout_s))
         if max_rows is not None and max_rows > limits.cypher_max_rows:
             raise LimitExceeded(f"maxRows {max_rows}", limits.cypher_max_rows)
-        result = await asyncio.to_thread(
-            graph.read,
+        result = await run_cypher(
+            graph,
+            slots_of(request),
+            request.principal,
             query,
             params,
             timeout_s=timeout_s if timeout_s is not None else limits.cypher_timeout_s,
             max_rows=max_rows if max_rows is not None else limits.cypher_max_rows,
+            internals=internals,
         )
         return CypherResult(columns=result.columns, rows=JSON(result.rows), truncated=result.truncated)
 

@@ -1,10 +1,10 @@
 """Who may do what: roles, the permissions they grant, and the check every resolver makes.
 
 Roles (issue 8): viewer reads twins, models and telemetry; operator adds writing twins and
-relationships and starting simulations; analyst adds read-only Cypher; modeler adds model
-editing; admin may do everything. How a caller proves who they are (API key, bearer
-token, or the unauthenticated loopback edge profile) lives in ``api.auth``; this module
-only answers "may this principal do that".
+relationships and starting simulations; analyst adds read-only Cypher of twins and models;
+modeler adds model editing; admin may do everything, Cypher of kgtwin's own nodes included.
+How a caller proves who they are (API key, bearer token, or the unauthenticated loopback
+edge profile) lives in ``api.auth``; this module only answers "may this principal do that".
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ class Permission(StrEnum):
     WRITE_TWINS = "write_twins"
     SIMULATE = "simulate"
     CYPHER = "cypher"
+    CYPHER_INTERNALS = "cypher_internals"
+    """Cypher that may see kgtwin's own nodes (API keys, version tokens): ``graph.visibility``."""
     MODELS = "models"
     ADMIN = "admin"
 

@@ -157,20 +157,31 @@ PLAN_COLUMNS = ["plan"]
 _INT64 = (-(2**63), 2**63 - 1)
 
 
+MAX_PARAM_DEPTH = 32
+"""How deeply parameters may nest lists and maps (kgtwin's own nest three; both drivers recurse)."""
+
+
 def check_params(params: Mapping[str, Any] | None) -> None:
-    """Refuse integers neither engine can hold, before they reach a driver.
+    """Refuse integers neither engine can hold, and nesting deeper than the drivers can pack.
 
     Both engines' integers are signed 64-bit. Neo4j's driver fails a larger one with an
     ``OverflowError`` halfway through packing the request, leaving the connection unusable
-    for a while; FalkorDB silently changes it. An analyst's JSON parameter may hold any
-    integer, so both adapters call this first.
+    for a while; FalkorDB silently changes it. Both drivers write parameters recursively,
+    so a parameter nested some thousand levels deep failed inside the driver and was
+    answered ``BACKEND_UNAVAILABLE``. An analyst's JSON parameter may hold any of these,
+    so both adapters call this first.
     """
-    # Containers wait on a stack; their scalars are checked in a tight loop with exact types
-    # first: an import batch carries millions of strings, and isinstance against ``Mapping``
-    # (an ABC) costs several times a type comparison.
-    stack: list[Any] = [dict(params or {})]
+    # Containers wait on a stack with their depth; their scalars are checked in a tight loop
+    # with exact types first: an import batch carries millions of strings, and isinstance
+    # against ``Mapping`` (an ABC) costs several times a type comparison.
+    stack: list[tuple[Any, int]] = [(dict(params or {}), 1)]
     while stack:
-        value = stack.pop()
+        value, depth = stack.pop()
+        if depth > MAX_PARAM_DEPTH:
+            raise BadRequest(
+                f"Cypher parameters refused: lists and maps nested more than {MAX_PARAM_DEPTH} deep",
+                details={"maxDepth": MAX_PARAM_DEPTH},
+            )
         for item in value.values() if type(value) is dict else value:
             kind = type(item)
             if kind is str or kind is float or kind is bool or item is None:
@@ -178,15 +189,15 @@ def check_params(params: Mapping[str, Any] | None) -> None:
             if kind is int:
                 _check_int(item)
             elif kind is list or kind is tuple or kind is dict:
-                stack.append(item)
+                stack.append((item, depth + 1))
             elif isinstance(item, bool):
                 continue
             elif isinstance(item, int):
                 _check_int(item)
             elif isinstance(item, Mapping):
-                stack.append(dict(item))
+                stack.append((dict(item), depth + 1))
             elif isinstance(item, list | tuple):
-                stack.append(item)
+                stack.append((item, depth + 1))
 
 
 def _check_int(value: int) -> None:

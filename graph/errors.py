@@ -6,7 +6,7 @@ the engine-neutral ``code`` to a response and no driver exception reaches a user
 
 from __future__ import annotations
 
-from ontology.errors import BadRequest, ErrorCode, KgtwinError
+from ontology.errors import BackendUnavailable, BadRequest, ErrorCode, KgtwinError
 
 
 class CypherWriteRefused(BadRequest):
@@ -37,3 +37,16 @@ class LimitExceeded(KgtwinError):
 
     def __init__(self, what: str, limit: int) -> None:
         super().__init__(f"{what} exceeds the limit of {limit}", details={"what": what, "limit": limit})
+
+
+class WriteOutcomeUnknown(BackendUnavailable):
+    """Raised when a write was sent and no answer came back: it may or may not have been applied.
+
+    ``details.applied`` is ``"unknown"``: the caller must read what it wrote to learn the
+    outcome. An adapter raises this rather than retry (which could apply it twice) or
+    report a failure (which could be untrue).
+    """
+
+    def __init__(self, backend: str, cause: str) -> None:
+        super().__init__(backend, f"no answer to a write ({cause}); it may or may not have been applied")
+        self.details["applied"] = "unknown"

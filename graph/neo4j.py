@@ -109,6 +109,17 @@ class Neo4jGraphStore:
             raise BackendUnavailable("neo4j", str(exc)) from exc
         return CypherResult(columns=columns, rows=rendered, truncated=truncated)
 
+    def analyst_read(
+        self,
+        query: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_rows: int = DEFAULT_MAX_ROWS,
+    ) -> CypherResult:
+        # Neo4j takes no locks for reads: a running query never holds up a writer.
+        return self.read(query, params, timeout_s=timeout_s, max_rows=max_rows)
+
     def query_rows(
         self, query: str, params: Mapping[str, Any] | None = None, *, timeout_s: float = DEFAULT_TIMEOUT_S
     ) -> list[list[Any]]:

@@ -1,8 +1,9 @@
 """The ``GraphStore`` port: where twins and their relationships live.
 
 Domain code talks to this protocol only; ``graph/neo4j.py`` and ``graph/falkordb.py``
-implement it with the same generated Cypher. ``read`` serves analysts (the engine's
-read-only mode, a time budget, a row cap); ``write`` runs one statement of the twin
+implement it with the same generated Cypher. ``read`` runs read-only Cypher (the engine's
+read-only mode, a time budget, a row cap), and ``analyst_read`` the same for analysts'
+queries, where they cannot hold up writers; ``write`` runs one statement of the twin
 operations (``graph/twins.py``) in a transaction, retried on transient failures.
 ``query_rows`` is kgtwin's own lean read path (walks, search, subgraphs): the same
 read-only mode and time budget as ``read``, but plain driver rows with no JSON rendering.
@@ -100,6 +101,23 @@ class GraphStore(Protocol):
         ``BadRequest`` (with the engine's message) for a syntax or parameter error, and
         ``LimitExceeded`` for a ``timeout_s``/``max_rows`` above the ceilings. More rows
         than ``max_rows`` are cut, with ``truncated`` set. ``EXPLAIN ...`` answers the plan.
+        """
+        ...
+
+    def analyst_read(
+        self,
+        query: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_rows: int = DEFAULT_MAX_ROWS,
+    ) -> CypherResult:
+        """``read`` for an analyst's query, run where it cannot hold up the twin's writers.
+
+        Neo4j's readers never block its writers, so this is ``read``. A FalkorDB write waits
+        for the reads running on its graph, so FalkorDB answers from a copy of the graph
+        (``graph._falkor_snapshot``): changes made through kgtwin are in it at once, values
+        written without a version token (latest telemetry on nodes) are at most 5 s old.
         """
         ...
 

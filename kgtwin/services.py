@@ -58,7 +58,12 @@ def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
 def security(settings: Settings) -> tuple[AuthConfig, Limits]:
     """The API's authentication and limits, as the settings describe them (docs/security.md)."""
     oidc = None
-    if settings.oidc_jwks_url and settings.oidc_issuer and settings.oidc_audience:
+    # The settings refuse an empty value and a partial set, so "given" is "not None" here.
+    if (
+        settings.oidc_jwks_url is not None
+        and settings.oidc_issuer is not None
+        and settings.oidc_audience is not None
+    ):
         oidc = OidcConfig(
             issuer=settings.oidc_issuer,
             audience=settings.oidc_audience,
@@ -73,8 +78,14 @@ def security(settings: Settings) -> tuple[AuthConfig, Limits]:
         graphql_max_complexity=settings.graphql_max_complexity,
         cypher_timeout_s=settings.cypher_timeout_s,
         cypher_max_rows=settings.cypher_max_rows,
+        graphql_max_tokens=settings.graphql_max_tokens,
+        cypher_concurrency=dict(settings.cypher_concurrency),
+        ws_init_timeout_s=settings.ws_init_timeout_s,
+        auth_failures_per_second=settings.auth_failures_per_second,
+        auth_failure_burst=settings.auth_failure_burst,
     )
-    return AuthConfig(api_keys=settings.api_keys, oidc=oidc), limits
+    auth = AuthConfig(api_keys=settings.api_keys, oidc=oidc, cors_origins=tuple(settings.cors_origins))
+    return auth, limits
 
 
 def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: bool) -> None:

@@ -9,20 +9,24 @@ machine needs nothing else.
 
 from __future__ import annotations
 
-import ipaddress
+import json
 import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
 from ingest.messages import TopicMapping
+from kgtwin import security_checks
 from kgtwin.backends import parse_broker_url, parse_executor_url, parse_graph_url, parse_telemetry_url
 from kgtwin.urls import BrokerUrl, ExecutorUrl, GraphUrl, TelemetryUrl
 from ontology.errors import ConfigurationInvalid
@@ -77,12 +81,37 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, description="Largest request body.")
     rate_limit_per_second: float = Field(default=20.0, ge=0, description="Requests per second per key.")
     rate_limit_burst: int = Field(default=100, ge=1, description="Requests a key may send at once.")
+    auth_failures_per_second: float = Field(
+        default=1.0,
+        ge=0,
+        description="Failed authentications a client address may make a second once its burst is "
+        "spent; past it, its credentials are refused unchecked (429). 0 switches the throttle off.",
+    )
+    auth_failure_burst: int = Field(
+        default=10, ge=1, description="Failed authentications a client address may make at once."
+    )
     graphql_max_depth: int = Field(default=12, ge=1, description="Deepest nesting of a GraphQL query.")
     graphql_max_complexity: int = Field(
-        default=5000, ge=1, description="Most fields a GraphQL query may ask for, lists counted by size."
+        default=10_000, ge=1, description="Most fields a GraphQL query may ask for, lists counted by size."
+    )
+    graphql_max_tokens: int = Field(
+        default=10_000, ge=100, description="Most tokens a GraphQL document may hold."
     )
     cypher_timeout_s: float = Field(default=30.0, gt=0, le=600, description="Budget of one Cypher query.")
     cypher_max_rows: int = Field(default=10_000, ge=1, le=100_000, description="Rows a Cypher query returns.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Browser origins (https://app.example.com) allowed to call the API from their "
+        "pages, with credentials; comma-separated or a JSON list. None by default: same origin only.",
+    )
+    cypher_concurrency: dict[str, int] = Field(
+        default_factory=lambda: {"analyst": 2, "admin": 2},
+        description="Cypher queries one API process runs at once for callers of each role, e.g. "
+        '{"analyst": 2, "admin": 2}; a caller past it gets LIMIT_EXCEEDED at once.',
+    )
+    ws_init_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="How long a websocket may take to send connection_init."
+    )
 
     # TLS (docs/security.md): both files or neither. The Azure Digital Twins SDKs send their
     # bearer token over https only, so the ADT surface (docs/adt-compatibility.md) needs it.
@@ -210,6 +239,57 @@ class Settings(BaseSettings):
     )
     shadow_capacity: int = Field(default=200, ge=0, description="Live shadows one worker runs at most.")
 
+    @field_validator("host")
+    @classmethod
+    def _check_host(cls, value: str) -> str:
+        return security_checks.non_blank(value)
+
+    @field_validator("oidc_jwks_url")
+    @classmethod
+    def _check_jwks_url(cls, value: str | None) -> str | None:
+        return None if value is None else security_checks.jwks_url(value)
+
+    @field_validator("oidc_issuer", "oidc_audience")
+    @classmethod
+    def _check_oidc_value(cls, value: str | None) -> str | None:
+        return None if value is None else security_checks.non_blank(value)
+
+    @field_validator("oidc_roles_claim")
+    @classmethod
+    def _check_roles_claim(cls, value: str) -> str:
+        return security_checks.claim_path(value)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        # The environment gives one string: a JSON list, or origins separated by commas.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",")] if text else []
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        origins = [security_checks.origin(v) for v in value]
+        if len(set(origins)) != len(origins):
+            raise ValueError("lists an origin twice")
+        return origins
+
+    @field_validator("cypher_concurrency")
+    @classmethod
+    def _check_cypher_concurrency(cls, value: dict[str, int]) -> dict[str, int]:
+        # Only roles granting Cypher may be named: a limit on any other would never apply.
+        allowed = ("analyst", "admin")
+        for role, limit in value.items():
+            if role not in allowed:
+                raise ValueError(f"{role!r} is not a role that may run Cypher ({', '.join(allowed)})")
+            if limit < 1:
+                raise ValueError(f"{role}: {limit} must be at least 1")
+        return value
+
     @field_validator("graph_url")
     @classmethod
     def _check_graph_url(cls, value: str) -> str:
@@ -241,7 +321,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_oidc(self) -> Settings:
-        given = [self.oidc_jwks_url, self.oidc_issuer, self.oidc_audience]
+        given = [v is not None for v in (self.oidc_jwks_url, self.oidc_issuer, self.oidc_audience)]
         if any(given) and not all(given):
             # A token checked without its issuer or audience would let any tenant of the
             # identity provider in: all three or none.
@@ -290,7 +370,7 @@ class Settings(BaseSettings):
 
         Raises ``ConfigurationInvalid`` naming ``KGTWIN_HOST``, for the one-line, exit-2 start-up error.
         """
-        if self.auth_enabled or _is_loopback(self.host):
+        if self.auth_enabled or security_checks.is_loopback(self.host):
             return
         raise ConfigurationInvalid(
             f"{ENV_PREFIX}HOST",
@@ -337,16 +417,6 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, toml)
 
 
-def _is_loopback(host: str) -> bool:
-    """Whether ``host`` only accepts connections from this machine (127.0.0.0/8, ::1, localhost)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # a host name: it may resolve to anything
-        return False
-
-
 def load_settings(**overrides: object) -> Settings:
     """Read the settings, turning any invalid value into one ``ConfigurationInvalid``.
 
@@ -361,5 +431,12 @@ def load_settings(**overrides: object) -> Settings:
         setting = f"{ENV_PREFIX}{field.upper()}"
         cause = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigurationInvalid(setting, cause) from None
+    except SettingsError as exc:  # a value that is not JSON where JSON is expected, e.g. a dict
+        found = re.search(r'field "(\w+)" from source "(\w+)"', str(exc))
+        if found is None:
+            raise ConfigurationInvalid(str(_config_file()), str(exc)) from None
+        field, source = found.groups()
+        where = f"{ENV_PREFIX}{field.upper()}" if source.startswith("Env") else f"{_config_file()}: {field}"
+        raise ConfigurationInvalid(where, "is not valid JSON") from None
     except (OSError, ValueError) as exc:  # an unreadable or malformed kgtwin.toml
         raise ConfigurationInvalid(str(_config_file()), str(exc)) from None

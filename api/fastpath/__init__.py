@@ -72,7 +72,7 @@ check_versions()
 
 from api.fastpath._executor import FastExecutor  # noqa: E402
 from api.fastpath._fields import FAST  # noqa: E402
-from api.fastpath._validation import query_caches  # noqa: E402
+from api.fastpath._validation import prevalidate, query_caches  # noqa: E402
 
 
 def fast_field(**options: Any) -> Any:
@@ -88,4 +88,12 @@ def fast_field(**options: Any) -> Any:
     return strawberry.field(**options)
 
 
-__all__ = ["TESTED", "FastExecutor", "UnsupportedLibraries", "check_versions", "fast_field", "query_caches"]
+__all__ = [
+    "TESTED",
+    "FastExecutor",
+    "UnsupportedLibraries",
+    "check_versions",
+    "fast_field",
+    "prevalidate",
+    "query_caches",
+]

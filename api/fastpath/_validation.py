@@ -10,16 +10,16 @@ Private to ``api.fastpath``: it calls Strawberry's own ``validate_document``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
-from graphql import GraphQLError, specified_rules, validate
-from strawberry.extensions import ParserCache, SchemaExtension
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, specified_rules, validate
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-QUERY_CACHE_SIZE = 512
-"""Distinct query texts whose parsed document and validation outcome are kept."""
+from api.documents import QUERY_CACHE_SIZE, DocumentCache
+from api.limits import Limits, limit_rule
 
 _SPEC_RULES = frozenset(specified_rules)
 _validate_by_spec: Callable[..., list[GraphQLError]] = lru_cache(maxsize=QUERY_CACHE_SIZE)(validate_document)
@@ -34,7 +34,7 @@ class SpecValidationCache(SchemaExtension):
     not the same from one request to the next: ``api.limits`` adds a depth and complexity
     rule built for the limits of the app serving the request. The spec's rules are the
     same module-level classes on every request, so their outcome is cached (the key is the
-    cached parsed document, hence ``ParserCache`` first). The other rules are cached apart,
+    cached parsed document, hence ``DocumentCache`` first). The other rules are cached apart,
     by their classes: a hit when an extension reuses its rule classes, and otherwise one
     visit of the document by those rules alone, not by all thirty.
     """
@@ -42,18 +42,38 @@ class SpecValidationCache(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         rules = context.validation_rules
-        if rules and context.pre_execution_errors is None and context.graphql_document is not None:
-            schema = context.schema._schema
-            spec = tuple(rule for rule in rules if rule in _SPEC_RULES)
-            other = tuple(rule for rule in rules if rule not in _SPEC_RULES)
-            errors: list[GraphQLError] = list(_validate_by_spec(schema, context.graphql_document, spec))
-            if other and not errors:
-                errors += _validate_by_others(schema, context.graphql_document, other)
-            context.pre_execution_errors = errors
+        document = context.graphql_document
+        if rules and context.pre_execution_errors is None and document is not None:
+            context.pre_execution_errors = validation_errors(context.schema._schema, document, rules)
         yield
+
+
+def validation_errors(
+    graphql_schema: GraphQLSchema, document: DocumentNode, rules: Sequence[type[ASTValidationRule]]
+) -> list[GraphQLError]:
+    """The errors of ``document`` under ``rules``, each half from its cache (see ``SpecValidationCache``)."""
+    spec = tuple(rule for rule in rules if rule in _SPEC_RULES)
+    other = tuple(rule for rule in rules if rule not in _SPEC_RULES)
+    errors: list[GraphQLError] = list(_validate_by_spec(graphql_schema, document, spec))
+    if other and not errors:
+        errors += _validate_by_others(graphql_schema, document, other)
+    return errors
+
+
+def prevalidate(graphql_schema: GraphQLSchema, document: DocumentNode, limits: Limits) -> None:
+    """Validate ``document`` as the executor will for an app with ``limits``, filling the caches.
+
+    ``api.graphql_http`` calls it in a worker thread before executing: validating a large
+    document costs tens of milliseconds, which must not hold up the event loop (and every
+    other request with it); the executor then finds the outcome cached. The rules are the
+    executor's: Strawberry's defaults, then the depth and complexity rule ``GraphQLLimits``
+    appends.
+    """
+    rule = limit_rule(limits.graphql_max_depth, limits.graphql_max_complexity)
+    validation_errors(graphql_schema, document, (*specified_rules, rule))
 
 
 def query_caches() -> list[Any]:
     """The schema extensions that keep parsed and validated queries (in this order)."""
-    # Factories, not instances: an extension instance holds its request's execution context.
-    return [lambda: ParserCache(maxsize=QUERY_CACHE_SIZE), SpecValidationCache]
+    # Classes, not instances: an extension instance holds its request's execution context.
+    return [DocumentCache, SpecValidationCache]

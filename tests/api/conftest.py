@@ -56,6 +56,10 @@ class CountingGraph:
         self.calls.append("read")
         return self.inner.read(query, params, **kw)
 
+    def analyst_read(self, query: str, params: Mapping[str, Any] | None = None, **kw: Any) -> CypherResult:
+        self.calls.append("read")
+        return self.inner.analyst_read(query, params, **kw)
+
     def query_rows(self, query: str, params: Mapping[str, Any] | None = None, **kw: Any) -> list[list[Any]]:
         self.calls.append("query_rows")
         return self.inner.query_rows(query, params, **kw)

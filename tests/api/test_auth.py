@@ -30,7 +30,7 @@ from graph.api_keys import ApiKeyStore
 from graph.store import GraphStore
 from kgtwin.settings import load_settings
 from ontology.errors import ConfigurationInvalid
-from tests.api.conftest_auth import AuthConfig, OidcConfig, app_client
+from tests.api.conftest_auth import AuthConfig, Limits, OidcConfig, app_client
 from tests.foundation.conftest import KGTWIN
 from tests.servers.process import free_port
 
@@ -155,6 +155,30 @@ def test_unknown_and_revoked_keys_are_refused(auth_graph: GraphStore) -> None:
         revoked = client.post("/graphql", json={"query": VERSION}, headers=bearer(issued.secret))
     assert revoked.status_code == 401
     assert "revoked" in revoked.json()["errors"][0]["message"]
+
+
+def test_failed_authentications_are_throttled_per_client_good_ones_are_not(auth_graph: GraphStore) -> None:
+    # Regression (issue 21, defect 8): keys could be tried at the API's full speed.
+    good = ApiKeyStore(auth_graph).create("throttled-client", [Role.VIEWER]).secret
+    limits = Limits(auth_failures_per_second=2.0, auth_failure_burst=5)
+    with app_client(auth_graph, limits=limits) as client:
+
+        def ask(secret: str) -> Any:
+            return client.post("/graphql", json={"query": VERSION}, headers=bearer(secret))
+
+        for _ in range(12):  # good keys spend nothing
+            assert ask(good).status_code == 200
+        assert [ask(good + "x").status_code for _ in range(5)] == [401] * 5
+        refused = ask(good + "x")
+        assert refused.status_code == 429
+        assert refused.json()["errors"][0]["extensions"]["code"] == "LIMIT_EXCEEDED"
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert ask(good).status_code == 429  # refused unchecked, good or not, until a token is back
+        rest = client.get("/models", headers=bearer(good + "x"))
+        assert rest.status_code == 429
+        assert rest.headers["content-type"].startswith("application/problem+json")
+        time.sleep(0.6)  # one token back at 2 a second
+        assert ask(good).status_code == 200
 
 
 def test_a_malformed_authorization_header_is_401_not_500(auth_graph: GraphStore) -> None:

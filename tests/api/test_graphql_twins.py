@@ -301,9 +301,12 @@ def test_requests_that_are_not_graphql_are_400_without_a_traceback(api: Api) -> 
     bad_json = api.client.post("/graphql", content=b"{oops", headers={"content-type": "application/json"})
     no_query = api.client.post("/graphql", json={"nope": 1})
     get_mutation = api.client.get("/graphql", params={"query": 'mutation { deleteTwin(id: "x") }'})
-    for response in (bad_json, no_query, get_mutation):
+    for response in (bad_json, no_query):
         assert response.status_code == 400
         assert "Traceback" not in response.text
+    # GraphQL over HTTP: a mutation over GET is 405, with the method that would do.
+    assert get_mutation.status_code == 405
+    assert get_mutation.headers["allow"] == "POST"
 
 
 def test_relationships_of_a_list_of_twins_cost_a_constant_number_of_reads(api: Api) -> None:

@@ -128,7 +128,8 @@ def test_a_query_costlier_than_the_limit_is_refused(auth_graph: GraphStore) -> N
         assert "errors" not in cheap.json()
 
 
-def test_introspection_is_not_counted(limited: tuple[TestClient, str]) -> None:
+def test_introspection_does_not_count_towards_depth(limited: tuple[TestClient, str]) -> None:
+    # Deeper than the limit of 3, yet answered: its size is what bounds it (tests/api/test_cost.py).
     client, key = limited
     body = client.post("/graphql", json={"query": INTROSPECTION}, headers={"X-API-Key": key}).json()
     assert "errors" not in body, body["errors"]

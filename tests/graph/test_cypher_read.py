@@ -122,3 +122,18 @@ def test_an_integer_beyond_64_bits_is_a_bad_request_and_the_store_stays_usable(
     with pytest.raises(BadRequest, match="64-bit"):
         store.read("RETURN $x AS x", {"x": value})
     assert store.read("RETURN $x AS x", {"x": 2**63 - 1}).rows == [[2**63 - 1]]
+
+
+def _nested(depth: int) -> object:
+    value: object = "core"
+    for level in range(depth - 1):
+        value = [value] if level % 2 else {"in": value}
+    return value
+
+
+def test_parameters_nested_too_deep_are_a_bad_request_and_the_store_stays_usable(store: GraphStore) -> None:
+    # Regression (issue 21, defect 8): 1,000 levels failed inside the drivers as BACKEND_UNAVAILABLE.
+    with pytest.raises(BadRequest, match="nested more than 32"):
+        store.read("RETURN $x AS x", {"x": _nested(1000)})
+    nested = _nested(31)  # with the parameters' own map: 32 levels
+    assert store.read("RETURN $x AS x", {"x": nested}).rows == [[nested]]

@@ -3,8 +3,9 @@
 # launcher), InfluxDB 2.7 (Go build from the module proxy), Mosquitto 2 (Debian package),
 # a Kubernetes API server with etcd, kubectl and helm (Go builds from the module proxy) and
 # the base image the container tests build kgtwin's image on (debootstrap, podman),
-# Microsoft's DTDL parser (npm, into tools/dtdl-parser/node_modules), and an FMU exported
-# by OpenModelica (from a PyPI wheel, with pip).
+# Microsoft's DTDL parser (npm, into tools/dtdl-parser/node_modules), an FMU exported by
+# OpenModelica (from a PyPI wheel, with pip) and the Node packages the HTTP tests drive
+# kgtwin with (npm ci from tests/http's lock file).
 # Idempotent: finished builds are cached under ${KGTWIN_TEST_SERVERS_CACHE:-~/.cache/kgtwin-test-servers}.
 # Outside CI a server that cannot be built is reported and its tests skip; with CI=true it fails.
 set -uo pipefail
@@ -29,6 +30,27 @@ elif [ "$(id -u)" = 0 ] && have apt-get; then
     || missing mosquitto "apt-get install mosquitto failed (see $cache/logs/mosquitto.log)"
 else
   missing mosquitto "install it: sudo apt-get install mosquitto, or brew install mosquitto"
+fi
+
+# --- Node packages of the HTTP tests: graphql-http's audit, the graphql-ws client ---------
+# Installed from tests/http/package-lock.json into the cache; again only when the lock changes.
+if have npm; then
+  node_dir="$cache/node/http"
+  lock="$here/../http/package-lock.json"
+  if [ -d "$node_dir/node_modules" ] && cmp -s "$lock" "$node_dir/installed.lock"; then
+    echo "provision: node packages of tests/http ready"
+  else
+    mkdir -p "$node_dir"
+    cp "$here/../http/package.json" "$lock" "$node_dir/"
+    if (cd "$node_dir" && npm ci --no-audit --no-fund) >"$cache/logs/npm-http.log" 2>&1; then
+      cp "$lock" "$node_dir/installed.lock"
+      echo "provision: node packages of tests/http ready"
+    else
+      missing "node packages" "npm ci failed (see $cache/logs/npm-http.log)"
+    fi
+  fi
+else
+  missing "node packages" "needs Node 20 and npm (the HTTP audit and websocket client tests)"
 fi
 
 # --- The builds run side by side (downloads overlap compiles) ----------------------------
