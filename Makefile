@@ -3,7 +3,7 @@ PYTHON ?= $(shell scripts/find-python)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck servers clean
+.PHONY: run test lint typecheck servers ui clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { scripts/find-python; exit 1; }
@@ -19,7 +19,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --editable '.[test]'
 	@touch $@ $(VENV)/.installed
 
-## run: the whole twin on embedded defaults, GraphiQL at http://127.0.0.1:8000/graphql
+## run: the whole twin on embedded defaults, the explorer at http://127.0.0.1:8000/explorer
 run: $(VENV)/.installed
 	$(BIN)/kgtwin serve --demo
 
@@ -29,6 +29,11 @@ test: $(VENV)/.installed-test servers lint typecheck
 
 servers:
 	bash tests/servers/provision.sh
+
+## ui: rebuild the explorer and GraphiQL into api/ui_static from ui/package-lock.json (Node 20, npm);
+## `make test` checks that the committed bundle is what this builds (tests/ui/test_bundle.py)
+ui:
+	scripts/build-ui
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

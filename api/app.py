@@ -1,4 +1,4 @@
-"""The FastAPI application: GraphQL at ``/graphql`` (GraphiQL in a browser) and a small REST surface.
+"""The FastAPI application: GraphQL at ``/graphql`` (GraphiQL in a browser), the explorer, some REST.
 
 Errors leave as RFC 9457 problem+json with the stable kgtwin codes; no request yields a
 traceback.
@@ -29,6 +29,7 @@ from api.graphql_http import OPENAPI_GET, OPENAPI_POST, GraphQLHttp, encode_json
 from api.loaders import Loaders
 from api.modeling import modeling_router
 from api.schema import schema
+from api.ui import ui_router
 from ontology.errors import ErrorCode, KgtwinError
 
 _STATUS = {
@@ -110,6 +111,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(modeling_router(context))
     app.include_router(fmu_router(context))
     app.mount(ADT_PREFIX, adt_app(context))  # the Azure Digital Twins data plane (docs/adt-compatibility.md)
+    app.include_router(ui_router())
     secure(app, schema, auth=context.auth, limits=context.limits, keys=context.keys)
 
     @app.get("/healthz", summary="Liveness: the process answers.")

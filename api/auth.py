@@ -18,7 +18,8 @@ A request without valid credentials is refused before it reaches a handler: REST
 (``errors[0].extensions.code`` ``UNAUTHENTICATED``), so both HTTP and GraphQL clients see
 why; a websocket is accepted and closed with 4403 (graphql-transport-ws's code for a
 refused ``connection_init``; ``api.ws_handshake`` has the other close codes). Health
-probes, the OpenAPI document and the GraphiQL page are public.
+probes, the OpenAPI document and the web pages (GraphiQL, the explorer, their assets) are
+public: they hold no data, and their requests need credentials.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from api.limits import (
     refuse,
 )
 from api.roles import ANONYMOUS, LOCAL_ADMIN, Principal, Role, Unauthenticated, known_roles
+from api.ui import ASSETS_PATH, PAGES
 from api.ws_handshake import authenticate_socket, protocol_messages_only, refusal, refuse_socket
 from graph.api_keys import KEY_PREFIX, ApiKey, ApiKeyStore, hash_key
 from ontology.errors import BackendUnavailable, ErrorCode, KgtwinError
@@ -62,7 +64,9 @@ _log = structlog.get_logger("api.auth")
 # Asymmetric algorithms only: a JWKS publishes public keys, and accepting HS* would let
 # anyone who has the public key sign tokens with it (the classic algorithm confusion).
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", *PAGES}
+)
 _CLOCK_SKEW_S = 10
 
 
@@ -298,7 +302,7 @@ class TooManyFailures(KgtwinError):
 
 def _is_public(scope: Scope, headers: Headers) -> bool:
     path = scope.get("path", "").rstrip("/") or "/"
-    if path in PUBLIC_PATHS:
+    if path in PUBLIC_PATHS or path.startswith(ASSETS_PATH):
         return True
     # The GraphiQL page (a browser GET without a query) holds no data; its queries need credentials.
     return (

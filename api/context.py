@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -96,10 +96,12 @@ class ApiContext:
     """The Azure Digital Twins surface's endpoints, files folder and event router (``api.adt``)."""
     models_check_s: float = 1.0
     """How often the models' version token is read, to pick up another replica's model changes."""
+    ingest_health: Callable[[], str | None] | None = None
+    """Why the ingest running in this process takes no messages (None: it does), for ``/readyz``."""
     _models_seen: tuple[float, str | None] = (-math.inf, None)
 
     def health(self) -> list[BackendHealth]:
-        """Ping every configured backend; never raises."""
+        """Ping every configured backend, and ask ingest when it runs in this process; never raises."""
         checks: list[BackendHealth] = []
         for port, target in (("graph", self.graph), ("telemetry", self.telemetry), ("broker", self.broker)):
             if target is None:
@@ -111,6 +113,12 @@ class ApiContext:
                 checks.append(BackendHealth(port=port, backend=name, ok=False, error=exc.message))
             else:
                 checks.append(BackendHealth(port=port, backend=name, ok=True))
+        if self.ingest_health is not None:
+            try:
+                problem = self.ingest_health()
+            except Exception as exc:  # a readiness probe answers, whatever happens
+                problem = str(exc) or type(exc).__name__
+            checks.append(BackendHealth(port="ingest", backend="ingest", ok=problem is None, error=problem))
         return checks
 
     def require_graph(self) -> GraphStore:
@@ -198,6 +206,7 @@ def twin_context(
     models_check_s: float = 1.0,
     load_base: bool = True,
     policy: DtdlPolicy = DEFAULT_POLICY,
+    ingest_health: Callable[[], str | None] | None = None,
 ) -> ApiContext:
     """An :class:`ApiContext` on ``graph``, whole: its model registry (kept in the graph), twin
     graph and API keys, with the other backends and settings given.
@@ -208,7 +217,7 @@ def twin_context(
     bus = events or EventBus()
     model_store = GraphModelStore(graph, events=bus)
     seen = (time.monotonic(), model_store.version())  # before loading: a change meanwhile is not missed
-    registry = ModelRegistry(model_store, policy=policy)
+    registry = ModelRegistry(model_store, policy=policy, version=model_store.version)
     if load_base:
         load_base_ontology(registry)
     # The twins validate against the registry's models as they are at each call.
@@ -231,6 +240,7 @@ def twin_context(
         auth=auth or AuthConfig(),
         limits=limits or Limits(),
         models_check_s=models_check_s,
+        ingest_health=ingest_health,
         _models_seen=seen,
     )
 

@@ -34,8 +34,7 @@ from typing import Any
 import orjson
 from fastapi import Request
 from graphql import GraphQLError, OperationType
-from starlette.responses import HTMLResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
+from starlette.responses import Response
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as StrawberryOperation
 
@@ -44,6 +43,7 @@ from api.fastpath import prevalidate
 from api.graphql_errors import KgtwinSchema
 from api.limits import limits_of
 from api.media import GRAPHQL_RESPONSE, JSON, negotiate
+from api.ui import graphiql_page
 from ontology.errors import ErrorCode
 
 _CHARSET = "; charset=utf-8"
@@ -155,7 +155,7 @@ class GraphQLHttp:
             and "query" not in request.query_params
             and "text/html" in request.headers.get("accept", "")
         ):
-            return HTMLResponse(get_graphql_ide_html("graphiql"))
+            return graphiql_page()  # from this package's files, not a CDN (api.ui)
         media = negotiate(request.headers.get("accept"))
         if media is None:
             return self._refusal(JSON, _RequestError(406, f"the answer is {GRAPHQL_RESPONSE} or {JSON}"))

@@ -200,6 +200,7 @@ def _upload(
     """Validate a batch against the registry, report what its new versions would break, store it."""
     if not documents:
         raise BadRequest("no DTDL document in the upload (.json files, or a .zip of them)")
+    registry.refresh()  # the batch may use a model another replica uploaded a moment ago
     result = parse_partial(documents, known=registry.models)
     if result.errors:
         errors = [

@@ -61,7 +61,7 @@ class Mutation(SimulationMutation, FmuMutation, ShadowMutation):
         document = _object(properties, "properties")
 
         def create() -> TwinNode:
-            if model in registry.models:
+            if registry.knows(model):  # another replica may have registered it a moment ago
                 try:
                     twins.get_twin(str(id))
                 except NotFound:

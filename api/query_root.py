@@ -18,6 +18,7 @@ from strawberry.scalars import JSON
 from api.analysts import run_cypher, slots_of
 from api.fastpath import fast_field
 from api.fmus import FmuQuery
+from api.overview import OverviewQuery
 from api.roles import Permission
 from api.shadows import ShadowQuery
 from api.simulations import SimulationQuery
@@ -132,7 +133,7 @@ class BackendStatus:
 
 
 @strawberry.type
-class Query(SimulationQuery, FmuQuery, ShadowQuery):
+class Query(SimulationQuery, FmuQuery, ShadowQuery, OverviewQuery):
     @strawberry.field(description="The kgtwin version serving this API.")
     def version(self, info: Ctx) -> str:
         return info.context.api.version
@@ -191,9 +192,10 @@ class Query(SimulationQuery, FmuQuery, ShadowQuery):
         )
 
     @strawberry.field(description="One model by DTMI; null when it is not registered.")
-    def model(self, info: Ctx, id: strawberry.ID) -> ModelNode | None:
+    async def model(self, info: Ctx, id: strawberry.ID) -> ModelNode | None:
         registry = context(info).api.require_registry()
-        return ModelNode(dtmi=str(id)) if str(id) in registry.models else None
+        known = str(id) in registry.models or await asyncio.to_thread(registry.knows, str(id))
+        return ModelNode(dtmi=str(id)) if known else None
 
     @strawberry.field(description="The uploaded models (top-level Interfaces) in upload order.")
     async def models(self, info: Ctx, include_decommissioned: bool = True) -> list[ModelNode]:

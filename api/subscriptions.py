@@ -216,7 +216,7 @@ class Subscription(SimulationSubscription, ShadowSubscription):
     ) -> AsyncGenerator[TwinChange, None]:
         api = context(info).api
         graph, registry = api.require_graph(), api.require_registry()
-        unknown = [m for m in models or () if m not in registry.models]
+        unknown = [m for m in models or () if not await asyncio.to_thread(registry.knows, m)]
         if unknown:
             raise BadRequest(f"model {unknown[0]!r} is not registered", details={"models": unknown})
         subtree = _Subtree(graph, str(within)) if within is not None else None
@@ -225,6 +225,9 @@ class Subscription(SimulationSubscription, ShadowSubscription):
             if subtree is not None:
                 await subtree.refresh()  # NotFound for a missing root
             async for event in stream:
+                if models and event.model is not None and event.model not in registry.models:
+                    # A model another replica registered a moment ago: is it a subtype of one asked for?
+                    await asyncio.to_thread(registry.knows, event.model)
                 if not _matches(event, wanted, models, registry.models):
                     continue
                 if subtree is not None and not await subtree.concerns(event):

@@ -47,7 +47,7 @@ from graph.subgraph import (
     subgraph_relationships,
     subgraph_twins,
 )
-from graph.telemetry import TwinTarget, telemetry_targets
+from graph.telemetry import TwinTarget, targets_version, telemetry_targets
 from graph.times import parse_utc, utc_now, utc_text
 from graph.twin import Twin, TwinRelationship
 from graph.twins import TwinGraph
@@ -109,6 +109,7 @@ __all__ = [
     "subgraph_from_cypher",
     "subgraph_relationships",
     "subgraph_twins",
+    "targets_version",
     "telemetry_targets",
     "upload_models",
     "utc_now",

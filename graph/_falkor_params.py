@@ -9,6 +9,10 @@ call. The rules are the client's (``falkordb.helpers.stringify_param_value``):
 - a string is double-quoted with ``\`` and ``"`` escaped by a backslash; everything else,
   newlines and any Unicode included, goes in raw (FalkorDB's parser takes it as is and,
   unlike JSON, would not decode ``\uXXXX``);
+- except U+0000: FalkorDB's strings end at a NUL and it has no escape for one, so its
+  parser fails the whole query ("Failed to parse query parameter"). A text holding one is
+  refused here (``ValueError``, which the adapter reports as ``BAD_REQUEST``) before
+  anything is sent;
 - map keys and parameter names are backticked; an empty one, or one with a backtick,
   cannot be written (FalkorDB has no escape inside backticks): ``ValueError``;
 - ``None`` is ``null``; lists and tuples are lists.
@@ -81,6 +85,8 @@ def value_text(value: Any) -> str:
     kind = type(value)
     if kind is str:
         text: str = value
+        if "\x00" in text:
+            raise ValueError(f"FalkorDB cannot store U+0000 (NUL) in text: {_shown(text)}")
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if kind is dict:
         return "{" + ",".join([_key(k) + value_text(v) for k, v in value.items()]) + "}"
@@ -124,6 +130,13 @@ def _key(key: object) -> str:
 
 def _name(key: object) -> str:
     text = str(key)
-    if not text or "`" in text:
-        raise ValueError(f"a Cypher map key or parameter name cannot be empty or hold a backtick: {text!r}")
+    if not text or "`" in text or "\x00" in text:
+        raise ValueError(
+            f"a Cypher map key or parameter name cannot be empty or hold a backtick or U+0000: {_shown(text)}"
+        )
     return f"`{text}`"
+
+
+def _shown(text: str) -> str:
+    """``text`` for an error message: quoted, cut to 60 characters."""
+    return repr(text) if len(text) <= 60 else repr(text[:60]) + f"... ({len(text)} characters)"

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from graph._version import current
 from graph.store import GraphStore
 from ontology import ModelSet
 from telemetry.refs import TWIN_TAG, TelemetryRef, bare_ref, default_ref
@@ -156,3 +157,13 @@ def telemetry_targets(store: GraphStore, twin_ids: Sequence[str]) -> dict[str, T
             str(model), ref_from_node({TELEMETRY_COLUMN: text}, str(model), str(twin_id))
         )
     return targets
+
+
+def targets_version(store: GraphStore) -> str | None:
+    """A token that changes whenever a twin is written, by any process, before the write returns.
+
+    The ingest path reads it once per batch: unchanged, its cached targets still hold;
+    changed, it reads the batch's twins again (``ingest.targets``). It is the graph's
+    version (``graph._version``), which relationship writes renew as well.
+    """
+    return current(store)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -30,7 +31,14 @@ DEADLETTER_TOPIC = "kgtwin/deadletter"
 TS_KEY = "ts"
 # A message bigger than this is refused before it is parsed (a device gone wrong).
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
+# Twin ids longer than this are refused at the door: every id taken is a cache key.
+DEFAULT_MAX_TWIN_ID_LENGTH = 256
+# How far ahead of the server's clock a device's ``ts`` may be (its clock runs fast).
+DEFAULT_MAX_FUTURE_SKEW_S = 600.0
 _NS_PER_MS = 1_000_000
+_NS_PER_S = 1_000_000_000
+# The topics' mappings are remembered up to this many bytes of topic text.
+_TOPIC_CACHE_BYTES = 8 * 1024 * 1024
 
 
 class Reason(StrEnum):
@@ -41,10 +49,13 @@ class Reason(StrEnum):
     OVERSIZED = "OVERSIZED"
     BAD_TIMESTAMP = "BAD_TIMESTAMP"
     NO_TWIN_ID = "NO_TWIN_ID"
+    BAD_TWIN_ID = "BAD_TWIN_ID"
     UNKNOWN_TWIN = "UNKNOWN_TWIN"
     UNKNOWN_FIELD = "UNKNOWN_FIELD"
     WRONG_TYPE = "WRONG_TYPE"
     NO_MAPPING = "NO_MAPPING"
+    STORE_REFUSED = "STORE_REFUSED"
+    UNPROCESSABLE = "UNPROCESSABLE"
 
 
 class Rejected(Exception):
@@ -119,11 +130,17 @@ class MessageDecoder:
         mappings: Sequence[TopicMapping] = (DEFAULT_MAPPING,),
         *,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        max_twin_id_length: int = DEFAULT_MAX_TWIN_ID_LENGTH,
+        max_future_skew_s: float = DEFAULT_MAX_FUTURE_SKEW_S,
     ) -> None:
         self.mappings = tuple(mappings)
         self.max_payload_bytes = max_payload_bytes
-        # Devices keep publishing to the same topics: remember which mapping each one takes.
+        self.rules = _Rules(max_twin_id_length, round(max_future_skew_s * _NS_PER_S), max_future_skew_s)
+        # Devices keep publishing to the same topics: remember which mapping each one takes,
+        # up to a budget of topic text (a device cycling through made-up topics must not
+        # grow the process).
         self._by_topic: dict[str, TopicMapping | None] = {}
+        self._topic_bytes = 0
 
     @property
     def filters(self) -> list[str]:
@@ -135,8 +152,10 @@ class MessageDecoder:
         if found is self:
             levels = topic.split("/")
             found = next((m for m in self.mappings if m.matches(levels)), None)
-            if len(self._by_topic) > 100_000:
+            self._topic_bytes += len(topic)
+            if self._topic_bytes > _TOPIC_CACHE_BYTES:
                 self._by_topic.clear()
+                self._topic_bytes = len(topic)
             self._by_topic[topic] = found
         return found  # type: ignore[return-value]
 
@@ -164,11 +183,16 @@ class MessageDecoder:
                 return [
                     Rejected(Reason.NO_TWIN_ID, f"topic {topic!r} has no level {mapping.twin_id_segment}")
                 ]
+        if segment_id is not None:
+            problem = self.rules.twin_id_problem(segment_id)
+            if problem is not None:
+                return [problem]
+        rules = self.rules
         if isinstance(document, dict):
-            return [_reading(mapping, document, segment_id, received_ns, "")]
+            return [_reading(mapping, rules, document, segment_id, received_ns, "")]
         if isinstance(document, list) and document:
             return [
-                _reading(mapping, item, segment_id, received_ns, f"/{i}")
+                _reading(mapping, rules, item, segment_id, received_ns, f"/{i}")
                 if isinstance(item, dict)
                 else Rejected(Reason.BAD_SHAPE, "expected a JSON object", path=f"/{i}")
                 for i, item in enumerate(document)
@@ -176,20 +200,87 @@ class MessageDecoder:
         return [Rejected(Reason.BAD_SHAPE, "expected a JSON object or a non-empty array of objects")]
 
 
+class _Rules:
+    """What a message must be besides well-formed: a twin id kgtwin can key on, a time it can keep."""
+
+    def __init__(self, max_twin_id_length: int, max_skew_ns: int, max_skew_s: float) -> None:
+        self.max_twin_id_length = max_twin_id_length
+        self.max_skew_ns = max_skew_ns
+        self.max_skew_s = max_skew_s
+
+    def twin_id_problem(self, twin_id: str, path: str = "") -> Rejected | None:
+        """``BAD_TWIN_ID`` for an id too long or holding a control character, else None.
+
+        Control characters (C0, DEL, C1) have no place in an identifier; U+0000 in
+        particular cannot be stored by FalkorDB at all. A refused id is named in the dead
+        letter only when short: the letter must not carry a 30 KB id back.
+        """
+        if len(twin_id) > self.max_twin_id_length:
+            return Rejected(
+                Reason.BAD_TWIN_ID,
+                f"the twin id has {len(twin_id)} characters, more than {self.max_twin_id_length}",
+                path=path,
+            )
+        if _CONTROL.search(twin_id) is not None:
+            bad = _CONTROL.findall(twin_id)
+            named = ", ".join(f"U+{ord(c):04X}" for c in dict.fromkeys(bad))
+            return Rejected(
+                Reason.BAD_TWIN_ID,
+                f"the twin id holds control characters ({named})",
+                twin_id=twin_id,
+                path=path,
+            )
+        return None
+
+    def time_problem(self, time_ns: int, received_ns: int) -> str | None:
+        """Why a device's time cannot be taken, else None: before 1970, or too far ahead of the server."""
+        if time_ns < 0:
+            return "is before 1970-01-01T00:00:00Z (the Unix epoch)"
+        ahead_ns = time_ns - received_ns
+        if ahead_ns > self.max_skew_ns:
+            ahead = f"{ahead_ns / _NS_PER_S:.0f} s" if ahead_ns < 10**9 * _NS_PER_S else "far"
+            return (
+                f"is {ahead} ahead of the server's clock; at most {self.max_skew_s:g} s are allowed "
+                "(KGTWIN_INGEST_MAX_FUTURE_SKEW_S)"
+            )
+        return None
+
+
+# C0 controls, DEL and C1 controls (Unicode general category Cc).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def _reading(
-    mapping: TopicMapping, document: dict[str, Any], twin_id: str | None, received_ns: int, path: str
+    mapping: TopicMapping,
+    rules: _Rules,
+    document: dict[str, Any],
+    twin_id: str | None,
+    received_ns: int,
+    path: str,
 ) -> Reading | Rejected:
     values = dict(document)
     if twin_id is None:
         found = values.pop(mapping.twin_id_key or "", None)
         if not isinstance(found, str) or not found:
             return Rejected(Reason.NO_TWIN_ID, f"no string key {mapping.twin_id_key!r}", path=path)
+        problem = rules.twin_id_problem(found, f"{path}/{mapping.twin_id_key}")
+        if problem is not None:
+            return problem
         twin_id = found
     has_ts = mapping.ts_key in values
-    try:
-        time_ns = parse_ts(values.pop(mapping.ts_key)) if has_ts else received_ns
-    except ValueError as exc:
-        return Rejected(Reason.BAD_TIMESTAMP, str(exc), twin_id=twin_id, path=f"{path}/{mapping.ts_key}")
+    if has_ts:
+        ts = values.pop(mapping.ts_key)
+        try:
+            time_ns = parse_ts(ts)
+        except ValueError as exc:
+            return Rejected(Reason.BAD_TIMESTAMP, str(exc), twin_id=twin_id, path=f"{path}/{mapping.ts_key}")
+        late = rules.time_problem(time_ns, received_ns)
+        if late is not None:
+            return Rejected(
+                Reason.BAD_TIMESTAMP, f"ts {ts!r} {late}", twin_id=twin_id, path=f"{path}/{mapping.ts_key}"
+            )
+    else:
+        time_ns = received_ns
     if mapping.fields:
         renamed: dict[str, Any] = {}
         for key, value in values.items():
@@ -228,7 +319,17 @@ _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 
 
 def check_reading(reading: Reading, validator: TwinValidator) -> Rejected | None:
-    """``Rejected`` naming the first issue of ``reading`` against the twin's model, else None."""
+    """``Rejected`` naming the first issue of ``reading`` against the twin's model, else None.
+
+    Text values may not hold U+0000: the graph engines disagree on it (FalkorDB cannot
+    store one, so the value could never be copied onto the twin's node), and a device
+    sending one is broken. Such a reading is refused whole, as ``WRONG_TYPE``.
+    """
+    for name, value in reading.values.items():
+        if type(value) is str and "\x00" in value:
+            return Rejected(
+                Reason.WRONG_TYPE, "text may not hold U+0000 (NUL)", twin_id=reading.twin_id, path=f"/{name}"
+            )
     issues = validator.validate_telemetry(reading.values)
     if not issues:
         return None

@@ -21,107 +21,44 @@ not acknowledged are sent again and, carrying ``ts``, rewrite the same points.
 from __future__ import annotations
 
 import queue
-import random
 import threading
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections import deque
 from dataclasses import dataclass, field
 
 import structlog
-from paho.mqtt.client import MQTTMessageInfo
 from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
 
 from graph.events import ChangeEvent, ChangeKind
-from ingest.pipeline import Outcome, Pipeline
+from ingest.latest_copy import LatestCopy, LatestWriter
+from ingest.messages import Reason, Rejected
+from ingest.pipeline import Outcome, Pipeline, reject
+from ingest.source import Delivery, Source, SourceFactory
 from ingest.spool import Spool, SpoolFull
+from ingest.stats import IngestStats
 from ingest.subscriber import Inbound, MqttSubscriber, SessionOptions
 from ontology.errors import BadRequest
 from telemetry.latest_values import LatestValues
-from telemetry.points import FieldValue, TelemetryPoint
+from telemetry.points import TelemetryPoint
 from telemetry.refs import TWIN_TAG
 from telemetry.store import TelemetryStore
 
 _log = structlog.get_logger("kgtwin.ingest")
 
-LatestWriter = Callable[[Mapping[str, tuple[Mapping[str, FieldValue], Mapping[str, int]]]], object]
-"""Writes last values onto twin nodes (``graph.latest.write_latest`` bound to a store)."""
-
 
 @dataclass(frozen=True)
 class IngestConfig:
-    """How the writer batches, how long things wait, and where dead letters go."""
+    """How the writer batches, how long things wait, and where dead letters go.
+
+    ``unhealthy_after_s``: how long the loop may keep failing before :meth:`IngestService.health`
+    reports it (one failing turn is retried; a loop that keeps failing is not ready).
+    """
 
     batch_points: int = 5000
     batch_wait_s: float = 0.05
     graph_interval_s: float = 1.0
     retry_max_s: float = 5.0
-
-
-class Lag:
-    """How old points are when they become durable (now minus their time), sampled.
-
-    With devices' clocks in step (or no ``ts``), this is the publish-to-queryable latency
-    operators watch. A bounded sample per batch keeps the cost off the hot path.
-    """
-
-    def __init__(self, cap: int = 200_000, per_batch: int = 64) -> None:
-        self._cap = cap
-        self._per_batch = per_batch
-        self._all: list[float] = []
-        self._recent: list[float] = []
-        self._seen = 0
-
-    def observe(self, points: list[TelemetryPoint]) -> None:
-        now = time.time_ns()
-        step = max(1, len(points) // self._per_batch)
-        for point in points[::step]:
-            lag_ms = (now - point.time_ns) / 1e6
-            self._recent.append(lag_ms)
-            self._seen += 1
-            if len(self._all) < self._cap:
-                self._all.append(lag_ms)
-            else:  # reservoir sampling keeps a uniform sample of the whole run
-                slot = random.randrange(self._seen)  # noqa: S311 - statistics, not secrets
-                if slot < self._cap:
-                    self._all[slot] = lag_ms
-
-    def percentiles(self, *, recent: bool) -> dict[str, float | None]:
-        """p50 and p99 in ms of the points since the last ``recent`` call (or of the whole run)."""
-        values = sorted(self._recent if recent else self._all)
-        if recent:
-            self._recent = []
-        if not values:
-            return {"lag_p50_ms": None, "lag_p99_ms": None}
-        return {
-            "lag_p50_ms": round(values[len(values) // 2], 1),
-            "lag_p99_ms": round(values[min(len(values) - 1, int(len(values) * 0.99))], 1),
-        }
-
-
-@dataclass
-class IngestStats:
-    """Counters since start: messages, stored values, dead letters by reason, spooled points."""
-
-    messages: int = 0
-    values: int = 0
-    points: int = 0
-    batches: int = 0
-    spooled_points: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
-    lag: Lag = field(default_factory=Lag)
-
-    def to_dict(self, *, recent: bool = True) -> dict[str, object]:
-        """The counters, and the lag percentiles of the last interval (or of the whole run)."""
-        return {
-            "messages": self.messages,
-            "values": self.values,
-            "points": self.points,
-            "batches": self.batches,
-            "spooled_points": self.spooled_points,
-            "rejected": dict(self.rejected),
-            **self.lag.percentiles(recent=recent),
-        }
+    unhealthy_after_s: float = 5.0
 
 
 _TWIN_CHANGES = frozenset({ChangeKind.TWIN_CREATED, ChangeKind.TWIN_UPDATED, ChangeKind.TWIN_DELETED})
@@ -133,20 +70,30 @@ class StoreDown(Exception):
 
 @dataclass
 class _Batch:
-    """Messages on their way: acknowledged once ``durable`` is set and the dead letters are out."""
+    """Messages on their way: acknowledged once ``durable`` is set and the dead letters are out.
+
+    ``refused`` is set by the writer: the points the store refused (index, why); they
+    become dead letters of their messages before the batch is acknowledged.
+    """
 
     messages: list[Inbound]
     outcome: Outcome
-    letters: list[MQTTMessageInfo]
+    letters: list[Delivery]
     durable: threading.Event = field(default_factory=threading.Event)
+    refused: list[tuple[int, str]] = field(default_factory=list)
+    lettered: bool = False
 
 
 class IngestService:
-    """One ingest process's session, loop, writer, drainer and graph threads."""
+    """One ingest process's session, loop, writer, drainer and graph threads.
+
+    ``source`` is where messages come from: a persistent MQTT session with these options,
+    or a ``SourceFactory`` (the embedded broker's intake, ``ingest.intake``).
+    """
 
     def __init__(
         self,
-        options: SessionOptions,
+        source: SessionOptions | SourceFactory,
         store: TelemetryStore,
         pipeline: Pipeline,
         spool: Spool,
@@ -161,21 +108,30 @@ class IngestService:
         self.latest = latest if latest is not None else LatestValues()
         self.config = config or IngestConfig()
         self.stats = IngestStats()
-        self._write_latest = write_latest
+        self._copy = LatestCopy(self.latest, write_latest, self.config.graph_interval_s)
         self._received: list[Inbound] = []
         self._received_bytes = 0
+        self._first_at = 0.0  # when the first message of the batch being gathered arrived
         # One batch being written while the next is decoded; more would only add latency.
         self._to_writer: queue.Queue[_Batch | None] = queue.Queue(maxsize=1)
         self._writing = False  # set by the writer while a batch is on its way to the store
         self._stopping = threading.Event()  # no more messages are taken in
         self._done = threading.Event()  # the loop and the writer have finished
         self._spooled = threading.Event()
-        self.subscriber = MqttSubscriber(options, self._deliver)
+        self._started = False
+        self._hold_until = 0.0  # the graph is unavailable: no batch is cut before then
+        self._backoff = 0.0
+        self._failing_since: float | None = None
+        self._last_error = ""
+        if isinstance(source, SessionOptions):
+            self.subscriber: Source = MqttSubscriber(source, self._deliver)
+        else:
+            self.subscriber = source(self._deliver)
         self._threads = [
             threading.Thread(target=self._loop, name="ingest-loop", daemon=True),
             threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True),
             threading.Thread(target=self._drain_loop, name="ingest-drainer", daemon=True),
-            threading.Thread(target=self._graph_loop, name="ingest-graph", daemon=True),
+            threading.Thread(target=self._copy.run, args=(self._done,), name="ingest-graph", daemon=True),
         ]
 
     def start(self) -> None:
@@ -186,6 +142,24 @@ class IngestService:
         self.subscriber.start()
         for thread in self._threads:
             thread.start()
+        self._started = True
+
+    def health(self) -> str | None:
+        """None while the service takes messages; else why not (for ``/readyz``).
+
+        Not ready: a thread of the loop, writer or drainer ended (it must not, before
+        :meth:`stop`), or the loop kept failing for ``unhealthy_after_s``. Telemetry
+        acknowledged by the broker would then never be stored, and saying ready would lie.
+        """
+        if not self._started:
+            return "ingest has not started"
+        dead = [t.name for t in self._threads[:3] if not t.is_alive()]
+        if dead and not self._stopping.is_set():
+            return f"ingest thread {dead[0]} stopped: {self._last_error or 'no error was logged'}"
+        since = self._failing_since
+        if since is not None and time.monotonic() - since >= self.config.unhealthy_after_s:
+            return f"the ingest loop keeps failing: {self._last_error}"
+        return None
 
     def _deliver(self, message: Inbound) -> None:
         # Called on the loop thread by paho. After stop() messages are left unacknowledged:
@@ -210,52 +184,87 @@ class IngestService:
         self._stopping.set()
         for thread in self._threads:
             thread.join(timeout)
-        self._flush_latest()
+        self._copy.flush()
 
     # --- the loop thread: MQTT in, batches out, acks -----------------------------------------
 
     def _loop(self) -> None:
-        cfg = self.config
-        # Messages are small and alike: estimate values per message from the payload size.
-        budget = cfg.batch_points * 24
         waiting: deque[_Batch] = deque()
-        first_at = 0.0
         try:
             while True:
                 stopping = self._stopping.is_set()
                 if stopping and not self._received and not waiting:
                     break
-                self.subscriber.poll(0.005 if self._received or waiting else 0.1)
-                if self._received:
-                    now = time.monotonic()
-                    if not first_at:
-                        first_at = now
-                    full = self._received_bytes >= budget
-                    # While the writer is still busy with the previous batch, keep gathering
-                    # instead: under load batches grow to the budget, and a store writes a
-                    # few large batches faster than many small ones.
-                    idle = not self._writing and self._to_writer.empty()
-                    due = now - first_at >= cfg.batch_wait_s and idle
-                    if full or due or stopping:
-                        waiting.append(self._dispatch())
-                        first_at = 0.0
-                while (
-                    waiting
-                    and waiting[0].durable.is_set()
-                    and all(i.is_published() for i in waiting[0].letters)
-                ):
-                    self._acknowledge(waiting.popleft())
-        except Exception:  # the loop must not die silently: unacknowledged messages come back
+                try:
+                    self._turn(waiting, stopping)
+                except Exception as exc:  # never end the loop: what is unacknowledged comes back
+                    self._failed(exc)
+                    time.sleep(0.2)
+                else:
+                    self._failing_since = None
+        except BaseException as exc:
+            self._last_error = str(exc) or type(exc).__name__
             _log.exception("ingest.loop_failed")
             raise
         finally:
             self._to_writer.put(None)
             self.subscriber.stop()
 
-    def _dispatch(self) -> _Batch:
-        """Decode and validate the received messages, publish their dead letters, hand the points on."""
+    def _failed(self, exc: Exception) -> None:
+        self._last_error = str(exc) or type(exc).__name__
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+        _log.exception("ingest.loop_error", error=self._last_error)
+
+    def _turn(self, waiting: deque[_Batch], stopping: bool) -> None:
+        """One turn of the loop: read, cut a batch when due, acknowledge what is durable."""
+        cfg = self.config
+        # Messages are small and alike: estimate values per message from the payload size.
+        budget = cfg.batch_points * 24
+        held = time.monotonic() < self._hold_until
+        if held:  # the graph is down: keep the session alive, read nothing more
+            self.subscriber.poll(0.05, max_messages=0)
+        else:
+            self.subscriber.poll(0.005 if self._received or waiting else 0.1)
+        if self._received and not held:
+            now = time.monotonic()
+            if not self._first_at:
+                self._first_at = now
+            full = self._received_bytes >= budget
+            # While the writer is still busy with the previous batch, keep gathering
+            # instead: under load batches grow to the budget, and a store writes a
+            # few large batches faster than many small ones.
+            idle = not self._writing and self._to_writer.empty()
+            due = now - self._first_at >= cfg.batch_wait_s and idle
+            if full or due or stopping:
+                batch = self._dispatch()
+                if batch is not None:
+                    waiting.append(batch)
+                    self._first_at = 0.0
+        while waiting and waiting[0].durable.is_set():
+            head = waiting[0]
+            if head.refused and not head.lettered:
+                self._letter_refused(head)
+            if not all(i.is_published() for i in head.letters):
+                break
+            self._acknowledge(waiting.popleft())
+
+    def _dispatch(self) -> _Batch | None:
+        """Decode and validate the received messages, publish their dead letters, hand the points on.
+
+        None when the batch must wait (the graph is unavailable): its messages stay
+        received, unacknowledged, and no batch is cut for a while (backing off to
+        ``retry_max_s``).
+        """
         messages, self._received, self._received_bytes = self._received, [], 0
-        outcome = self.pipeline.process(messages)
+        outcome = self.pipeline.process_isolated(messages)
+        if outcome is None:
+            self._received[:0] = messages
+            self._received_bytes += sum(len(m.payload) for m in messages)
+            self._backoff = min(self.config.retry_max_s, max(0.1, self._backoff * 2))
+            self._hold_until = time.monotonic() + self._backoff
+            return None
+        self._backoff = 0.0
         topic = self.pipeline.deadletter_topic
         letters = [self.subscriber.publish(topic, letter) for letter in outcome.letters]
         batch = _Batch(messages, outcome, letters)
@@ -270,6 +279,19 @@ class IngestService:
                 # The writer is behind (or the spool is full): stop reading, so the broker
                 # holds the rest; keep the connection alive meanwhile.
                 self.subscriber.poll(0.0, max_messages=0)
+
+    def _letter_refused(self, batch: _Batch) -> None:
+        """Dead letters for the points of ``batch`` the store refused (once the writer is done)."""
+        batch.lettered = True
+        outcome, topic = batch.outcome, self.pipeline.deadletter_topic
+        for index, why in batch.refused:
+            point = outcome.points[index]
+            message = batch.messages[outcome.sources[index]]
+            refused = Rejected(Reason.STORE_REFUSED, why, twin_id=point.tags.get(TWIN_TAG))
+            letters = Outcome()
+            reject(letters, refused, message)
+            outcome.rejected.update(letters.rejected)
+            batch.letters.extend(self.subscriber.publish(topic, letter) for letter in letters.letters)
 
     def _acknowledge(self, batch: _Batch) -> None:
         self.subscriber.ack(batch.messages)
@@ -286,23 +308,40 @@ class IngestService:
         try:
             while (batch := self._to_writer.get()) is not None:
                 self._writing = True
-                self._make_durable(batch.outcome.points)
-                self._writing = False
+                try:
+                    batch.refused = self._make_durable(batch.outcome.points)
+                except Exception as exc:  # a bug: the batch stays unacknowledged, the writer goes on
+                    self._last_error = str(exc) or type(exc).__name__
+                    _log.exception("ingest.writer_error")
+                    continue
+                finally:
+                    self._writing = False
                 batch.durable.set()
+        except BaseException as exc:
+            self._last_error = str(exc) or type(exc).__name__
+            _log.exception("ingest.writer_failed")
+            raise
         finally:
             self._done.set()
 
-    def _make_durable(self, points: list[TelemetryPoint]) -> None:
-        """Store the points, or spool them; returns only when they are one or the other."""
+    def _make_durable(self, points: list[TelemetryPoint]) -> list[tuple[int, str]]:
+        """Store the points, or spool them; returns only when they are one or the other.
+
+        Returns the points the store refused (index, why): they are not stored and do
+        not reach the last-value cache.
+        """
         if not self._spooled.is_set():
             try:
-                self._write(points)
+                refused = self._write(points)
             except Exception as exc:  # unreachable or failing: the points wait in the spool
                 _log.warning("ingest.store_failed", error=str(exc) or type(exc).__name__, points=len(points))
             else:
+                if refused:
+                    gone = {i for i, _ in refused}
+                    points = [p for i, p in enumerate(points) if i not in gone]
                 self.stats.lag.observe(points)
                 self.latest.update(points)
-                return
+                return refused
         while True:
             try:
                 self.spool.push(points)
@@ -315,33 +354,41 @@ class IngestService:
         self._spooled.set()
         self.stats.lag.observe(points)
         self.latest.update(points)
+        return []
 
-    def _write(self, points: list[TelemetryPoint]) -> None:
-        """Write to the store; if it refuses the data itself, write point by point and drop the bad.
+    def _write(self, points: list[TelemetryPoint]) -> list[tuple[int, str]]:
+        """Write to the store; if it refuses the data itself, write point by point and keep out the bad.
 
-        The model's validators run first, so a refusal (``BadRequest``) is rare: a value
-        the store cannot keep although its schema allows it. Retrying such a batch would
-        block the stream forever, so the refused points are logged (``ingest.store_refused``)
-        and counted as ``STORE_REFUSED``; every other error is raised (spool and retry).
+        The door's rules and the model's validators run first, so a refusal
+        (``BadRequest``) is rare: a value the store cannot keep although its schema allows
+        it. Retrying such a batch would block the stream forever, so the refused points are
+        returned (index, why), logged (``ingest.store_refused``) and become dead letters
+        (``STORE_REFUSED``); every other error is raised (spool and retry).
         """
         try:
             self.store.write(points)
-            return
-        except BadRequest:
+            return []
+        except BadRequest as exc:
             if len(points) == 1:
-                raise
-        for point in points:
+                self._refused(points[0], exc)
+                return [(0, exc.message)]
+        refused: list[tuple[int, str]] = []
+        for index, point in enumerate(points):
             try:
                 self.store.write([point])
             except BadRequest as exc:
-                self.stats.rejected["STORE_REFUSED"] += 1
-                _log.error(
-                    "ingest.store_refused",
-                    error=exc.message,
-                    twin_id=point.tags.get(TWIN_TAG),
-                    time_ns=point.time_ns,
-                    fields=sorted(point.fields),
-                )
+                self._refused(point, exc)
+                refused.append((index, exc.message))
+        return refused
+
+    def _refused(self, point: TelemetryPoint, exc: BadRequest) -> None:
+        _log.error(
+            "ingest.store_refused",
+            error=exc.message,
+            twin_id=point.tags.get(TWIN_TAG),
+            time_ns=point.time_ns,
+            fields=sorted(point.fields),
+        )
 
     # --- the drainer ----------------------------------------------------------------------
 
@@ -374,33 +421,11 @@ class IngestService:
             ):
                 with attempt:
                     try:
-                        self._write(points)
+                        refused = self._write(points)
                     except Exception as exc:  # keep the batch and try again later
                         raise StoreDown(str(exc) or type(exc).__name__) from exc
+                    # Acknowledged long ago: counted and logged, no message to letter.
+                    self.stats.rejected[str(Reason.STORE_REFUSED)] += len(refused)
         except StoreDown:
             return False
         return True
-
-    # --- last values on the graph -------------------------------------------------------
-
-    def _graph_loop(self) -> None:
-        # Under load the flush itself takes time; waiting at least four times as long keeps
-        # the graph writes below a fifth of the process (each twin still at most once per
-        # interval, just less often when busy).
-        pause = self.config.graph_interval_s
-        while not self._done.wait(pause):
-            began = time.monotonic()
-            self._flush_latest()
-            pause = max(self.config.graph_interval_s, 4 * (time.monotonic() - began))
-
-    def _flush_latest(self) -> None:
-        if self._write_latest is None:
-            return
-        changed = self.latest.take_changed()
-        if not changed:
-            return
-        try:
-            self._write_latest(changed)
-        except Exception as exc:  # the graph is down: keep the values and try next round
-            _log.warning("ingest.latest_write_failed", error=str(exc) or type(exc).__name__)
-            self.latest.mark_changed(changed)

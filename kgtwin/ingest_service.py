@@ -46,6 +46,12 @@ def run_ingest(settings: Settings) -> None:
         try:
             while not stop.wait(settings.ingest_stats_interval_s):
                 _log.info("ingest.stats", **service.stats.to_dict(), spool_points=service.spool.points)
+                problem = service.health()
+                if problem is not None:
+                    # What is not acknowledged stays with the broker: a supervisor restarting
+                    # the process loses nothing, a process that lingers unready takes nothing.
+                    _log.error("ingest.unhealthy", error=problem)
+                    raise SystemExit(1)
         finally:
             service.stop()
             whole_run = service.stats.to_dict(recent=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import signal
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -23,11 +23,13 @@ from api.auth import AuthConfig, OidcConfig
 from api.limits import Limits
 from api.notifications import ChangeNotifier
 from api.remote_changes import RemoteChanges
+from api.system import system_router
 from graph.event_routes import EventRouteStore
 from graph.events import EventBus
 from kgtwin import __version__
 from kgtwin.backends import Backends, open_backends, open_executor
 from kgtwin.demo import DemoDevices, load_demo
+from kgtwin.deployment import deployment_report
 from kgtwin.settings import Settings
 from kgtwin.urls import MqttUrl
 from kgtwin.wiring import (
@@ -37,6 +39,7 @@ from kgtwin.wiring import (
     build_shadow_worker,
     build_shadows,
     build_worker,
+    without_ingest,
 )
 from ontology.errors import KgtwinError
 from simulation.jobs import RunStore
@@ -45,6 +48,7 @@ from telemetry.latest_values import LatestValues
 if TYPE_CHECKING:
     from simulation.fmu.library import FmuLibrary
     from simulation.fmu.shadow import Shadows
+    from simulation.worker import Worker
 
 _log = structlog.get_logger("kgtwin.service")
 
@@ -94,15 +98,18 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
     settings.check_exposure()  # before anything opens: no unauthenticated twin off loopback
     backends = open_backends(settings, ports)
     try:
+        # Ingest is built first: with the embedded broker it claims the broker's intake, so
+        # no device is acknowledged before ingest can take its messages; and the API answers
+        # latest(name) from its last-value cache. It starts once the API's context has
+        # loaded the base ontology (its caches read the graph's versions on every batch).
+        ingest = build_ingest(settings, backends) if profile == "edge" else None
+        if ingest is None:
+            without_ingest(settings)
         if demo and backends.graph is not None:
-            # Before the API and ingest start, so their caches begin with the demo's twins.
             report = load_demo(backends.graph)
             _log.info("demo.loaded", twins=report.twins, relationships=report.relationships, ok=report.ok)
         library = build_fmu_library(settings, backends)
         runs = build_run_store(backends, library, settings)
-        # Ingest is built first for its last-value cache (the API answers latest(name) from
-        # it), and started once the API's context has loaded the base ontology.
-        ingest = build_ingest(settings, backends) if profile == "edge" else None
         # One process in the edge profile; in the cloud, replicas see each other's changes.
         context = api_context(
             backends,
@@ -112,20 +119,24 @@ def run_api(settings: Settings, *, ports: Iterable[str], profile: str, demo: boo
             runs=runs,
             fmus=library,
             shadows=build_shadows(settings, backends, library),
+            ingest_health=ingest.health if ingest is not None else None,
         )
+        worker = None
         if ingest is not None:
             ingest.start()
             backends.on_close(ingest.stop)
             context.events.subscribe(ingest.on_change)  # new twins' telemetry is taken at once
-            start_worker(settings, backends, runs, library)
+            worker = start_worker(settings, backends, runs, library)
             start_shadow_worker(settings, backends, library, context.events)
             if demo and backends.broker is not None:
                 devices = DemoDevices(backends.broker, interval_s=settings.demo_interval_s)
                 devices.start()
                 backends.on_close(devices.stop)
         start_adt(context, backends, settings)
+        app = create_app(context)
+        app.include_router(system_router(context, deployment_report(settings, profile, ingest, worker)))
         config = uvicorn.Config(
-            create_app(context),
+            app,
             host=settings.host,
             port=settings.port,
             log_config=None,
@@ -175,6 +186,7 @@ def api_context(
     runs: RunStore | None = None,
     fmus: FmuLibrary | None = None,
     shadows: Shadows | None = None,
+    ingest_health: Callable[[], str | None] | None = None,
 ) -> ApiContext:
     """What the API serves, whole: with a graph, its model registry (base ontology loaded), twin
     graph, API keys and change events; with a broker too, those events published to MQTT
@@ -183,9 +195,9 @@ def api_context(
     With ``follow_others`` (the cloud profile, where the API may run as several processes),
     the other processes' events are read back from MQTT into this one's subscriptions
     (``api.remote_changes``). ``latest`` is ingest's last-value cache when ingest runs in
-    this process; ``runs`` the simulation runs; ``fmus`` and ``shadows`` the FMU library and
-    the live shadows. The model registry reads models with the
-    DTDL policy of ``settings``.
+    this process, and ``ingest_health`` its readiness (``/readyz``); ``runs`` the simulation
+    runs; ``fmus`` and ``shadows`` the FMU library and the live shadows. The model registry
+    reads models with the DTDL policy of ``settings``.
     """
     auth, limits = security(settings)
     if backends.graph is None:
@@ -199,6 +211,7 @@ def api_context(
             shadows=shadows,
             auth=auth,
             limits=limits,
+            ingest_health=ingest_health,
         )
     context = twin_context(
         __version__,
@@ -212,6 +225,7 @@ def api_context(
         auth=auth,
         limits=limits,
         policy=settings.dtdl_policy,
+        ingest_health=ingest_health,
     )
     if backends.broker is not None:
         notifier = ChangeNotifier(context.events, backends.broker)
@@ -251,7 +265,7 @@ def start_adt(context: ApiContext, backends: Backends, settings: Settings) -> No
 
 def start_worker(
     settings: Settings, backends: Backends, runs: RunStore, library: FmuLibrary | None = None
-) -> None:
+) -> Worker:
     """Run a simulation worker in a thread of this process until the backends close.
 
     Closing stops it first: its current run goes back to the queue, then the executor's
@@ -268,6 +282,7 @@ def start_worker(
         thread.join(worker.grace_s + worker.heartbeat_s)
 
     backends.on_close(stop)
+    return worker
 
 
 def start_shadow_worker(

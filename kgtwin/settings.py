@@ -173,8 +173,21 @@ class Settings(BaseSettings):
     ingest_batch_points: int = Field(default=5000, ge=1, description="Values written per store call.")
     ingest_batch_wait_ms: int = Field(default=50, ge=1, description="Longest wait to fill a batch.")
     ingest_max_payload_bytes: int = Field(default=256 * 1024, ge=64, description="Largest message taken.")
+    ingest_max_twin_id_length: int = Field(
+        default=256, ge=1, le=65_535, description="Longest twin id a message may name (characters)."
+    )
+    ingest_max_future_skew_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="How far ahead of the server's clock a message's ts may be; later ones are dead letters.",
+    )
     ingest_twin_cache_ttl_s: float = Field(
         default=60.0, gt=0, description="How long a twin's model and telemetry reference are cached."
+    )
+    ingest_twin_cache_max_bytes: int = Field(
+        default=128 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Memory the twin cache may take (known twins; unknown ids take an eighth more).",
     )
     ingest_stats_interval_s: float = Field(
         default=10.0, gt=0, description="How often `kgtwin ingest` logs its counters and lag."

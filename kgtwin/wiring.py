@@ -17,9 +17,12 @@ from kgtwin.urls import EmbeddedBrokerUrl, MqttUrl
 from ontology.errors import ConfigurationInvalid
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from graph.events import EventBus
     from graph.store import GraphStore
     from ingest.service import IngestService
+    from ingest.source import Source
     from ingest.subscriber import SessionOptions
     from ontology.model import ModelSet
     from simulation.executor import Executor
@@ -56,17 +59,22 @@ def broker_session(settings: Settings) -> SessionOptions:
 def build_ingest(settings: Settings, backends: Backends) -> IngestService:
     """The MQTT ingest service over already opened backends (``graph``, ``telemetry``, ``broker``).
 
-    Its session is its own connection (persistent, acknowledged by hand), next to the
-    backends' broker client; with the embedded broker, which has no shared subscriptions,
-    it subscribes plainly.
+    With an external broker its session is its own connection (persistent, acknowledged by
+    hand), next to the backends' broker client. With the embedded broker of this process,
+    it claims the broker's intake at once: messages on its topics are handed over in-process
+    and acknowledged to their publishers only once durable (``ingest.intake``). Build it
+    right after the backends open, so nothing is acknowledged before that.
     """
     from graph.latest import write_latest
     from graph.model_store import GraphModelStore
-    from graph.telemetry import telemetry_targets
+    from graph.telemetry import targets_version, telemetry_targets
+    from ingest.embedded_broker import running_at
     from ingest.messages import DEFAULT_MAPPING, MessageDecoder
     from ingest.pipeline import Models, Pipeline
     from ingest.service import IngestConfig, IngestService
+    from ingest.source import SourceFactory
     from ingest.spool import Spool
+    from ingest.subscriber import Inbound
     from ingest.targets import TwinTargets
     from ontology.registry import ModelRegistry
 
@@ -76,7 +84,10 @@ def build_ingest(settings: Settings, backends: Backends) -> IngestService:
     url = settings.broker
     embedded = isinstance(url, EmbeddedBrokerUrl)
     decoder = MessageDecoder(
-        [*settings.ingest_mappings, DEFAULT_MAPPING], max_payload_bytes=settings.ingest_max_payload_bytes
+        [*settings.ingest_mappings, DEFAULT_MAPPING],
+        max_payload_bytes=settings.ingest_max_payload_bytes,
+        max_twin_id_length=settings.ingest_max_twin_id_length,
+        max_future_skew_s=settings.ingest_max_future_skew_s,
     )
     options = replace(
         broker_session(settings),
@@ -85,10 +96,29 @@ def build_ingest(settings: Settings, backends: Backends) -> IngestService:
         share_group=None if embedded else (settings.ingest_shared_group or None),
         session_expiry_s=settings.ingest_session_expiry_s,
     )
+    source: SessionOptions | SourceFactory = options
+    broker = running_at(url.host, url.port) if embedded else None
+    if broker is not None:
+        intake, filters = broker.intake, decoder.filters
+
+        def claim(deliver: Callable[[Inbound], None]) -> Source:
+            return intake.claim(filters, deliver)
+
+        source = claim
+
+    model_store = GraphModelStore(graph)
     pipeline = Pipeline(
         decoder,
-        TwinTargets(lambda ids: telemetry_targets(graph, ids), ttl_s=settings.ingest_twin_cache_ttl_s),
-        Models(lambda: ModelRegistry(GraphModelStore(graph), policy=settings.dtdl_policy).models),
+        TwinTargets(
+            lambda ids: telemetry_targets(graph, ids),
+            version=lambda: targets_version(graph),
+            ttl_s=settings.ingest_twin_cache_ttl_s,
+            max_bytes=settings.ingest_twin_cache_max_bytes,
+        ),
+        Models(
+            lambda: ModelRegistry(model_store, policy=settings.dtdl_policy).models,
+            version=model_store.version,
+        ),
     )
     spool = Spool(
         settings.ingest_spool_dir / f"{settings.ingest_client_id}.sqlite",
@@ -101,8 +131,23 @@ def build_ingest(settings: Settings, backends: Backends) -> IngestService:
     )
     backends.on_close(spool.close)
     return IngestService(
-        options, telemetry, pipeline, spool, write_latest=lambda v: write_latest(graph, v), config=config
+        source, telemetry, pipeline, spool, write_latest=lambda v: write_latest(graph, v), config=config
     )
+
+
+def without_ingest(settings: Settings) -> None:
+    """Tell this process's embedded broker (if any) that no ingest will take its messages.
+
+    It then acknowledges at once, as any broker does, instead of holding messages for an
+    ingest that is never built (``kgtwin api`` on the embedded broker).
+    """
+    from ingest.embedded_broker import running_at
+
+    url = settings.broker
+    if isinstance(url, EmbeddedBrokerUrl):
+        embedded = running_at(url.host, url.port)
+        if embedded is not None:
+            embedded.intake.release()
 
 
 def build_run_store(

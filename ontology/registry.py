@@ -47,10 +47,17 @@ class ModelRegistry:
         *,
         policy: DtdlPolicy = DEFAULT_POLICY,
         clock: Callable[[], datetime] = _now,
+        version: Callable[[], str | None] | None = None,
     ) -> None:
+        """``version`` reads a token the store renews on every change, by any process
+        (``GraphModelStore.version``): with it, a miss reloads the models when the token
+        moved, so a model uploaded through another process is known at once (:meth:`knows`).
+        """
         self._store = store
         self._policy = policy
         self._clock = clock
+        self._version = version
+        self._token: str | None = None
         self._lock = threading.Lock()
         self._models = ModelSet({})
         self._requires: dict[str, frozenset[str]] = {}
@@ -63,6 +70,28 @@ class ModelRegistry:
         """Every registered Interface, decommissioned ones included (their twins still validate)."""
         return self._models
 
+    def knows(self, dtmi: str) -> bool:
+        """Whether Interface ``dtmi`` is registered, looking again when it is not held.
+
+        The models are kept in memory; another process (an API replica, an import) may
+        have registered ``dtmi`` a moment ago. On a miss the store's version token is read
+        (one index seek) and the models reloaded when it moved: read your writes, across
+        processes, at the cost of a read per miss.
+        """
+        if dtmi in self._models:
+            return True
+        return self.refresh() and dtmi in self._models
+
+    def refresh(self) -> bool:
+        """Reload the models if the store's token moved since they were loaded; whether it did."""
+        if self._version is None:
+            return False
+        with self._lock:
+            if self._version() == self._token:
+                return False
+            self._reload()
+            return True
+
     def upload(self, documents: Sequence[Document]) -> list[StoredModel]:
         """Register a batch of DTDL documents, all or none.
 
@@ -71,6 +100,7 @@ class ModelRegistry:
         violation if the batch does not parse against the registered models.
         """
         tops = _top_level(documents)
+        self.refresh()  # a batch may extend a model another process uploaded a moment ago
         with self._lock:
             taken = sorted(d for d in tops if self._store.get(d) is not None)
             if taken:
@@ -176,6 +206,8 @@ class ModelRegistry:
 
     def _reload(self) -> None:
         """Parse everything the store holds, in one batch (stored models were valid together)."""
+        if self._version is not None:
+            self._token = self._version()  # before reading: a change meanwhile moves it again
         stored = self._store.list()
         self._models = parse([m.document for m in stored], policy=self._policy)
         self._decommissioned = frozenset(m.dtmi for m in stored if m.decommissioned)
@@ -189,6 +221,8 @@ class ModelRegistry:
 
     def _interface(self, dtmi: str) -> Interface:
         found = self._models.get(dtmi)
+        if found is None and self.refresh():
+            found = self._models.get(dtmi)
         if found is None:
             raise NotFound(f"model {dtmi} does not exist", details={"dtmi": dtmi})
         return found

@@ -26,6 +26,8 @@ from telemetry.refs import TWIN_TAG
 
 _log = structlog.get_logger("kgtwin.ingest")
 
+_MAX_NS = 2**63 - 1
+
 LatestWatcher = Callable[[frozenset[str]], None]
 """Told the ids of the twins whose values an update changed (in the updating thread)."""
 
@@ -100,14 +102,23 @@ class LatestValues:
             self._notify(watchers, frozenset(changed))
 
     def _take(self, points: Iterable[TelemetryPoint], changed: set[str]) -> None:
-        """Apply ``points`` (the lock held), adding the ids of the twins they changed to ``changed``."""
+        """Apply ``points`` (the lock held), adding the ids of the twins they changed to ``changed``.
+
+        A time outside 1970 .. 2262 (signed 64-bit nanoseconds, what every store and the
+        graph copy can represent) is never taken: as the newest value it would break every
+        read of the twin's ``latest`` until restart. Ingest refuses such times at the door;
+        this is the cache's own guard.
+        """
         twins = self._twins
         for point in points:
+            at = point.time_ns
+            if not 0 <= at <= _MAX_NS:
+                _log.error("ingest.latest_time_refused", twin_id=point.tags.get(TWIN_TAG), time_ns=at)
+                continue
             twin_id = point.tags[TWIN_TAG]
             twin = twins.get(twin_id)
             if twin is None:
                 twin = twins[twin_id] = _TwinLatest()
-            at = point.time_ns
             if at >= twin.newest_ns:
                 twin.values.update(point.fields)
                 twin.times.update(dict.fromkeys(point.fields, at))

@@ -30,17 +30,20 @@ def post(client: TestClient, query: str, variables: dict[str, Any] | None = None
     return body
 
 
-def test_a_model_uploaded_through_one_replica_is_used_by_the_other(empty_graph: GraphStore) -> None:
+def test_a_model_uploaded_through_one_replica_is_used_by_the_other_at_once(empty_graph: GraphStore) -> None:
     first, second = twin_context("test", empty_graph), twin_context("test", empty_graph)
-    second.models_check_s = 3600.0  # not looking yet
+    second.models_check_s = 3600.0  # its timer would not look for an hour: the miss must
     with TestClient(create_app(first)) as one, TestClient(create_app(second)) as two:
         assert post(one, UPLOAD, {"m": [VALVE_DOC]}).get("errors") is None
-        refused = post(two, CREATE, {"id": "valve-1", "m": VALVE})
-        assert refused["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED", refused
-        second.models_check_s = 0.0
+        assert post(two, MODEL, {"m": VALVE})["data"]["model"] is not None
+        extended = dict(
+            VALVE_DOC, **{"@id": "dtmi:example:replicas:BigValve;1", "extends": VALVE, "contents": []}
+        )
+        assert post(two, UPLOAD, {"m": [extended]}).get("errors") is None  # extends what one uploaded
         created = post(two, CREATE, {"id": "valve-1", "m": VALVE})
         assert created.get("errors") is None, created
         assert created["data"]["createTwin"]["id"] == "valve-1"
+        second.models_check_s = 0.0  # a decommission is no miss: the timer carries it
         assert post(one, DECOMMISSION, {"m": VALVE})["data"]["decommissionModel"]["decommissioned"] is True
         listed = post(two, MODEL, {"m": VALVE})
         assert listed["data"]["model"]["decommissioned"] is True

@@ -37,7 +37,7 @@ def test_serve_on_embedded_defaults_serves_graphiql_and_stops_cleanly(tmp_path: 
         assert page.status_code == 200
         assert "GraphiQL" in page.text
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz").json()
-        assert [b["backend"] for b in ready["backends"]] == ["falkordb", "duckdb", "mqtt"]
+        assert [b["backend"] for b in ready["backends"]] == ["falkordb", "duckdb", "mqtt", "ingest"]
         _the_demo_twin_is_served_with_live_telemetry(port)
     finally:
         process.send_signal(signal.SIGTERM)

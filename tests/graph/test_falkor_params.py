@@ -100,3 +100,23 @@ def test_lists_of_scalars_are_written_as_the_client_would_read_them() -> None:
     # A control character JSON would write as \\u0001 goes through the exact encoder.
     assert params_header({"s": ["\x01"]}) == 'CYPHER `s`=["\x01"] '
     assert value_text({"k": [1, "x"]}) == '{`k`:[1,"x"]}'
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"p": "nul\x00inside"},
+        {"ids": ["ok", "nul\x00id"]},
+        {"rows": [{"id": "a", "props": {"state": "on\x00off"}}]},
+        {"rows": [{"nul\x00key": 1}]},
+    ],
+)
+def test_a_nul_anywhere_is_a_bad_request_before_the_engine_sees_it(
+    falkordb_store: FalkorGraphStore, params: dict[str, Any]
+) -> None:
+    """FalkorDB has no escape for U+0000 and fails the whole query on one: it is refused first."""
+    with pytest.raises(BadRequest, match=r"U\+0000"):
+        falkordb_store.query_rows("RETURN 1", params)
+    with pytest.raises(BadRequest, match=r"U\+0000"):
+        falkordb_store.write("RETURN 1", params)
+    assert falkordb_store.query_rows("RETURN $p", {"p": "still\x01answers"}) == [["still\x01answers"]]

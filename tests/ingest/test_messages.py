@@ -21,6 +21,7 @@ from ingest.messages import (
     Reason,
     Rejected,
     TopicMapping,
+    check_reading,
     dead_letter,
     parse_ts,
 )
@@ -29,6 +30,7 @@ from ingest.service import IngestService
 from ingest.spool import Spool, SpoolFull
 from ingest.subscriber import Inbound, SessionOptions
 from ingest.targets import TwinTargets
+from ontology.instances import validator_for
 from telemetry.duckdb import DuckDbTelemetryStore
 from telemetry.latest_values import LatestValues
 from telemetry.points import TelemetryPoint
@@ -55,9 +57,9 @@ def test_without_ts_the_server_time_is_used() -> None:
 
 
 def test_rfc3339_ts_with_offset() -> None:
-    [reading] = decode("kgtwin/twins/p/telemetry", {"v0": 1, "ts": "2026-11-25T08:00:00.5+01:00"})
+    [reading] = decode("kgtwin/twins/p/telemetry", {"v0": 1, "ts": "2025-11-24T08:00:00.5+01:00"})
     assert isinstance(reading, Reading)
-    seconds = int(datetime(2026, 11, 25, 7, 0, 0, tzinfo=UTC).timestamp())
+    seconds = int(datetime(2025, 11, 24, 7, 0, 0, tzinfo=UTC).timestamp())
     assert reading.time_ns == seconds * 1_000_000_000 + 500_000_000
 
 
@@ -277,3 +279,81 @@ def test_a_twin_change_event_clears_its_cache_entries(tmp_path: Path) -> None:
     run.process([inbound("s1", {"v0": 1.0}), inbound("new", {"v0": 1.0})])
     assert calls == [["s1", "new"], ["s1", "new"]]  # both looked up again
     assert service.latest.get("s1") == {}
+
+
+@pytest.mark.parametrize(
+    ("twin_id", "detail"),
+    [
+        ("nul\x00id", "U+0000"),
+        ("bell\x07", "U+0007"),
+        ("del\x7f", "U+007F"),
+        ("c1\x85", "U+0085"),
+        ("line\nbreak", "U+000A"),
+        ("x" * 257, "257 characters, more than 256"),
+    ],
+)
+def test_twin_ids_with_control_characters_or_too_long_are_refused_at_the_door(
+    twin_id: str, detail: str
+) -> None:
+    [from_topic] = decode(f"kgtwin/twins/{twin_id}/telemetry", {"v0": 1.0})
+    assert isinstance(from_topic, Rejected)
+    assert from_topic.reason == Reason.BAD_TWIN_ID
+    assert detail in from_topic.detail
+    mapped = MessageDecoder([TopicMapping(topic="gw/#", twin_id_key="device")])
+    [from_payload] = decode("gw/1", [{"device": twin_id, "v0": 1.0}], mapped)
+    assert isinstance(from_payload, Rejected)
+    assert (from_payload.reason, from_payload.path) == (Reason.BAD_TWIN_ID, "/0/device")
+    # Only a short id is echoed back to the dead letter.
+    assert from_payload.twin_id == (None if len(twin_id) > 256 else twin_id)
+
+
+def test_the_longest_allowed_twin_id_and_any_printable_unicode_are_taken() -> None:
+    for twin_id in ("x" * 256, "Raum-ä-東京-🌡", "a b\u2028c"):
+        [reading] = decode(f"kgtwin/twins/{twin_id}/telemetry", {"v0": 1.0})
+        assert isinstance(reading, Reading), reading
+        assert reading.twin_id == twin_id
+
+
+@pytest.mark.parametrize(
+    ("ts", "detail"),
+    [
+        (1e30, "far ahead of the server's clock"),
+        ("9999-12-31T23:59:59Z", "far ahead"),
+        (NOW_NS // 1_000_000 + 601_000, "601 s ahead of the server's clock; at most 600 s"),
+        (-1, "before 1970"),
+        ("1969-12-31T23:59:59.999Z", "before 1970"),
+    ],
+)
+def test_a_time_outside_what_can_be_kept_is_a_bad_timestamp(ts: object, detail: str) -> None:
+    [rejected] = decode("kgtwin/twins/p/telemetry", {"v0": 1.0, "ts": ts})
+    assert isinstance(rejected, Rejected)
+    assert (rejected.reason, rejected.path, rejected.twin_id) == (Reason.BAD_TIMESTAMP, "/ts", "p")
+    assert detail in rejected.detail
+
+
+def test_the_future_skew_is_a_setting_and_its_edge_is_taken() -> None:
+    strict = MessageDecoder(max_future_skew_s=5)
+    [edge] = decode("kgtwin/twins/p/telemetry", {"v0": 1.0, "ts": NOW_NS // 1_000_000 + 5_000}, strict)
+    [beyond] = decode("kgtwin/twins/p/telemetry", {"v0": 1.0, "ts": NOW_NS // 1_000_000 + 5_001}, strict)
+    assert isinstance(edge, Reading)
+    assert isinstance(beyond, Rejected)
+    assert "at most 5 s" in beyond.detail
+    [epoch] = decode("kgtwin/twins/p/telemetry", {"v0": 1.0, "ts": 0})
+    assert isinstance(epoch, Reading)
+
+
+def test_text_holding_nul_is_a_wrong_type_and_other_control_characters_are_kept() -> None:
+    validator = validator_for(sensor_models(), SENSOR)
+    nul = Reading("p", {"state": "on\x00off", "v0": 1.0}, NOW_NS, False)
+    problem = check_reading(nul, validator)
+    assert problem is not None
+    assert (problem.reason, problem.path) == (Reason.WRONG_TYPE, "/state")
+    assert "U+0000" in problem.detail
+    assert check_reading(Reading("p", {"state": "tab\there\x1b"}, NOW_NS, False), validator) is None
+
+
+def test_the_topic_cache_is_bounded_by_bytes() -> None:
+    decoder = MessageDecoder()
+    for i in range(400):
+        decoder.decode(f"kgtwin/twins/{i}-{'y' * 30_000}/telemetry", b"{}", NOW_NS)
+    assert sum(len(t) for t in decoder._by_topic) <= 8 * 1024 * 1024

@@ -5,23 +5,28 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
+from api import ApiContext, create_app
+from graph.telemetry import TwinTarget, telemetry_targets
 from graph.twins import TwinGraph
 from ingest.embedded_broker import EmbeddedBroker
 from ingest.messages import DEADLETTER_TOPIC
 from ingest.service import IngestService
+from ingest.targets import TwinTargets
 from kgtwin.backends import Backends, open_backends
 from kgtwin.settings import Settings, load_settings
 from kgtwin.wiring import build_ingest
 from ontology import ModelSet
+from ontology.errors import BadRequest
 from tests.ingest.helpers import (
     FIELDS,
     Collector,
@@ -175,28 +180,93 @@ def test_invalid_messages_become_dead_letters_and_the_stream_goes_on(
     wait_until(lambda: sum(service.stats.rejected.values()) == 6, 10, "six rejections counted")
 
 
-def test_the_embedded_broker_speaks_3_1_1_and_ingest_falls_back_to_it(twin: Twin) -> None:
+def test_the_embedded_broker_acknowledges_ingest_topics_only_once_durable(twin: Twin) -> None:
+    """In-process, the broker hands telemetry to ingest and sends PUBACK only once it is stored."""
     port = free_port()
     broker = EmbeddedBroker("127.0.0.1", port)
     broker.start()
+    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
     try:
+        # Built, so the intake is claimed; not started, so nothing is stored yet.
         running = build_ingest(twin.settings(broker_url=f"embedded://127.0.0.1:{port}"), twin.backends)
+        assert running.subscriber.protocol == "in-process"
+        assert running.subscriber.subscriptions == ["kgtwin/twins/+/telemetry"]
+        publisher.connect("127.0.0.1", port)
+        publisher.loop_start()
+        now_ms = int(time.time() * 1000)
+        first = publisher.publish(topic("s-0"), reading(0, now_ms), qos=1)
+        other = publisher.publish("plant/not-telemetry", b"{}", qos=1)  # not ingest's: at once
+        other.wait_for_publish(10)
+        assert other.is_published()
+        first.wait_for_publish(1.0)
+        assert not first.is_published(), "acknowledged before ingest took it"
         running.start()
         try:
-            assert running.subscriber.protocol == "3.1.1"
-            assert running.subscriber.subscriptions == ["kgtwin/twins/+/telemetry"]  # amqtt: no $share
-            publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-            publisher.connect("127.0.0.1", port)
-            publisher.loop_start()
-            now_ms = int(time.time() * 1000)
-            publish_all(publisher, [(topic("s-0"), reading(i, now_ms + i)) for i in range(50)])
-            # Stay connected until they are through: amqtt drops the messages of a publisher
-            # that disconnects before it has passed them on (see docs/ingest.md).
-            wait_until(lambda: running.stats.points >= 50, 30, "50 points through amqtt")
-            publisher.disconnect()
-            publisher.loop_stop()
-            assert running.latest.get("s-0")["v3"].value == 49.0
+            first.wait_for_publish(30)
+            assert first.is_published()
+            assert running.latest.get("s-0")["v0"].value == 0.0  # stored before the PUBACK
+            publish_all(publisher, [(topic("s-1"), reading(i, now_ms + i)) for i in range(1, 51)])
+            publisher.disconnect()  # at once: every PUBACK already meant stored
+            assert running.latest.get("s-1")["v3"].value == 50.0
         finally:
             running.stop()
     finally:
+        publisher.loop_stop()
         broker.stop()
+
+
+def test_a_message_that_fails_on_its_own_is_a_dead_letter_and_the_loop_goes_on(twin: Twin) -> None:
+    """A batch that raises is taken apart: the failing message is lettered, the rest stored."""
+    graph = twin.backends.graph
+    assert graph is not None
+    running = build_ingest(twin.settings(), twin.backends)
+
+    def resolve(ids: Sequence[str]) -> Mapping[str, TwinTarget]:
+        if "boom" in ids:  # what an engine refusing one id looked like (issue 21 §6.1)
+            raise BadRequest("Cypher query failed: Failed to parse query parameter 'ids' value")
+        return telemetry_targets(graph, ids)
+
+    running.pipeline.targets = TwinTargets(resolve)
+    running.start()
+    letters = Collector(twin.mqtt_url, DEADLETTER_TOPIC)
+    publisher = connect(twin.mqtt_url)
+    now_ms = int(time.time() * 1000)
+    try:
+        publish_all(publisher, [(topic("boom"), reading(1, now_ms)), (topic("s-2"), reading(5, now_ms))])
+        [letter] = letters.wait_for(1)
+        assert (letter["reason"], letter["topic"]) == ("UNPROCESSABLE", topic("boom"))
+        assert "Failed to parse query parameter" in letter["detail"]
+        wait_until(lambda: running.latest.get("s-2").get("v0") is not None, 10, "the good message")
+        publish_all(publisher, [(topic("s-2"), reading(6, now_ms + 1))])
+        wait_until(lambda: running.latest.get("s-2")["v0"].value == 6.0, 10, "a later message")
+        assert running.health() is None
+    finally:
+        publisher.disconnect()
+        letters.close()
+        running.stop()
+
+
+def test_a_loop_that_keeps_failing_turns_readyz_unready_and_ready_again(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running = build_ingest(twin.settings(), twin.backends)
+    running.config = replace(running.config, unhealthy_after_s=0.5)
+    running.start()
+    client = TestClient(create_app(ApiContext(version="test", ingest_health=running.health)))
+    try:
+        assert client.get("/readyz").status_code == 200
+        poll = running.subscriber.poll
+
+        def broken(timeout: float, max_messages: int = 256) -> None:
+            raise RuntimeError("the session is broken")
+
+        monkeypatch.setattr(running.subscriber, "poll", broken)
+        wait_until(lambda: client.get("/readyz").status_code == 503, 10, "/readyz to say not ready")
+        [check] = client.get("/readyz").json()["backends"]
+        assert check["port"] == "ingest"
+        assert check["ok"] is False
+        assert "the session is broken" in check["error"]
+        monkeypatch.setattr(running.subscriber, "poll", poll)
+        wait_until(lambda: client.get("/readyz").status_code == 200, 10, "/readyz to be ready again")
+    finally:
+        running.stop()

@@ -111,3 +111,15 @@ def test_the_cache_keeps_values_by_the_freshest_rule() -> None:
     assert latest.sample("a", "v0") == Sample(datetime.fromtimestamp(2, UTC), 7.0)
     assert latest.sample("a", "nothing") is None
     assert latest.sample("nobody", "v0") is None
+
+
+@pytest.mark.parametrize("time_ns", [-1, 2**63, 10**36])
+def test_a_time_no_store_can_keep_never_becomes_the_newest_value(time_ns: int) -> None:
+    latest = LatestValues()
+    latest.update([point("a", 1.0, 1_000)])
+    with capture_logs() as logs:
+        latest.update([point("a", 2.0, time_ns), point("b", 3.0, time_ns)])
+    assert latest.get("a")["v0"].value == 1.0
+    assert latest.sample("a", "v0") is not None  # still readable: the time is a datetime
+    assert latest.get("b") == {}
+    assert [e["event"] for e in logs] == ["ingest.latest_time_refused"] * 2

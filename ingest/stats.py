@@ -1,0 +1,80 @@
+"""What the ingest service counts: messages, values, dead letters by reason, and the lag.
+
+``IngestStats`` is logged by ``kgtwin ingest`` every ``KGTWIN_INGEST_STATS_INTERVAL_S``
+(``ingest.stats``) and once more, over the whole run, when it stops.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from telemetry.points import TelemetryPoint
+
+
+class Lag:
+    """How old points are when they become durable (now minus their time), sampled.
+
+    With devices' clocks in step (or no ``ts``), this is the publish-to-queryable latency
+    operators watch. A bounded sample per batch keeps the cost off the hot path.
+    """
+
+    def __init__(self, cap: int = 200_000, per_batch: int = 64) -> None:
+        self._cap = cap
+        self._per_batch = per_batch
+        self._all: list[float] = []
+        self._recent: list[float] = []
+        self._seen = 0
+
+    def observe(self, points: list[TelemetryPoint]) -> None:
+        now = time.time_ns()
+        step = max(1, len(points) // self._per_batch)
+        for point in points[::step]:
+            lag_ms = (now - point.time_ns) / 1e6
+            self._recent.append(lag_ms)
+            self._seen += 1
+            if len(self._all) < self._cap:
+                self._all.append(lag_ms)
+            else:  # reservoir sampling keeps a uniform sample of the whole run
+                slot = random.randrange(self._seen)  # noqa: S311 - statistics, not secrets
+                if slot < self._cap:
+                    self._all[slot] = lag_ms
+
+    def percentiles(self, *, recent: bool) -> dict[str, float | None]:
+        """p50 and p99 in ms of the points since the last ``recent`` call (or of the whole run)."""
+        values = sorted(self._recent if recent else self._all)
+        if recent:
+            self._recent = []
+        if not values:
+            return {"lag_p50_ms": None, "lag_p99_ms": None}
+        return {
+            "lag_p50_ms": round(values[len(values) // 2], 1),
+            "lag_p99_ms": round(values[min(len(values) - 1, int(len(values) * 0.99))], 1),
+        }
+
+
+@dataclass
+class IngestStats:
+    """Counters since start: messages, stored values, dead letters by reason, spooled points."""
+
+    messages: int = 0
+    values: int = 0
+    points: int = 0
+    batches: int = 0
+    spooled_points: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    lag: Lag = field(default_factory=Lag)
+
+    def to_dict(self, *, recent: bool = True) -> dict[str, object]:
+        """The counters, and the lag percentiles of the last interval (or of the whole run)."""
+        return {
+            "messages": self.messages,
+            "values": self.values,
+            "points": self.points,
+            "batches": self.batches,
+            "spooled_points": self.spooled_points,
+            "rejected": dict(self.rejected),
+            **self.lag.percentiles(recent=recent),
+        }

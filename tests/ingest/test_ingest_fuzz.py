@@ -1,0 +1,156 @@
+"""A fuzz of MQTT topics and payloads against a running ingest: the stream keeps flowing.
+
+``kgtwin serve`` (the edge profile) is the target: its embedded broker lets through
+topics MQTT forbids (U+0000, other control characters, lone levels), and its ingest
+writes to DuckDB, the last-value cache and the graph in one process, so one bad message
+could stop all of them (issue 21 §6.1). Hypothesis makes topics and payloads, aimed at
+known twins (whose model checks every value) and at made-up ones. After each example a
+valid reading of a sentinel twin must be stored; at the end ``/readyz`` is ready, the
+loop never failed, and the sentinel's value reached its graph node.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.ingest.edge import ServeProcess, device, latest, node_value, seed, send
+from tests.ingest.helpers import FIELDS, topic, wait_until
+
+pytestmark = pytest.mark.timeout(900)
+
+PREFIX = uuid.uuid4().hex[:6]
+KNOWN = [f"fz-{PREFIX}-{i}" for i in range(3)]
+SENTINEL = f"fz-{PREFIX}-sentinel"
+
+# Text as devices might send it: any code point MQTT's UTF-8 can carry (no surrogates),
+# control characters and U+0000 included.
+ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
+TWIN_ID = st.one_of(st.sampled_from(KNOWN), ANY_TEXT.filter(lambda s: s and "/" not in s))
+# paho refuses to publish an empty topic or one with wildcards: those never reach ingest.
+TOPIC = st.one_of(
+    TWIN_ID.map(topic),
+    st.builds(lambda a, b: f"kgtwin/twins/{a}/{b}", TWIN_ID, ANY_TEXT),
+    st.builds(lambda a: f"kgtwin/{a}", ANY_TEXT),
+).filter(lambda t: t and not set(t) & {"+", "#"} and len(t.encode()) < 65_535)
+
+NUMBER = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(2**70), max_value=2**70),
+)
+SCALAR = st.one_of(st.none(), st.booleans(), NUMBER, ANY_TEXT)
+VALUE = st.recursive(
+    SCALAR,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(ANY_TEXT, inner, max_size=4),
+    max_leaves=8,
+)
+TS = st.one_of(
+    NUMBER,
+    ANY_TEXT,
+    st.sampled_from(["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "2026-02-30T00:00:00Z", 1e30, -1]),
+)
+NAME = st.one_of(st.sampled_from([*FIELDS, "state", "count", "serial", "ts"]), ANY_TEXT)
+READING = st.one_of(
+    st.dictionaries(NAME, st.one_of(VALUE, TS), max_size=6),
+    # Near-valid: a value the model takes, beside fuzzed ones, so the checks past the door run.
+    st.builds(
+        lambda good, rest: {**rest, **good},
+        st.fixed_dictionaries({"v0": st.floats(allow_nan=False, allow_infinity=False)}),
+        st.dictionaries(NAME, st.one_of(VALUE, TS), max_size=3),
+    ),
+)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, allow_nan=True).encode()  # NaN and Infinity as Python writes them
+
+
+PAYLOAD = st.one_of(
+    READING.map(_json),
+    st.lists(READING, max_size=4).map(_json),
+    VALUE.map(_json),
+    st.binary(max_size=200),
+    st.just(b""),
+    ANY_TEXT.map(str.encode),
+)
+MESSAGES = st.lists(st.tuples(TOPIC, PAYLOAD), min_size=1, max_size=5)
+
+
+@pytest.fixture(scope="module")
+def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    process = ServeProcess(tmp_path_factory.mktemp("fuzz"))
+    process.start()
+    seed(process, [*KNOWN, SENTINEL])
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def publish_without_waiting(port: int, messages: list[tuple[str, bytes]]) -> None:
+    """Publish at QoS 1 and give the broker a moment, without insisting on PUBACKs: a topic
+    MQTT forbids may make the broker drop the connection, which the stream must survive."""
+    client = device(port)
+    try:
+        infos = [client.publish(t, p, qos=1) for t, p in messages]
+        for info in infos:
+            try:
+                info.wait_for_publish(5)
+            except RuntimeError:  # the broker closed the connection
+                break
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+class Sentinel:
+    """Valid readings of a known twin, each with a new value, that must all be stored."""
+
+    def __init__(self, serve: ServeProcess) -> None:
+        self.serve = serve
+        self.value = 0.0
+
+    def flows(self) -> None:
+        self.value += 1.0
+        value = self.value
+        send(self.serve.mqtt_port, [(topic(SENTINEL), _json({"v3": value}))])
+
+        def stored() -> bool:
+            found = latest(self.serve, SENTINEL, "v3")["data"]["twin"]["latest"]
+            return found is not None and found["value"] == value
+
+        wait_until(stored, 30, f"the sentinel's value {value} after the fuzzed messages")
+
+
+def test_fuzzed_topics_and_payloads_never_stop_the_stream(serve: ServeProcess) -> None:
+    sentinel = Sentinel(serve)
+    sentinel.flows()
+    examples = 0
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(MESSAGES)
+    def stream_flows_after(messages: list[tuple[str, bytes]]) -> None:
+        nonlocal examples
+        examples += 1
+        publish_without_waiting(serve.mqtt_port, messages)
+        sentinel.flows()
+
+    stream_flows_after()
+    assert examples >= 40
+    assert serve.readyz().status_code == 200, serve.readyz().text
+    assert serve.events("ingest.loop_failed") == []
+    assert serve.events("ingest.loop_error") == []
+    wait_until(lambda: node_value(serve, SENTINEL, "v3") == sentinel.value, 30, "the sentinel on its node")
+    assert serve.process is not None
+    assert serve.process.poll() is None
+    # The known twins' values, whatever was taken, still answer through GraphQL.
+    for twin_id in KNOWN:
+        for name in ("v0", "state", "count"):
+            answer = latest(serve, twin_id, name)
+            assert "errors" not in answer, answer

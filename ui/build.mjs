@@ -1,0 +1,97 @@
+// Bundle the explorer and GraphiQL into the Python package (api/ui_static), so that kgtwin
+// serves every browser asset itself: nothing is fetched from a CDN at run time.
+//
+// Output: assets/<entry>-<content hash>.{js,css} and one HTML page per entry that names
+// them. Names carry their content's hash, so the server may let browsers cache assets for
+// ever; the pages themselves are revalidated. The build is deterministic: the same lock
+// file and sources give the same bytes (tests/ui/test_bundle.py rebuilds and compares).
+//
+//   node build.mjs [--outdir DIR]      (default: ../api/ui_static)
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const flag = process.argv.indexOf("--outdir");
+const outdir = path.resolve(flag > 0 ? process.argv[flag + 1] : path.join(here, "..", "api", "ui_static"));
+
+const pages = {
+  explorer: { entry: "src/explorer/main.js", html: "src/explorer/index.html" },
+  graphiql: { entry: "src/graphiql/main.jsx", html: "src/graphiql/index.html" },
+};
+
+// GraphiQL's guard against React 15 (dead code with React 18) names two CDNs in its message.
+// No kgtwin page loads anything from a CDN, and tests/ui/test_bundle.py checks that no
+// bundle even names one, so that a real CDN reference could never slip in unnoticed.
+const CDN_HINT = /If you are using a CDN source \([^)]*\), follow this example:/;
+const withoutCdnHint = {
+  name: "without-cdn-hint",
+  setup(build) {
+    build.onLoad({ filter: /node_modules[\\/]graphiql[\\/](dist|esm)[\\/]GraphiQL\.js$/ }, async (args) => {
+      const source = await readFile(args.path, "utf8");
+      if (!CDN_HINT.test(source)) throw new Error(`${args.path} changed: review the without-cdn-hint plugin`);
+      return { contents: source.replace(CDN_HINT, "GraphiQL needs React 16 or later."), loader: "js" };
+    });
+  },
+};
+
+await rm(outdir, { recursive: true, force: true });
+await mkdir(path.join(outdir, "assets"), { recursive: true });
+
+const common = {
+  absWorkingDir: here,
+  outdir: path.join(outdir, "assets"),
+  entryNames: "[name]-[hash]",
+  chunkNames: "[name]-[hash]",
+  assetNames: "[name]-[hash]",
+  bundle: true,
+  minify: true,
+  format: "esm",
+  target: ["es2020", "chrome100", "firefox100", "safari15"],
+  jsx: "automatic",
+  loader: { ".woff2": "file", ".woff": "file", ".ttf": "file", ".svg": "file", ".png": "file" },
+  define: { "process.env.NODE_ENV": '"production"' },
+  legalComments: "eof",
+  metafile: true,
+  logLevel: "warning",
+  plugins: [withoutCdnHint],
+};
+// The explorer is split: what a page needs later (charts, the layered layout, the JSON
+// source map of uploads) is a chunk it imports when it does. GraphiQL stays one file.
+const builds = {
+  explorer: await esbuild.build({ ...common, entryPoints: { explorer: pages.explorer.entry }, splitting: true }),
+  graphiql: await esbuild.build({ ...common, entryPoints: { graphiql: pages.graphiql.entry } }),
+};
+
+// Which files each page loads: its script, its stylesheet, and every chunk it may import.
+const produced = {};
+for (const [name, result] of Object.entries(builds)) {
+  const outputs = result.metafile.outputs;
+  const reachable = (file, seen = new Set()) => {
+    for (const imported of outputs[file].imports) {
+      if (imported.external || seen.has(imported.path)) continue;
+      seen.add(imported.path);
+      reachable(imported.path, seen);
+    }
+    return seen;
+  };
+  const [file, output] = Object.entries(outputs).find(([, o]) => o.entryPoint === pages[name].entry);
+  produced[name] = {
+    js: path.basename(file),
+    css: output.cssBundle ? path.basename(output.cssBundle) : null,
+    chunks: [...reachable(file)].map((chunk) => path.basename(chunk)).sort(),
+  };
+}
+
+for (const [name, page] of Object.entries(pages)) {
+  const files = produced[name];
+  const template = await readFile(path.join(here, page.html), "utf8");
+  const css = files.css ? `<link rel="stylesheet" href="ui/assets/${files.css}">` : "";
+  const html = template
+    .replace("<!-- styles -->", css)
+    .replace("<!-- scripts -->", `<script type="module" src="ui/assets/${files.js}"></script>`);
+  await writeFile(path.join(outdir, `${name}.html`), html);
+}
+await writeFile(path.join(outdir, "manifest.json"), JSON.stringify(produced, null, 2) + "\n");
+console.log(`ui: built ${Object.keys(produced).join(", ")} into ${path.relative(process.cwd(), outdir)}`);

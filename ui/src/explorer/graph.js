@@ -1,0 +1,508 @@
+// The twin graph panel: twins and relationships drawn with cytoscape.js.
+//
+// Containment (contains, and isPartOf / locatedIn the other way) is drawn as nesting
+// (compound nodes) or as a tree; functional relationships (feeds, serves, ...) as edges,
+// laid out by force (fcose) or in layers (dagre). The twins shown are kept here
+// (``this.twins``, ``this.relationships``); a layout change rebuilds the drawing from them.
+import cytoscape from "cytoscape";
+import fcose from "cytoscape-fcose";
+import { gql } from "./api.js";
+import { count, fill, h, note } from "./dom.js";
+
+cytoscape.use(fcose);
+
+/** dagre (the layered layout) and lodash under it: fetched the first time "flow" is drawn. */
+let dagreLoaded = null;
+function loadDagre() {
+  dagreLoaded ??= import("cytoscape-dagre").then(({ default: dagre }) => cytoscape.use(dagre));
+  return dagreLoaded;
+}
+
+/** Relationship names that mean "is inside": source contains target, or the reverse. */
+const CONTAINS = new Set(["contains"]);
+const INSIDE = new Set(["isPartOf", "locatedIn"]);
+/** Above this many elements the drawing trades detail for speed (no labels while moving, straight edges). */
+const LARGE = 1500;
+
+const TWIN_FIELDS = "id model { id } properties";
+const OVERVIEW = `query Overview($first: Int!, $model: String) {
+  twinGraph(first: $first, model: $model) {
+    totalCount truncated
+    twins { ${TWIN_FIELDS} }
+    relationships { id name source target }
+  }
+}`;
+const EXPAND = `query Expand($roots: [ID!]!, $direction: RelationshipDirection!, $depth: Int!, $relationships: [String!]) {
+  subgraph(roots: $roots, direction: $direction, maxDepth: $depth, relationships: $relationships) {
+    twins { ${TWIN_FIELDS} }
+    relationships { id name source target }
+  }
+}`;
+const ONE = `query One($id: ID!) { twin(id: $id) { ${TWIN_FIELDS} } }`;
+
+export const LAYOUTS = {
+  nested: "Containment, nested",
+  tree: "Containment, tree",
+  flow: "Flow, layered",
+  force: "Force",
+};
+
+export class GraphPanel {
+  /** How many twins the opening view holds: ``?first=`` or 2,000. */
+  static first() {
+    return Number(new URLSearchParams(location.search).get("first")) || 2000;
+  }
+
+  /** Ask for the opening view now (the page asks it while it learns who the caller is). */
+  static request(first = GraphPanel.first()) {
+    return gql(OVERVIEW, { first, model: null });
+  }
+
+  constructor(root, app) {
+    this.app = app;
+    this.twins = new Map();
+    this.relationships = new Map();
+    this.total = 0;
+    const params = new URLSearchParams(location.search);
+    this.first = GraphPanel.first();
+    this.layoutName = params.get("layout") ?? null;
+    this.filter = params.get("model") ?? "";
+
+    this.status = h("span", { class: "muted", id: "graph-status" }, "Loading the twin graph…");
+    this.search = h("input", { type: "search", id: "twin-search", placeholder: "Find a twin by id or name", "aria-label": "Find a twin" });
+    this.modelFilter = h("select", { id: "model-filter", "aria-label": "Filter by model", onchange: () => this.applyFilter() });
+    this.layoutChoice = h(
+      "select",
+      { id: "layout", "aria-label": "Layout", onchange: () => this.draw(this.layoutChoice.value) },
+      Object.entries(LAYOUTS).map(([value, label]) => h("option", { value }, label)),
+    );
+    this.limit = h(
+      "select",
+      { id: "twin-limit", "aria-label": "How many twins", onchange: () => this.reload(Number(this.limit.value)) },
+      [500, 2000, 5000, 10000].map((n) => h("option", { value: n, selected: n === this.first }, `${count(n)} twins`)),
+    );
+    this.legend = h("div", { class: "legend", id: "legend" });
+    this.message = h("div", { class: "graph-message" });
+    this.canvas = h("div", { id: "cy", class: "cy" });
+    fill(
+      root,
+      h(
+        "form",
+        { class: "toolbar", onsubmit: (event) => (event.preventDefault(), this.find(this.search.value.trim())) },
+        this.search,
+        h("button", { type: "submit" }, "Find"),
+        this.modelFilter,
+        this.layoutChoice,
+        this.limit,
+        h("button", { type: "button", title: "Fit the drawing to the window", onclick: () => this.cy?.fit(undefined, 20) }, "Fit"),
+        this.status,
+      ),
+      this.message,
+      h("div", { class: "graph-area" }, this.canvas, this.legend),
+    );
+    this.cy = null;
+  }
+
+  /** A fresh cytoscape instance; a large graph is drawn with less detail while it moves. */
+  createDrawing(large, elements = []) {
+    this.cy?.destroy();
+    const cy = cytoscape({
+      container: this.canvas,
+      elements,
+      style: style(large),
+      minZoom: 0.02,
+      maxZoom: 4,
+      textureOnViewport: large,
+      hideEdgesOnViewport: large,
+      pixelRatio: large ? 1 : "auto",
+    });
+    cy.on("tap", "node", (event) => this.app.select(event.target.id()));
+    return cy;
+  }
+
+  /** Load the opening view (the first twins of the twin graph; ``pending``: asked already) and draw it. */
+  async load(pending = null) {
+    this.fillModelFilter();
+    try {
+      const data = (await pending) ?? (await GraphPanel.request(this.first));
+      this.twins.clear();
+      this.relationships.clear();
+      this.merge(data.twinGraph);
+      this.total = data.twinGraph.totalCount;
+      this.truncated = data.twinGraph.truncated;
+    } catch (error) {
+      fill(this.message, note("error", `The twin graph could not be read: ${error.message}`));
+      this.status.textContent = "";
+      return;
+    }
+    // Nesting is the clearest picture of containment, and the dearest to draw: a large
+    // graph opens as a tree.
+    const large = this.twins.size + this.relationships.size > LARGE;
+    const layout = this.layoutName ?? (this.hasContainment() ? (large ? "tree" : "nested") : "force");
+    this.layoutChoice.value = layout;
+    await this.draw(layout);
+  }
+
+  reload(first) {
+    this.first = first;
+    return this.load();
+  }
+
+  fillModelFilter() {
+    const models = this.app.models;
+    fill(
+      this.modelFilter,
+      h("option", { value: "" }, "All models"),
+      models.tree().map(({ id, depth }) =>
+        h("option", { value: id, selected: id === this.filter }, `${"\u00a0\u00a0".repeat(depth)}${models.name(id)}`),
+      ),
+    );
+  }
+
+  merge({ twins, relationships }) {
+    const added = [];
+    for (const twin of twins) {
+      if (!this.twins.has(twin.id)) added.push(twin.id);
+      this.twins.set(twin.id, { id: twin.id, model: twin.model.id, properties: twin.properties });
+    }
+    for (const rel of relationships) this.relationships.set(`${rel.source}\u0000${rel.id}`, rel);
+    return added;
+  }
+
+  hasContainment() {
+    for (const rel of this.relationships.values()) if (CONTAINS.has(rel.name) || INSIDE.has(rel.name)) return true;
+    return false;
+  }
+
+  /** Draw the kept twins with a layout; resolves once drawn (the time is kept for bench/ui.py). */
+  async draw(layout) {
+    delete document.body.dataset.graph;
+    if (layout === "flow") await loadDagre();
+    const started = performance.now();
+    const { elements, containers } = this.elements(layout === "nested");
+    const built = performance.now();
+    const large = elements.length > LARGE;
+    this.cy = this.createDrawing(large, elements);
+    const added = performance.now();
+    this.drawLegend();
+    return new Promise((resolve) => {
+      const { eles, ...options } = layoutOptions(layout, this.cy, containers, large);
+      const run = (eles ?? this.cy).layout(options);
+      run.one("layoutstop", () => {
+        const laidOut = performance.now();
+        this.cy.fit(undefined, 20);
+        requestAnimationFrame(() => {
+          const drawn = performance.now();
+          // For bench/ui.py and tests/ui: when the drawing was done, and its parts.
+          window.kgtwinDrawn = {
+            at: drawn,
+            layoutMs: drawn - started,
+            phases: { elements: built - started, add: added - built, layout: laidOut - added, paint: drawn - laidOut },
+            nodes: this.cy.nodes().length,
+            edges: this.cy.edges().length,
+            layout,
+          };
+          window.kgtwinGraph = this.probe();
+          document.body.dataset.graph = "drawn";
+          this.describe();
+          if (this.modelFilter.value) this.applyFilter();
+          resolve();
+        });
+      });
+      this.status.textContent = `Laying out ${count(this.twins.size)} twins…`;
+      run.run();
+    });
+  }
+
+  /** What tests/ui and bench/ui.py ask of the drawing: where a twin is on the page, and panning. */
+  probe() {
+    const cy = this.cy;
+    const onPage = (node) => {
+      const box = this.canvas.getBoundingClientRect();
+      const at = node.renderedPosition();
+      return { id: node.id(), x: box.left + at.x, y: box.top + at.y, inside: at.x > 20 && at.y > 20 && at.x < box.width - 20 && at.y < box.height - 20 };
+    };
+    return {
+      locate: (id) => onPage(cy.getElementById(id)),
+      /** A twin that is no container, brought to the middle at full size, as a user zooms in to click it. */
+      someTwin: () => {
+        const node = cy.nodes().filter((n) => !n.isParent())[0];
+        cy.zoom(1);
+        cy.center(node);
+        return onPage(node);
+      },
+      pan: (dx, dy) => cy.panBy({ x: dx, y: dy }),
+    };
+  }
+
+  describe() {
+    const shown = this.twins.size;
+    const rels = this.relationships.size;
+    this.status.textContent = `${count(shown)} twins, ${count(rels)} relationships`;
+    fill(
+      this.message,
+      this.truncated && shown < this.total
+        ? note(
+            "info",
+            `Showing ${count(shown)} of ${count(this.total)} twins (the first by id, and those expanded). `,
+            "Filter by model, find a twin, or expand from one to see the rest.",
+          )
+        : null,
+    );
+  }
+
+  /** Cytoscape elements for the kept twins: with ``nested``, containment becomes compound nodes. */
+  elements(nested) {
+    const parent = new Map();
+    const containers = new Set();
+    if (nested) {
+      for (const rel of this.relationships.values()) {
+        const [outer, inner] = CONTAINS.has(rel.name) ? [rel.source, rel.target] : INSIDE.has(rel.name) ? [rel.target, rel.source] : [];
+        if (!outer || parent.has(inner) || !this.twins.has(outer) || !this.twins.has(inner)) continue;
+        if (this.insideOf(outer, inner, parent)) continue; // a cycle of containment: leave it as an edge
+        parent.set(inner, outer);
+        containers.add(outer);
+      }
+    }
+    const models = this.app.models;
+    const elements = [];
+    for (const twin of this.twins.values()) {
+      elements.push({
+        group: "nodes",
+        data: {
+          id: twin.id,
+          parent: parent.get(twin.id),
+          label: twin.properties?.name ? `${twin.properties.name}` : twin.id,
+          model: twin.model,
+          color: models.colour(twin.model),
+          twin: true,
+        },
+      });
+    }
+    for (const [key, rel] of this.relationships) {
+      if (!this.twins.has(rel.source) || !this.twins.has(rel.target)) continue;
+      const containment = CONTAINS.has(rel.name) || INSIDE.has(rel.name);
+      if (nested && containment && (parent.get(rel.target) === rel.source || parent.get(rel.source) === rel.target)) continue;
+      elements.push({
+        group: "edges",
+        data: { id: `e:${key}`, source: rel.source, target: rel.target, name: rel.name },
+        classes: containment ? "containment" : "functional",
+      });
+    }
+    return { elements, containers };
+  }
+
+  insideOf(candidate, node, parent) {
+    for (let at = candidate; at !== undefined; at = parent.get(at)) if (at === node) return true;
+    return false;
+  }
+
+  drawLegend() {
+    const counts = new Map();
+    for (const twin of this.twins.values()) counts.set(twin.model, (counts.get(twin.model) ?? 0) + 1);
+    const models = this.app.models;
+    fill(
+      this.legend,
+      [...counts.entries()]
+        .sort((a, b) => models.name(a[0]).localeCompare(models.name(b[0])))
+        .map(([model, count]) =>
+          h(
+            "button",
+            { type: "button", class: "legend-item", title: `Show only ${model} and its subtypes`, onclick: () => this.showOnly(model) },
+            h("span", { class: "swatch", style: { background: models.colour(model) } }),
+            `${models.name(model)} (${count})`,
+          ),
+        ),
+      h("div", { class: "legend-edges" }, h("span", { class: "edge-key feeds" }), "feeds ", h("span", { class: "edge-key serves" }), "serves ", h("span", { class: "edge-key other" }), "other"),
+    );
+  }
+
+  showOnly(model) {
+    this.modelFilter.value = model;
+    this.applyFilter();
+  }
+
+  /** Show the twins of the chosen model and its subtypes; their containers stay, faded, for context. */
+  applyFilter() {
+    const base = this.modelFilter.value;
+    this.filter = base;
+    if (!this.cy) return;
+    const models = this.app.models;
+    this.cy.batch(() => {
+      this.cy.elements().removeClass("hidden context");
+      if (!base) return;
+      const keep = this.cy.nodes().filter((node) => models.isA(node.data("model"), base));
+      const context = keep.ancestors().difference(keep);
+      this.cy.nodes().difference(keep).difference(context).addClass("hidden");
+      context.addClass("context");
+      this.cy.edges().filter((edge) => !keep.contains(edge.source()) || !keep.contains(edge.target())).addClass("hidden");
+    });
+    const shown = this.cy.nodes().not(".hidden").not(".context").length;
+    this.status.textContent = base ? `${count(shown)} twins of ${models.name(base)} and its subtypes` : "";
+    if (!base) this.describe();
+  }
+
+  /** Find twins by id or name among those drawn, else ask the service for that id. */
+  async find(text) {
+    if (!this.cy) return;
+    this.cy.nodes().removeClass("match");
+    if (!text) return;
+    const lower = text.toLowerCase();
+    const matches = this.cy.nodes().filter((node) => {
+      const twin = this.twins.get(node.id());
+      return twin && (twin.id.toLowerCase().includes(lower) || `${twin.properties?.name ?? ""}`.toLowerCase().includes(lower));
+    });
+    if (matches.length) {
+      matches.addClass("match");
+      const exact = matches.filter((node) => node.id() === text);
+      this.focus(exact.length ? exact : matches);
+      this.status.textContent = `${matches.length} twin${matches.length === 1 ? "" : "s"} match “${text}”`;
+      return;
+    }
+    try {
+      const data = await gql(ONE, { id: text });
+      if (data.twin) {
+        await this.expand(text, "BOTH", 1, null);
+        this.cy.getElementById(text).addClass("match");
+        return;
+      }
+    } catch (error) {
+      this.status.textContent = error.message;
+      return;
+    }
+    this.status.textContent = `No twin matches “${text}”`;
+  }
+
+  focus(nodes) {
+    const first = nodes[0];
+    this.cy.animate({ fit: { eles: nodes, padding: 60 }, duration: 300 });
+    if (nodes.length === 1) this.app.select(first.id());
+  }
+
+  /** Add the twins ``depth`` relationships from ``id`` (``direction`` OUT, IN or BOTH) and draw again. */
+  async expand(id, direction, depth, relationships) {
+    const data = await gql(EXPAND, { roots: [id], direction, depth, relationships: relationships?.length ? relationships : null });
+    const added = this.merge(data.subgraph);
+    await this.draw(this.layoutChoice.value);
+    const fresh = this.cy.collection(added.map((a) => this.cy.getElementById(a)));
+    fresh.addClass("fresh");
+    setTimeout(() => fresh.removeClass("fresh"), 4000);
+    this.select(id);
+    return added.length;
+  }
+
+  /** Mark the inspected twin in the drawing. */
+  select(id) {
+    if (!this.cy) return;
+    this.cy.elements(":selected").unselect();
+    const node = this.cy.getElementById(id);
+    if (node.nonempty()) node.select();
+  }
+
+  /** Take a drawn twin's model and properties as read now (its colour and label follow). */
+  update(twin) {
+    if (!this.twins.has(twin.id)) return;
+    this.twins.set(twin.id, { id: twin.id, model: twin.model.id, properties: twin.properties });
+    const node = this.cy?.getElementById(twin.id);
+    if (node?.nonempty()) node.data({ label: twin.properties?.name ?? twin.id, model: twin.model.id, color: this.app.models.colour(twin.model.id) });
+  }
+}
+
+/** The layout to run, and on which elements (``eles``: the drawing's, unless the layout needs fewer). */
+function layoutOptions(layout, cy, containers, large) {
+  const common = { animate: false, fit: false };
+  if (layout === "tree") {
+    // Levels of containment only: from the outermost twins, along contains / isPartOf / locatedIn
+    // whichever way they point.
+    const containment = cy.edges(".containment");
+    const inner = new Set(containment.map((e) => (INSIDE.has(e.data("name")) ? e.source().id() : e.target().id())));
+    const roots = cy.nodes().filter((n) => !inner.has(n.id()));
+    const eles = cy.nodes().union(containment);
+    return { ...common, eles, name: "breadthfirst", directed: false, roots, spacingFactor: large ? 0.6 : 1, avoidOverlap: !large };
+  }
+  if (layout === "flow" && large) {
+    // dagre takes minutes on thousands of twins: layers by breadth-first search instead.
+    const functional = cy.edges(".functional");
+    const fed = new Set(functional.map((e) => e.target().id()));
+    const roots = cy.nodes().filter((n) => !fed.has(n.id()));
+    const eles = cy.nodes().union(functional);
+    return { ...common, eles, name: "breadthfirst", directed: true, roots, spacingFactor: 0.6, avoidOverlap: false };
+  }
+  if (layout === "flow") {
+    return { ...common, name: "dagre", rankDir: "LR", nodeSep: 12, rankSep: 60, edgeSep: 4 };
+  }
+  return {
+    ...common,
+    name: "fcose",
+    // Draft (the spectral phase alone) piles the rooms of a floor on one another when twins
+    // are nested: only a plain force layout of a large graph may stop there.
+    quality: large && layout !== "nested" ? "draft" : "default",
+    randomize: true,
+    packComponents: true,
+    nodeRepulsion: () => 4500,
+    idealEdgeLength: (edge) => (edge.hasClass("containment") ? 40 : 70),
+    edgeElasticity: () => 0.45,
+    nestingFactor: 0.1,
+    gravity: 0.25,
+    gravityCompound: 4.0,
+    gravityRangeCompound: 0.6,
+    numIter: large ? 1000 : 2500,
+    tile: true,
+    tilingPaddingVertical: 12,
+    tilingPaddingHorizontal: 12,
+  };
+}
+
+const style = (large) => [
+  {
+    selector: "node",
+    style: {
+      "background-color": "data(color)",
+      // A large graph labels only its containers and the twins picked out: measuring
+      // thousands of labels cost more than the layout itself.
+      label: large ? "" : "data(label)",
+      "font-size": 10,
+      "text-valign": "bottom",
+      "text-margin-y": 3,
+      color: "#1f2933",
+      width: 18,
+      height: 18,
+      "min-zoomed-font-size": large ? 7 : 4,
+      "text-max-width": 120,
+      "text-wrap": large ? "none" : "ellipsis",
+    },
+  },
+  { selector: ":parent, node:selected, node.match, node.fresh", style: { label: "data(label)" } },
+  {
+    selector: ":parent",
+    style: {
+      "background-opacity": 0.07,
+      "border-color": "data(color)",
+      "border-width": 1.5,
+      shape: "round-rectangle",
+      "text-valign": "top",
+      "text-halign": "center",
+      "font-weight": "bold",
+      padding: 14,
+    },
+  },
+  {
+    selector: "edge",
+    style: {
+      width: 1.2,
+      "line-color": "#9aa5b1",
+      "target-arrow-color": "#9aa5b1",
+      "target-arrow-shape": "triangle",
+      "arrow-scale": 0.7,
+      "curve-style": large ? "haystack" : "bezier",
+    },
+  },
+  { selector: "edge.containment", style: { "line-color": "#cbd2d9", "target-arrow-color": "#cbd2d9" } },
+  { selector: "edge[name = 'feeds']", style: { "line-color": "#d9822b", "target-arrow-color": "#d9822b", width: 2.2 } },
+  { selector: "edge[name = 'serves']", style: { "line-color": "#2b95d6", "target-arrow-color": "#2b95d6", "line-style": "dashed" } },
+  { selector: "node:selected", style: { "border-width": 4, "border-color": "#102a43" } },
+  { selector: "node.match", style: { "border-width": 4, "border-color": "#e6007a" } },
+  { selector: "node.fresh", style: { "border-width": 3, "border-color": "#3ebd93" } },
+  { selector: ".context", style: { opacity: 0.25 } },
+  { selector: ".hidden", style: { display: "none" } },
+];
