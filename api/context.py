@@ -21,7 +21,7 @@ from strawberry.fastapi import BaseContext
 from api.adt.options import AdtOptions
 from api.auth import AuthConfig
 from api.limits import Limits
-from api.roles import LOCAL_ADMIN, Permission, Principal
+from api.roles import ANONYMOUS, LOCAL_ADMIN, Permission, Principal, Unauthenticated
 from api.windows import aggregate, window
 from graph.api_keys import ApiKeyStore
 from graph.events import EventBus
@@ -271,6 +271,23 @@ class RequestContext(BaseContext):
         self.granted: set[Permission] = set()
         """Permissions already checked in this request (``api.types.context``)."""
         self._windows: dict[tuple[str, str | None, str | None, str], Window] = {}
+
+    def allow(self, permission: Permission) -> None:
+        """Check the caller is allowed ``permission`` (once per request and permission).
+
+        A caller without credentials (``ANONYMOUS``, when auth is on) is ``UNAUTHENTICATED``
+        rather than ``FORBIDDEN``: presenting a key would help, asking for a role would not.
+        """
+        # Checked once per request and permission: a list of 50 twins asks 100 times.
+        if permission in self.granted:
+            return
+        if self.principal == ANONYMOUS:
+            raise Unauthenticated(
+                "this operation needs credentials: an API key or a bearer token",
+                details={"permission": permission.value},
+            )
+        self.principal.require(permission)
+        self.granted.add(permission)
 
     def window(self, start: str, stop: str | None, every: str | None, fn: str) -> Window:
         """A ``telemetry`` field's arguments read once per request, whatever the number of twins.

@@ -21,14 +21,17 @@ import asyncio
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from strawberry.dataloader import DataLoader
 
-from api.context import ApiContext
+from api.context import ApiContext, RequestContext
 from graph import Direction, Twin, TwinRelationship
 from graph.counting import count_by_model
 from graph.queries import neighbours_of_each, relationships_of_each
+from ontology.errors import BadRequest
 from ontology.model_store import StoredModel
+from simulation.fmu.shadow_spec import measured_name
 from telemetry.latest_values import freshest
 from telemetry.points import Aggregate, Sample
 from telemetry.refs import TelemetryRef
@@ -84,28 +87,71 @@ class NeighborsKey:
     depth: int
 
 
+def latest_key(twin_id: str, ref: TelemetryRef, on_node: Sample | None, name: str) -> LatestKey:
+    """What ``latest(name)`` of a twin loads; ``BadRequest`` for a name it has no telemetry of.
+
+    ``on_node`` is the value on the twin's node, if its read brought one, so the loader
+    need not ask the time-series store for it.
+    """
+    return LatestKey(telemetry_of(twin_id, ref, name), name, on_node)
+
+
+def series_key(
+    ctx: RequestContext,
+    twin_id: str,
+    ref: TelemetryRef,
+    name: str,
+    start: str,
+    stop: str | None,
+    every: str | None,
+    fn: str,
+) -> SeriesKey:
+    """What ``telemetry(...)`` of a twin loads; ``BadRequest`` for a bad name or window."""
+    return SeriesKey(telemetry_of(twin_id, ref, name), name, *ctx.window(start, stop, every, fn))
+
+
+def telemetry_of(twin_id: str, ref: TelemetryRef, name: str) -> TelemetryRef:
+    """The reference of a twin's telemetry ``name``; ``BadRequest`` when the twin has none of that name."""
+    # A live shadow's temperature.predicted and .residual are series of the twin too.
+    if measured_name(name) not in ref.fields:
+        raise BadRequest(
+            f"twin {twin_id!r} has no telemetry {name!r}; it has {', '.join(ref.fields) or 'none'}",
+            details={"twinId": twin_id, "name": name, "fields": list(ref.fields)},
+        )
+    return ref
+
+
 def ref_key(ref: TelemetryRef) -> Hashable:
     """A hashable identity of a reference (its tags are a mapping)."""
     return (ref.bucket, ref.measurement, tuple(sorted(ref.tags.items())), ref.fields)
 
 
 class Loaders:
-    """The DataLoaders of one request."""
+    """The DataLoaders of one request, each made when the request first uses it (most use none or one)."""
 
     def __init__(self, api: ApiContext) -> None:
         self.api = api
-        self.latest: DataLoader[LatestKey, Sample | None] = DataLoader(
-            self._load_latest, cache_key_fn=lambda k: (ref_key(k.ref), k.name)
-        )
-        self.series: DataLoader[SeriesKey, list[Sample]] = DataLoader(
-            self._load_series, cache_key_fn=lambda k: (ref_key(k.ref), *k.window)
-        )
-        self.twin_count: DataLoader[str, int] = DataLoader(self._load_twin_counts)
-        self.relationships: DataLoader[RelationshipsKey, list[TwinRelationship]] = DataLoader(
-            self._load_relationships
-        )
-        self.neighbors: DataLoader[NeighborsKey, list[Twin]] = DataLoader(self._load_neighbors)
         self._stored: asyncio.Task[dict[str, StoredModel]] | None = None
+
+    @cached_property
+    def latest(self) -> DataLoader[LatestKey, Sample | None]:
+        return DataLoader(self._load_latest, cache_key_fn=lambda k: (ref_key(k.ref), k.name))
+
+    @cached_property
+    def series(self) -> DataLoader[SeriesKey, list[Sample]]:
+        return DataLoader(self._load_series, cache_key_fn=lambda k: (ref_key(k.ref), *k.window))
+
+    @cached_property
+    def twin_count(self) -> DataLoader[str, int]:
+        return DataLoader(self._load_twin_counts)
+
+    @cached_property
+    def relationships(self) -> DataLoader[RelationshipsKey, list[TwinRelationship]]:
+        return DataLoader(self._load_relationships)
+
+    @cached_property
+    def neighbors(self) -> DataLoader[NeighborsKey, list[Twin]]:
+        return DataLoader(self._load_neighbors)
 
     async def stored_model(self, dtmi: str) -> StoredModel | None:
         """The stored document of top-level model ``dtmi`` (one read of all models per request)."""

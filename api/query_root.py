@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
 from typing import Annotated
 
 import strawberry
@@ -17,6 +16,7 @@ from strawberry.scalars import JSON
 
 from api.analysts import run_cypher, slots_of
 from api.fastpath import fast_field
+from api.filters import TwinFilter, TwinOrder, to_filter
 from api.fmus import FmuQuery
 from api.overview import OverviewQuery
 from api.roles import Permission
@@ -25,9 +25,6 @@ from api.simulations import SimulationQuery
 from api.types import Ctx, ModelNode, RelationshipDirection, RelationshipNode, TwinNode, context
 from graph import (
     MAX_DEPTH,
-    AllOf,
-    AnyOf,
-    Condition,
     Filter,
     LimitExceeded,
     SubgraphSpec,
@@ -38,36 +35,6 @@ from graph import (
 from graph.counting import count_twins
 from graph.subgraph import subgraph_relationships, subgraph_twins
 from ontology.errors import BadRequest, NotFound
-
-_OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in_", "contains")
-
-
-@strawberry.input(description="Conditions on twin properties; every condition given must hold.")
-class TwinFilter:
-    property: str | None = strawberry.field(
-        default=None,
-        description="A DTDL property path (flow, location.lat) or id, model, createdAt, updatedAt.",
-    )
-    eq: JSON | None = None
-    ne: JSON | None = None
-    gt: JSON | None = None
-    gte: JSON | None = None
-    lt: JSON | None = None
-    lte: JSON | None = None
-    in_: list[JSON] | None = strawberry.field(default=None, name="in")
-    contains: JSON | None = strawberry.field(
-        default=None, description="A string property contains it; an array property has it."
-    )
-    and_: list[TwinFilter] | None = strawberry.field(
-        default=None, name="and", description="Every filter holds."
-    )
-    or_: list[TwinFilter] | None = strawberry.field(default=None, name="or", description="One filter holds.")
-
-
-@strawberry.input(description="How twins are sorted: a scalar property path, then id.")
-class TwinOrder:
-    property: str = "id"
-    descending: bool = False
 
 
 @strawberry.type
@@ -273,30 +240,3 @@ class Query(SimulationQuery, FmuQuery, ShadowQuery, OverviewQuery):
             twins=[TwinNode(twin=twin) for twin in subgraph_twins(found, models_set)],
             relationships=[RelationshipNode.of(rel) for rel in subgraph_relationships(found)],
         )
-
-
-def to_filter(where: TwinFilter) -> Filter:
-    """The ``graph.Filter`` a GraphQL ``TwinFilter`` means: its conditions and groups, all holding."""
-    parts: list[Filter] = []
-    ops = {op.rstrip("_"): getattr(where, op) for op in _OPERATORS if getattr(where, op) is not None}
-    if ops and where.property is None:
-        raise BadRequest(f"a filter with {', '.join(ops)} needs a property", details={"operators": list(ops)})
-    if where.property is not None and not ops:
-        raise BadRequest(
-            f"the filter on {where.property!r} names no operator (eq, ne, gt, gte, lt, lte, in, contains)",
-            details={"property": where.property},
-        )
-    parts += [Condition(str(where.property), op, value) for op, value in ops.items()]
-    if where.and_ is not None:
-        parts.append(AllOf(tuple(to_filter(f) for f in _non_empty(where.and_, "and"))))
-    if where.or_ is not None:
-        parts.append(AnyOf(tuple(to_filter(f) for f in _non_empty(where.or_, "or"))))
-    if not parts:
-        raise BadRequest("an empty filter: give a property and an operator, or and/or")
-    return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
-
-
-def _non_empty(filters: Sequence[TwinFilter], name: str) -> Sequence[TwinFilter]:
-    if not filters:
-        raise BadRequest(f"{name} needs at least one filter")
-    return filters

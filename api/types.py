@@ -19,10 +19,10 @@ from strawberry.types import Info
 
 from api.context import RequestContext
 from api.fastpath import fast_field
-from api.loaders import LatestKey, NeighborsKey, RelationshipsKey, SeriesKey
-from api.roles import ANONYMOUS, Permission, Unauthenticated
+from api.loaders import LatestKey, NeighborsKey, RelationshipsKey, SeriesKey, latest_key, series_key
+from api.roles import Permission
 from graph import Direction, Twin, TwinRelationship
-from ontology.errors import BadRequest, NotFound
+from ontology.errors import NotFound
 from ontology.labels import display_name
 from ontology.model import (
     ArraySchema,
@@ -34,7 +34,6 @@ from ontology.model import (
     Relationship,
     Schema,
 )
-from simulation.fmu.shadow_spec import measured_name
 from telemetry.points import Sample
 from telemetry.refs import TelemetryRef
 
@@ -46,22 +45,9 @@ FN = "mean"
 
 
 def context(info: Ctx, permission: Permission = Permission.READ) -> RequestContext:
-    """The request's context, once the caller is allowed ``permission``.
-
-    A caller without credentials (``ANONYMOUS``, when auth is on) is ``UNAUTHENTICATED``
-    rather than ``FORBIDDEN``: presenting a key would help, asking for a role would not.
-    """
+    """The request's context, once the caller is allowed ``permission`` (``RequestContext.allow``)."""
     ctx = info.context
-    # Checked once per request and permission: a list of 50 twins asks 100 times.
-    if permission in ctx.granted:
-        return ctx
-    if ctx.principal == ANONYMOUS:
-        raise Unauthenticated(
-            "this operation needs credentials: an API key or a bearer token",
-            details={"permission": permission.value},
-        )
-    ctx.principal.require(permission)
-    ctx.granted.add(permission)
+    ctx.allow(permission)
     return ctx
 
 
@@ -214,12 +200,8 @@ class TwinNode:
         return await ctx.loaders.series.load(self.series_key(ctx, name, start, stop, every, fn))
 
     def latest_key(self, ctx: RequestContext, name: str) -> LatestKey:
-        """What ``latest(name)`` of this twin loads; ``BadRequest`` for a name it has no telemetry of.
-
-        The key carries the value on the twin's node, if its read brought one, so the
-        loader need not ask the time-series store for it.
-        """
-        return LatestKey(self._ref(ctx, name), name, self.twin.latest.get(name))
+        """What ``latest(name)`` of this twin loads (``api.loaders.latest_key``)."""
+        return latest_key(self.twin.id, self.twin.telemetry, self.twin.latest.get(name), name)
 
     def series_key(
         self,
@@ -230,18 +212,8 @@ class TwinNode:
         every: str | None = None,
         fn: str = FN,
     ) -> SeriesKey:
-        """What ``telemetry(...)`` of this twin loads; ``BadRequest`` for a bad name or window."""
-        return SeriesKey(self._ref(ctx, name), name, *ctx.window(start, stop, every, fn))
-
-    def _ref(self, ctx: RequestContext, name: str) -> TelemetryRef:
-        ref = self.twin.telemetry
-        # A live shadow's temperature.predicted and .residual are series of the twin too.
-        if measured_name(name) not in ref.fields:
-            raise BadRequest(
-                f"twin {self.twin.id!r} has no telemetry {name!r}; it has {', '.join(ref.fields) or 'none'}",
-                details={"twinId": self.twin.id, "name": name, "fields": list(ref.fields)},
-            )
-        return ref
+        """What ``telemetry(...)`` of this twin loads (``api.loaders.series_key``)."""
+        return series_key(ctx, self.twin.id, self.twin.telemetry, name, start, stop, every, fn)
 
 
 @strawberry.type(

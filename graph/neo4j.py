@@ -58,7 +58,9 @@ class Neo4jGraphStore:
     """The twin graph in a Neo4j 5 server, reached over Bolt."""
 
     backend = "neo4j"
-    capabilities = GraphCapabilities(ordered_index=True, index_if_not_exists=True, utf16_string_compare=True)
+    capabilities = GraphCapabilities(
+        ordered_index=True, exact_floats=True, index_if_not_exists=True, utf16_string_compare=True
+    )
 
     def __init__(
         self, uri: str, user: str | None = None, password: str | None = None, database: str | None = None

@@ -118,12 +118,7 @@ class TwinPage:
     def cursor(self, index: int) -> str:
         """The cursor that resumes after ``twins[index]``."""
         twin = self.twins[index]
-        key = self.sort_keys[index]
-        if isinstance(key, float) and self.order_by not in _SYSTEM:
-            # FalkorDB answers doubles to 15 digits; a cursor on the rounded value would
-            # repeat the twin. Its document holds the exact value the node was given.
-            key = flatten(twin.properties).get(self.order_by, key)
-        return encode_cursor([self.query, key, twin.id])
+        return page_cursor(self.query, self.order_by, self.sort_keys[index], twin.id, twin.properties)
 
     @property
     def cursors(self) -> list[str]:
@@ -134,6 +129,20 @@ class TwinPage:
     def end_cursor(self) -> str | None:
         """The cursor of the page's last twin (None for an empty page)."""
         return self.cursor(len(self.twins) - 1) if self.twins else None
+
+
+def page_cursor(
+    query: str, order_by: str, sort_key: Any, twin_id: str, properties: dict[str, Any] | None
+) -> str:
+    """The cursor that resumes a page of ``query`` right after twin ``twin_id``.
+
+    ``properties``, the twin's document, is needed when the sort key is a double
+    (:func:`float_sort`): FalkorDB answers doubles to 15 digits, and a cursor on the
+    rounded value would repeat the twin; the document holds the exact value.
+    """
+    if isinstance(sort_key, float) and order_by not in _SYSTEM and properties is not None:
+        sort_key = flatten(properties).get(order_by, sort_key)
+    return encode_cursor([query, sort_key, twin_id])
 
 
 def query_fingerprint(model: str, where: Filter | None, order_by: str, descending: bool) -> str:
@@ -167,12 +176,71 @@ def find_twins(
     an operator that does not fit the property, a page size outside 1..1000, or a
     cursor from another query.
     """
+    page = page_statement(
+        store, models, model, where=where, order_by=order_by, descending=descending, first=first, after=after
+    )
+    query = page.text + f" RETURN {twin_columns('t')}, {_LATEST_PAIRS} AS latest, {page.sort_key} AS sortKey"
+    rows = store.query_rows(query, page.params)
+    kept = rows[:first]
+    return TwinPage(
+        [_twin(row) for row in kept],
+        len(rows) > first,
+        [row[-1] for row in kept],
+        order_by,
+        descending,
+        page.fingerprint,
+    )
+
+
+@dataclass(frozen=True)
+class PageStatement:
+    """How a page's twins are matched, sorted and cut, for a statement that then returns their columns.
+
+    :attr:`text` binds the page's twins to ``t``, one more than the page (to tell whether
+    another page follows), sorted; the caller adds the ``RETURN`` of what it reads of each
+    twin, :attr:`sort_key` among it for the cursors. The parts serve a reader that counts
+    every match in the same statement: :attr:`label` and :attr:`condition` (the filter alone,
+    on ``t``; its values are in :attr:`params`, as the others). :attr:`float_sort`: the sort
+    key is a double, and a cursor needs each twin's document (:func:`page_cursor`).
+    """
+
+    pattern: str
+    where: str
+    order: str
+    params: dict[str, Any]
+    sort_key: str
+    label: str
+    condition: str | None
+    fingerprint: str
+    float_sort: bool
+
+    @property
+    def text(self) -> str:
+        return f"MATCH {self.pattern}{self.where} WITH t ORDER BY {self.order} LIMIT $limit"
+
+
+def page_statement(
+    store: GraphStore,
+    models: ModelSet,
+    model: str,
+    *,
+    where: Filter | None = None,
+    order_by: str = "id",
+    descending: bool = False,
+    first: int = 100,
+    after: str | None = None,
+) -> PageStatement:
+    """How :func:`find_twins` finds a page, for readers that return other columns of its twins.
+
+    Raises what :func:`find_twins` raises for its arguments.
+    """
     if model not in models:
         raise BadRequest(f"model {model!r} is not in the model set", details={"model": model})
     if not 1 <= first <= MAX_PAGE:
         raise BadRequest(f"first must be between 1 and {MAX_PAGE}, not {first}", details={"first": first})
     params: dict[str, Any] = {"limit": first + 1}
-    clauses = [filter_condition(models, model, where, params)] if where is not None else []
+    condition = filter_condition(models, model, where, params) if where is not None else None
+    clauses = [condition] if condition is not None else []
     sort_key, sort_schema = _property(models, model, order_by)
     if not isinstance(sort_schema, PrimitiveSchema | EnumSchema):
         raise BadRequest(f"cannot sort by {order_by!r}: it is not a scalar", details={"orderBy": order_by})
@@ -180,6 +248,7 @@ def find_twins(
     fingerprint = query_fingerprint(model, where, order_by, descending)
     caps = store.capabilities
     order = " DESC" if descending else ""
+    label = model_label(models, model)
     if order_by == "id" and caps.ordered_index:
         # Every twin has an id (the unique Twin.id index): a range on it lets an engine that
         # reads its index in order (Neo4j) stop after ``first`` matches instead of sorting
@@ -192,7 +261,7 @@ def find_twins(
         else:
             clauses.append("t.id > ''")
         sort = f"t.id{order}"
-        match = f"MATCH (t:Twin:{model_label(models, model)})"
+        pattern = f"(t:Twin:{label})"
     else:
         if after is not None:
             last_key, last_id = _decode_cursor(after, fingerprint, sort_schema, order_by)
@@ -204,26 +273,17 @@ def find_twins(
                 params["lastKey"] = last_key
                 clauses.append(f"({key_after} OR ({key} = $lastKey AND {id_after}) OR {key} IS NULL)")
         sort = f"({key} IS NULL), {key}{order}, t.id{order}"
-        match = f"MATCH (t:{model_label(models, model)})"
+        pattern = f"(t:{label})"
     # Sort and cut in WITH, then project: engines would otherwise build every matching
     # twin's columns (its whole document) before keeping the first ``first + 1``. RETURN
     # keeps WITH's order on both engines (tests/graph/test_search.py pages every sort).
-    query = (
-        match
-        + (" WHERE " + " AND ".join(clauses) if clauses else "")
-        + f" WITH t ORDER BY {sort} LIMIT $limit"
-        + f" RETURN {twin_columns('t')}, {_LATEST_PAIRS} AS latest, {key} AS sortKey"
+    where_text = " WHERE " + " AND ".join(clauses) if clauses else ""
+    float_sort = (
+        order_by not in _SYSTEM
+        and isinstance(sort_schema, PrimitiveSchema)
+        and (sort_schema.kind in ("double", "float"))
     )
-    rows = store.query_rows(query, params)
-    page = rows[:first]
-    return TwinPage(
-        [_twin(row) for row in page],
-        len(rows) > first,
-        [row[-1] for row in page],
-        order_by,
-        descending,
-        fingerprint,
-    )
+    return PageStatement(pattern, where_text, sort, params, key, label, condition, fingerprint, float_sort)
 
 
 # The last telemetry values ingest copied onto the node (``graph.latest``), as [key, value]

@@ -59,6 +59,9 @@ class GraphCapabilities:
     """A range over an index (``WHERE t.id > $after ORDER BY t.id LIMIT n``) is read in index
     order and stops after ``n`` rows (Neo4j); otherwise the engine finds every match and sorts
     (FalkorDB), and a query is better cut into windows or started from a label scan."""
+    exact_floats: bool = False
+    """A double comes back exactly as it was stored (Neo4j); otherwise rounded, to 15 significant
+    digits on FalkorDB, and a reader that must answer the stored value reads the document."""
     index_if_not_exists: bool = False
     """``CREATE INDEX name IF NOT EXISTS FOR ...`` is understood (Neo4j); otherwise creating an
     index that exists is an error to expect (FalkorDB: "already indexed")."""

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from graphql import GraphQLField, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType, get_nullable_type
-from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.collect_fields import DeferUsage, FieldDetailsList, GroupedFieldSet
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from api.fastpath._compiled import Root, answer, compile_query
 from api.fastpath._fields import (
     ISOFORMAT,
     VALUE,
@@ -52,6 +53,40 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         self._arguments: dict[int, dict[str, Any]] = {}  # by the id of a field node of the operation
         # Fast fields started ahead for a list's items, by (id of the field's details, id of the item).
         self._started: dict[tuple[int, int], Outcome] = {}
+
+    def execute_collected_root_fields(
+        self,
+        root_type: GraphQLObjectType,
+        root_value: Any,
+        grouped_field_set: GroupedFieldSet,
+        serially: bool,
+        new_defer_usages: Sequence[DeferUsage],
+    ) -> Any:
+        """A query of twins compiled to projected reads (``_compiled.py``); anything else as graphql-core."""
+        roots = None
+        if self._short and not serially and not new_defer_usages:
+            roots = compile_query(self, root_type, grouped_field_set)
+        if roots is None:
+            return super().execute_collected_root_fields(
+                root_type, root_value, grouped_field_set, serially, new_defer_usages
+            )
+        return self._answer_compiled(roots, root_type, root_value, grouped_field_set, new_defer_usages)
+
+    async def _answer_compiled(
+        self,
+        roots: list[Root],
+        root_type: GraphQLObjectType,
+        root_value: Any,
+        grouped_field_set: GroupedFieldSet,
+        new_defer_usages: Sequence[DeferUsage],
+    ) -> Any:
+        data = await answer(self, roots)
+        if data is not None:
+            return data
+        plain = super().execute_collected_root_fields(
+            root_type, root_value, grouped_field_set, False, new_defer_usages
+        )
+        return await plain if self.is_awaitable(plain) else plain
 
     def execute_field(
         self,
@@ -308,11 +343,11 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         if key not in self._fields:
             leaf = plain_leaf(field)
             if leaf is not None and leaf[1] is ISOFORMAT:
-                leaf = (leaf[0], self._isoformat, leaf[2])
+                leaf = (leaf[0], self.isoformat, leaf[2])
             self._fields[key] = ((VALUE, leaf),) if leaf is not None else None
         return self._fields[key]
 
-    def _isoformat(self, value: Any) -> Any:
+    def isoformat(self, value: Any) -> Any:
         """``DateTime``'s serialisation, once per instant and UTC offset (what the string shows)."""
         if type(value) is not datetime:
             return ISOFORMAT(value)
