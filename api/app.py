@@ -20,6 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from api.adt.app import PREFIX as ADT_PREFIX
+from api.adt.app import adt_app
 from api.auth import secure
 from api.context import ApiContext, RequestContext, principal_of
 from api.fmus import fmu_router
@@ -109,6 +111,7 @@ def create_app(context: ApiContext) -> FastAPI:
     )
     app.include_router(modeling_router(context))
     app.include_router(fmu_router(context))
+    app.mount(ADT_PREFIX, adt_app(context))  # the Azure Digital Twins data plane (docs/adt-compatibility.md)
     app.include_router(ui_router())
     secure(app, schema, auth=context.auth, limits=context.limits, keys=context.keys)
     # Outermost, so that its request id is in every log line and refusals are counted too.

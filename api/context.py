@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import structlog
 from strawberry.fastapi import BaseContext
 
+from api.adt.options import AdtOptions
 from api.auth import AuthConfig
 from api.lifecycle import Lifecycle
 from api.limits import Limits
@@ -93,6 +94,8 @@ class ApiContext:
     """How callers authenticate (``api.auth``); the default, auth off, is the loopback edge profile."""
     limits: Limits = field(default_factory=Limits)
     """Body size, rate, GraphQL depth and complexity, Cypher time and rows (``api.limits``)."""
+    adt: AdtOptions = field(default_factory=AdtOptions)
+    """The Azure Digital Twins surface's endpoints, files folder and event router (``api.adt``)."""
     models_check_s: float = 1.0
     """How often the models' version token is read, to pick up another replica's model changes."""
     ingest_health: Callable[[], str | None] | None = None

@@ -36,6 +36,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from strawberry.extensions import SchemaExtension
 
+from api.adt.errors import ADT_PREFIX, refusal
 from api.cost import OperationCost
 from api.media import JSON, negotiate
 from api.roles import ANONYMOUS, LOCAL_ADMIN, Principal
@@ -86,10 +87,14 @@ async def refuse(
     """Answer a request the middleware refuses before the application sees it.
 
     ``/graphql`` gets a GraphQL response (``errors[].extensions.code``) so GraphQL clients
-    show the message; every other path gets RFC 9457 problem+json.
+    show the message; the ADT surface (``/adt/...``) ADT's error body (``api.adt.errors``);
+    every other path gets RFC 9457 problem+json.
     """
     response: JSONResponse
-    if scope.get("path", "").rstrip("/") == GRAPHQL_PATH:
+    path = scope.get("path", "")
+    if path == ADT_PREFIX or path.startswith(ADT_PREFIX + "/"):
+        response = refusal(status, code, message, headers)
+    elif path.rstrip("/") == GRAPHQL_PATH:
         # A request error of GraphQL over HTTP: no ``data`` in the specification's own media
         # type; ``data: null`` as ever in application/json.
         media = negotiate(Headers(scope=scope).get("accept")) or JSON

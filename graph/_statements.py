@@ -25,6 +25,14 @@ SET t = $props, t.createdAt = created
 SET t{labels}
 RETURN properties(t) AS twin, before, ref
 """
+# If-None-Match: * (create only): the unique constraint on Twin.id refuses an id in use
+# with a Conflict, and the statement writes nothing.
+CREATE_TWIN = """
+CREATE (t:Twin)
+SET t = $props, t.createdAt = $now
+SET t{labels}
+RETURN properties(t) AS twin, null AS before, null AS ref
+"""
 # Compare-and-set on the etag: no row back means another writer got there first.
 PATCH_TWIN = """
 MATCH (t:Twin {id: $id})
@@ -37,6 +45,7 @@ GET_TWIN = "MATCH (t:Twin {id: $id}) RETURN properties(t) AS twin"
 # Answers the model and the relationships it deletes along, for the change events.
 DELETE_TWIN = """
 MATCH (t:Twin {id: $id})
+WHERE $ifMatch IS NULL OR $ifMatch = '*' OR t.etag = $ifMatch
 OPTIONAL MATCH (t)-[r]-(:Twin)
 WITH t, collect(DISTINCT CASE WHEN r IS NULL THEN null
     ELSE [r.id, type(r), startNode(r).id, endNode(r).id, startNode(r).model] END) AS links
@@ -62,6 +71,7 @@ WITH s, t, count(same) AS existing
 WHERE $max IS NULL OR existing < $max
 OPTIONAL MATCH (s)-[old {{id: $rid}}]->()
 WITH s, t, old, old IS NOT NULL AS replaced
+WHERE NOT ($createOnly AND replaced)
 DELETE old
 WITH DISTINCT s, t, replaced
 CREATE (s)-[r:{type}]->(t)
@@ -69,8 +79,10 @@ SET r = $props
 RETURN properties(r) AS rel, replaced
 """
 COUNT_NAMED = "MATCH (s:Twin {{id: $source}})-[r:{type}]->() WHERE r.id <> $rid RETURN count(r) AS n"
+# With $before (the edge's document when read): only if nobody changed it since.
 DELETE_RELATIONSHIP = """
 MATCH (s:Twin {id: $source})-[r {id: $rid}]->(t)
+WHERE $before IS NULL OR (r._document = $before AND coalesce(r.etag, '') = $etag)
 WITH s, r, type(r) AS name, t.id AS target
 DELETE r
 RETURN name, target, s.model AS model
@@ -82,4 +94,26 @@ RETURN type(r) AS name, properties(r) AS rel, s.id AS source, t.id AS target ORD
 INCOMING = """
 MATCH (t:Twin {id: $id}) OPTIONAL MATCH (s:Twin)-[r]->(t)
 RETURN type(r) AS name, properties(r) AS rel, s.id AS source, t.id AS target ORDER BY source, rel.id
+"""
+# Pages of the lists above, keyed on the sort key: $after (and $afterSource) null on the first page.
+OUTGOING_PAGE = """
+MATCH (s:Twin {id: $id}) OPTIONAL MATCH (s)-[r]->(t:Twin)
+WHERE ($name IS NULL OR type(r) = $name) AND ($after IS NULL OR r.id > $after)
+RETURN type(r) AS name, properties(r) AS rel, s.id AS source, t.id AS target ORDER BY rel.id LIMIT $n
+"""
+INCOMING_PAGE = """
+MATCH (t:Twin {id: $id}) OPTIONAL MATCH (s:Twin)-[r]->(t)
+WHERE $after IS NULL OR s.id > $afterSource OR (s.id = $afterSource AND r.id > $after)
+RETURN type(r) AS name, properties(r) AS rel, s.id AS source, t.id AS target ORDER BY source, rel.id LIMIT $n
+"""
+GET_RELATIONSHIP = """
+MATCH (s:Twin {id: $source}) OPTIONAL MATCH (s)-[r {id: $rid}]->(t:Twin)
+RETURN type(r) AS name, properties(r) AS rel, s.id AS source, t.id AS target
+"""
+# Compare-and-set on the edge's document and stored etag (edges of bulk imports have none).
+PATCH_RELATIONSHIP = """
+MATCH (s:Twin {id: $source})-[r {id: $rid}]->(t:Twin)
+WHERE r._document = $before AND coalesce(r.etag, '') = $etag
+SET r = $props
+RETURN properties(r) AS rel, type(r) AS name, t.id AS target, s.model AS model
 """

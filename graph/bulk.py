@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import orjson
 
@@ -28,6 +28,12 @@ RELATIONSHIP_ID = "$relationshipId"
 TARGET_ID = "$targetId"
 RELATIONSHIP_NAME = "$relationshipName"
 SECTION = "Section"
+
+
+class ByteStream(Protocol):
+    """What a bulk file is read from: a binary file, or anything else that reads bytes in chunks."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class Section(StrEnum):
@@ -68,7 +74,7 @@ class BulkLine:
     issue: BulkIssue | None = None
 
 
-def read_bulk(stream: IO[bytes]) -> Iterator[BulkLine]:
+def read_bulk(stream: ByteStream) -> Iterator[BulkLine]:
     """The content lines of a bulk file, one at a time (section lines and blank lines are skipped).
 
     A line that is not JSON, a section out of order, or content before the header yields a
@@ -123,7 +129,7 @@ def read_bulk(stream: IO[bytes]) -> Iterator[BulkLine]:
 CHUNK = 1 << 16
 
 
-def _raw_lines(stream: IO[bytes]) -> Iterator[bytes]:
+def _raw_lines(stream: ByteStream) -> Iterator[bytes]:
     """The lines of ``stream``, newline included, read 64 KiB at a time (a third faster
     than iterating the file: an import reads millions of short lines)."""
     rest = b""

@@ -30,13 +30,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO
 
 from graph._import_checks import RelationshipChecks, refuse_all, reserved
 from graph._import_edges import EdgeBatchWriter
 from graph._import_pipeline import WritePipeline, write_pipeline
 from graph._import_twins import PendingTwin, prepare_twins, write_twins
-from graph.bulk import TELEMETRY, BulkIssue, BulkLine, Section, read_bulk, twin_document
+from graph.bulk import TELEMETRY, BulkIssue, BulkLine, ByteStream, Section, read_bulk, twin_document
 from graph.cypher import MAX_ROWS
 from graph.events import EventBus
 from graph.model_store import GraphModelStore
@@ -97,7 +96,7 @@ class ImportReport:
 
 def import_bulk(
     store: GraphStore,
-    stream: IO[bytes],
+    stream: ByteStream,
     *,
     dry_run: bool = False,
     batch_size: int = DEFAULT_BATCH,

@@ -6,14 +6,16 @@ twins too; ``Twin.from_node`` is the one place a node's properties become a twin
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from graph.latest import LATEST_AT_PREFIX, LATEST_PREFIX
-from graph.physical import decode
+from graph.physical import DOCUMENT, decode
 from graph.telemetry import ref_from_node
+from graph.twin_metadata import METADATA_COLUMN, decode_metadata
 from ontology.model import ModelSet
 from telemetry.points import Sample
 from telemetry.refs import TelemetryRef
@@ -26,7 +28,9 @@ class Twin:
     ``latest`` holds the newest telemetry values the ingest service copied onto the node
     (``graph.latest``), by telemetry name. They are state of the series, not of the twin:
     they are not in ``properties``, and two reads of one version of a twin are equal
-    whatever values arrived in between.
+    whatever values arrived in between. ``metadata`` is the per-property metadata as stored
+    (``graph.twin_metadata``: when each property was written and observed), ``{}`` for a
+    node written without it.
     """
 
     id: str
@@ -37,6 +41,7 @@ class Twin:
     telemetry: TelemetryRef
     properties: dict[str, Any] = field(default_factory=dict)
     latest: Mapping[str, Sample] = field(default_factory=dict, compare=False)
+    metadata: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_node(cls, props: Mapping[str, Any], models: ModelSet | None = None) -> Twin:
@@ -55,6 +60,7 @@ class Twin:
             telemetry=ref_from_node(props, model, twin_id, models),
             properties=decode(props),
             latest=latest_from_node(props),
+            metadata=decode_metadata(props.get(METADATA_COLUMN)),
         )
 
 
@@ -94,10 +100,42 @@ def _utc(text: object) -> datetime | None:
 
 @dataclass(frozen=True)
 class TwinRelationship:
-    """One relationship: ``name`` is the DTDL relationship (the edge type), ``id`` is unique per source."""
+    """One relationship: ``name`` is the DTDL relationship (the edge type), ``id`` is unique per source.
+
+    ``etag`` is its version (a weak ETag like a twin's); ``""`` where the reader did not fetch it.
+    """
 
     id: str
     name: str
     source: str
     target: str
     properties: dict[str, Any] = field(default_factory=dict)
+    etag: str = field(default="", compare=False)
+
+    @classmethod
+    def from_edge(cls, name: str, source: str, target: str, props: Mapping[str, Any]) -> TwinRelationship:
+        """The relationship stored in an edge: ``name`` its type, ``source`` and ``target`` the twin
+        ids at its ends, ``props`` its properties (``id``, ``etag`` and the document,
+        docs/graph-model.md). The one place an edge becomes a relationship.
+
+        Edges written before relationships had etags (and by bulk imports) carry none:
+        theirs is then derived from the edge's id and document, so it still changes
+        exactly when the relationship does.
+        """
+        etag = props.get("etag")
+        if not isinstance(etag, str) or not etag:
+            digest = hashlib.sha256(f"{props.get('id')}\0{props.get(DOCUMENT)}".encode()).hexdigest()
+            etag = f'W/"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"'
+        return cls(str(props["id"]), str(name), str(source), str(target), decode(props), etag)
+
+
+@dataclass(frozen=True)
+class RelationshipPage:
+    """One page of a twin's relationships, and the cursor of the next (``None`` on the last page).
+
+    The cursor (``graph.cursors``) is the last relationship's sort key, so a page after it
+    starts right behind it even when relationships were added or deleted in between.
+    """
+
+    relationships: list[TwinRelationship]
+    after: str | None

@@ -19,16 +19,27 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from graph import _statements as sql
+from graph._relationship_ops import RelationshipOps
 from graph._version import bump
 from graph.cypher import identifier
 from graph.events import ChangeEvent, ChangeKind, EventBus, document_patch
-from graph.physical import SYSTEM_KEYS, decode, encode, new_etag
+from graph.physical import SYSTEM_KEYS, encode, new_etag
 from graph.store import GraphStore
 from graph.telemetry import TELEMETRY_COLUMN, ref_from_node, ref_problems, ref_properties
 from graph.times import utc_now
+from graph.twin import RelationshipPage as RelationshipPage
 from graph.twin import Twin as Twin  # re-exported: callers read twins from here too
 from graph.twin import TwinRelationship as TwinRelationship
-from ontology.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from graph.twin_metadata import (
+    METADATA_COLUMN,
+    SourceTimes,
+    encode_metadata,
+    metadata_of,
+    split_patch,
+    stamp_document,
+    stamp_patch,
+)
+from ontology.errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from ontology.instances import InstanceIssue, validator_for
 from ontology.labels import label_index
 from ontology.model import ModelSet
@@ -36,13 +47,14 @@ from ontology.patch import apply_patch
 from telemetry.refs import TelemetryRef, default_ref
 
 
-class TwinGraph:
+class TwinGraph(RelationshipOps):
     """The twins of one graph, checked against a model set given by the caller.
 
     ``models`` is the set, or a function answering the current one (a registry whose
     models change as they are uploaded: ``lambda: registry.models``). With ``events``,
     every change announces itself there once its statement has returned; a refused or
-    failed change announces nothing.
+    failed change announces nothing. The relationship operations are inherited from
+    ``graph._relationship_ops``.
     """
 
     def __init__(
@@ -66,13 +78,18 @@ class TwinGraph:
         *,
         telemetry: TelemetryRef | None = None,
         if_match: str | None = None,
+        if_none_match: bool = False,
+        source_times: SourceTimes | None = None,
     ) -> Twin:
         """Create twin ``twin_id`` or replace its properties; nothing is written when invalid.
 
         ``telemetry`` is where its series live; ``None`` gives the default of the model
         (``telemetry.default_ref``), also on a replace: a replace is the whole twin.
         ``if_match`` (an etag, or ``"*"`` for any version) makes it a replace only: the
-        twin must exist with that etag (``Conflict`` otherwise, ``NotFound`` when absent).
+        twin must exist with that etag (``PreconditionFailed`` otherwise, ``NotFound`` when
+        absent); ``if_none_match`` (``If-None-Match: *``) makes it a create only
+        (``PreconditionFailed`` when the id is taken). ``source_times`` are the properties'
+        observation times (``graph.twin_metadata``); every property written is stamped now.
         Raises ``ValidationFailed`` listing every issue, and ``Conflict`` when the twin
         exists with another model (delete it first to change its model).
         """
@@ -81,12 +98,22 @@ class TwinGraph:
         ref = self._checked_ref(twin_id, model, telemetry)
         now = utc_now()
         labels = "".join(":" + identifier(label) for label in label_index(self.models).labels(model))
-        props = _node_props(
-            properties, ref, {"id": twin_id, "model": model, "etag": new_etag(), "updatedAt": now}
-        )
+        stamped = stamp_document(properties, self._components(model), now, source_times)
+        system = {"id": twin_id, "model": model, "etag": new_etag(), "updatedAt": now}
+        props = _node_props(properties, ref, {**system, METADATA_COLUMN: encode_metadata(stamped)})
         params = {"id": twin_id, "model": model, "now": now, "props": props, "ifMatch": if_match}
         template = sql.PUT_TWIN if if_match is None else sql.REPLACE_TWIN
-        result = self.store.write(template.format(labels=labels), params)
+        if if_none_match:
+            template = sql.CREATE_TWIN
+        try:
+            result = self.store.write(template.format(labels=labels), params)
+        except Conflict:
+            if not if_none_match:
+                raise
+            raise PreconditionFailed(
+                f"twin {twin_id!r} already exists (If-None-Match: * creates only)",
+                details={"twinId": twin_id},
+            ) from None
         if not result.rows:
             raise self._put_refused(twin_id, model, if_match)
         bump(self.store)
@@ -116,10 +143,15 @@ class TwinGraph:
                 f"twin {twin_id!r} has model {current.model}; delete it to give it model {model}",
                 details={"twinId": twin_id, "model": current.model},
             )
-        return Conflict(
+        return PreconditionFailed(
             f"twin {twin_id!r} has changed: its etag is {current.etag}, not {if_match}",
             details={"twinId": twin_id, "etag": current.etag, "ifMatch": if_match},
         )
+
+    def _components(self, model: str) -> frozenset[str]:
+        """The Component names of ``model`` (empty for a model not in the set)."""
+        interface = self.models.get(model)
+        return frozenset(interface.components) if interface is not None else frozenset()
 
     def _checked_ref(self, twin_id: str, model: str, telemetry: TelemetryRef | None) -> TelemetryRef:
         """``telemetry``, or the model's default; ``ValidationFailed`` naming what is wrong with it."""
@@ -149,6 +181,7 @@ class TwinGraph:
         current = self._current(twin_id, if_match)
         ref = self._checked_ref(twin_id, current.model, telemetry)
         system = {"id": twin_id, "model": current.model, "etag": new_etag(), "updatedAt": utc_now()}
+        system[METADATA_COLUMN] = encode_metadata(current.metadata)
         twin = self._compare_and_set(current, _node_props(current.properties, ref, system))
         data = {**_patch_data(twin, []), "telemetry": twin.telemetry.to_dict()}
         self._emit(ChangeKind.TWIN_UPDATED, twin.id, twin.updated_at, twin.model, data)
@@ -160,23 +193,57 @@ class TwinGraph:
         """Apply a JSON Patch (RFC 6902) to the twin's properties, only if its etag is ``if_match``.
 
         ``if_match`` ``None`` or ``"*"`` accepts any version. The write is a compare-and-set
-        on the etag the patch was applied to, so a change in between is a ``Conflict``
-        rather than a lost update. Nothing is written when the result is invalid. The
-        telemetry reference is kept.
+        on the etag the patch was applied to, so a change in between is a
+        ``PreconditionFailed`` rather than a lost update. Nothing is written when the result
+        is invalid. The telemetry reference is kept. Operations on
+        ``/$metadata/<property>/sourceTime`` set observation times (``graph.twin_metadata``).
         """
         current = self._current(twin_id, if_match)
-        document = apply_patch(current.properties, patch)
+        components = self._components(current.model)
+        operations, times = split_patch(patch, components)
+        document = apply_patch(current.properties, operations)
         self._check_twin(twin_id, current.model, document)
-        system = {"id": twin_id, "model": current.model, "etag": new_etag(), "updatedAt": utc_now()}
+        now = utc_now()
+        base = metadata_of(current.metadata, current.properties, components, current.updated_at)
+        stamped = stamp_patch(base, document, components, operations, times, now)
+        system = {"id": twin_id, "model": current.model, "etag": new_etag(), "updatedAt": now}
+        system[METADATA_COLUMN] = encode_metadata(stamped)
         twin = self._compare_and_set(current, _node_props(document, current.telemetry, system))
-        self._emit(ChangeKind.TWIN_UPDATED, twin.id, twin.updated_at, twin.model, _patch_data(twin, patch))
+        data = _patch_data(twin, operations)
+        self._emit(ChangeKind.TWIN_UPDATED, twin.id, twin.updated_at, twin.model, data)
         return twin
+
+    def patch_component(
+        self, twin_id: str, component: str, patch: Sequence[Mapping[str, Any]], *, if_match: str | None = None
+    ) -> Twin:
+        """Apply a JSON Patch to Component ``component`` of a twin (paths relative to it).
+
+        ``NotFound`` when the twin's model has no such Component; a Component the twin
+        does not hold yet is added first, so a patch can set its first property.
+        """
+        current = self._current(twin_id, if_match)
+        if component not in self._components(current.model):
+            raise NotFound(
+                f"model {current.model} of twin {twin_id!r} has no component {component!r}",
+                details={"twinId": twin_id, "component": component},
+            )
+        prefix = "/" + component.replace("~", "~0").replace("/", "~1")
+        scoped: list[Mapping[str, Any]] = []
+        if not isinstance(current.properties.get(component), dict):
+            scoped.append({"op": "add", "path": prefix, "value": {}})
+        for op in patch:
+            moved = dict(op)
+            for key in ("path", "from"):
+                if isinstance(moved.get(key), str):
+                    moved[key] = prefix + str(moved[key])
+            scoped.append(moved)
+        return self.patch_twin(twin_id, scoped, if_match=current.etag)
 
     def _current(self, twin_id: str, if_match: str | None) -> Twin:
         """The twin as stored, if its etag is ``if_match`` (``None`` or ``"*"``: any)."""
         current = self.get_twin(twin_id)
         if if_match not in (None, "*", current.etag):
-            raise Conflict(
+            raise PreconditionFailed(
                 f"twin {twin_id!r} has changed: its etag is {current.etag}, not {if_match}",
                 details={"twinId": twin_id, "etag": current.etag, "ifMatch": if_match},
             )
@@ -188,7 +255,7 @@ class TwinGraph:
             sql.PATCH_TWIN, {"id": current.id, "expected": current.etag, "props": props}
         )
         if not result.rows:
-            raise Conflict(
+            raise PreconditionFailed(
                 f"twin {current.id!r} changed or was deleted while it was being written",
                 details={"twinId": current.id, "ifMatch": current.etag},
             )
@@ -222,9 +289,13 @@ class TwinGraph:
             raise NotFound(f"twin {twin_id!r} does not exist", details={"twinId": twin_id})
         return Twin.from_node(rows[0][0], self.models)
 
-    def delete_twin(self, twin_id: str, *, cascade: bool = False) -> None:
-        """Delete a twin; with relationships (either way) only when ``cascade``, which deletes them too."""
-        result = self.store.write(sql.DELETE_TWIN, {"id": twin_id, "cascade": cascade})
+    def delete_twin(self, twin_id: str, *, cascade: bool = False, if_match: str | None = None) -> None:
+        """Delete a twin; with relationships (either way) only when ``cascade``, which deletes them too.
+
+        With ``if_match`` (an etag), only while the twin is at that version (``PreconditionFailed``).
+        """
+        params = {"id": twin_id, "cascade": cascade, "ifMatch": if_match}
+        result = self.store.write(sql.DELETE_TWIN, params)
         if result.rows:
             bump(self.store)
             model, links = result.rows[0]
@@ -237,106 +308,12 @@ class TwinGraph:
         links = self.store.read(sql.COUNT_LINKS, {"id": twin_id}).rows
         if not links:
             raise NotFound(f"twin {twin_id!r} does not exist", details={"twinId": twin_id})
+        if if_match not in (None, "*"):
+            self._current(twin_id, if_match)  # PreconditionFailed when the etag moved on
         raise Conflict(
             f"twin {twin_id!r} has {links[0][0]} relationships; delete them first or cascade",
-            details={"twinId": twin_id, "relationships": links[0][0]},
+            details={"twinId": twin_id, "relationships": links[0][0], "reason": "RELATIONSHIPS_EXIST"},
         )
-
-    def put_relationship(
-        self,
-        source_id: str,
-        relationship_id: str,
-        name: str,
-        target_id: str,
-        properties: Mapping[str, Any] | None = None,
-    ) -> TwinRelationship:
-        """Create relationship ``relationship_id`` of ``source_id`` or replace it.
-
-        ``name`` must be a relationship of the source's model, the target's model must be
-        (or extend) its ``target``, and the source may hold at most ``maxMultiplicity`` of them.
-        """
-        _require_id(relationship_id, "relationship id")
-        properties = dict(properties or {})
-        source = self.get_twin(source_id)
-        target = self.get_twin(target_id)
-        issues = validator_for(self.models, source.model).validate_relationship(name, properties)
-        issues += [
-            InstanceIssue(f"/{key}", "PROPERTY_RESERVED", f"{key!r} is a system property of the twin graph")
-            for key in properties
-            if key in SYSTEM_KEYS
-        ]
-        declared = self.models[source.model].relationships.get(name)
-        if (
-            declared is not None
-            and declared.target is not None
-            and not self.models.is_a(target.model, declared.target)
-        ):
-            issues.append(
-                InstanceIssue(
-                    "/$targetId",
-                    "TARGET_MODEL_INVALID",
-                    f"{name!r} must point to a {declared.target}, and {target_id!r} is a {target.model}",
-                )
-            )
-        if issues:
-            raise ValidationFailed(
-                f"relationship {relationship_id!r} of {source_id!r}: {issues[0].message}",
-                details={
-                    "sourceId": source_id,
-                    "relationshipId": relationship_id,
-                    "errors": [i.to_dict() for i in issues],
-                },
-            )
-        assert declared is not None  # validate_relationship reported an unknown name
-        edge_type = identifier(name)
-        props = encode(properties, {"id": relationship_id})
-        params = {
-            "source": source_id,
-            "target": target_id,
-            "rid": relationship_id,
-            "max": declared.max_multiplicity,
-            "props": props,
-        }
-        result = self.store.write(sql.PUT_RELATIONSHIP.format(type=edge_type), params)
-        if not result.rows:
-            existing = self.store.read(
-                sql.COUNT_NAMED.format(type=edge_type), {"source": source_id, "rid": relationship_id}
-            ).rows
-            count = existing[0][0] if existing else "?"
-            raise Conflict(
-                f"twin {source_id!r} already has {count} {name!r} relationships, "
-                f"the maxMultiplicity ({declared.max_multiplicity}) of {source.model}",
-                details={"sourceId": source_id, "name": name, "maxMultiplicity": declared.max_multiplicity},
-            )
-        bump(self.store)
-        rel, replaced = result.rows[0]
-        created = TwinRelationship(relationship_id, name, source_id, target_id, decode(rel))
-        kind = ChangeKind.RELATIONSHIP_UPDATED if replaced else ChangeKind.RELATIONSHIP_CREATED
-        data = {"name": name, "target": target_id, "properties": created.properties}
-        self._emit(kind, relationship_id, utc_now(), source.model, data, source=source_id)
-        return created
-
-    def delete_relationship(self, source_id: str, relationship_id: str) -> None:
-        """Delete relationship ``relationship_id`` of twin ``source_id``; ``NotFound`` if absent."""
-        rows = self.store.write(sql.DELETE_RELATIONSHIP, {"source": source_id, "rid": relationship_id}).rows
-        if not rows:
-            raise NotFound(
-                f"twin {source_id!r} has no relationship {relationship_id!r}",
-                details={"sourceId": source_id, "relationshipId": relationship_id},
-            )
-        bump(self.store)
-        at = utc_now()
-        for name, target, model in rows:
-            data = {"name": name, "target": target}
-            self._emit(ChangeKind.RELATIONSHIP_DELETED, relationship_id, at, model, data, source=source_id)
-
-    def relationships(self, twin_id: str) -> list[TwinRelationship]:
-        """The relationships going out of ``twin_id``, by id."""
-        return self._list(sql.OUTGOING, twin_id)
-
-    def incoming_relationships(self, twin_id: str) -> list[TwinRelationship]:
-        """The relationships pointing at ``twin_id``, by source then id."""
-        return self._list(sql.INCOMING, twin_id)
 
     def _emit(
         self,
@@ -352,16 +329,6 @@ class TwinGraph:
         if self.events is not None:
             # A copy: subscribers must not be able to change the twin the caller got back.
             self.events.publish(ChangeEvent(kind, id, at, model, copy.deepcopy(dict(data)), source))
-
-    def _list(self, query: str, twin_id: str) -> list[TwinRelationship]:
-        rows = self.store.read(query, {"id": twin_id}).rows
-        if not rows:
-            raise NotFound(f"twin {twin_id!r} does not exist", details={"twinId": twin_id})
-        return [
-            TwinRelationship(str(rel["id"]), str(name), str(source), str(target), decode(rel))
-            for name, rel, source, target in rows
-            if rel is not None
-        ]
 
 
 def _twin_data(twin: Twin) -> dict[str, Any]:

@@ -141,12 +141,18 @@ def import_(
     ] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Lines written per statement.")] = 5000,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    adt: Annotated[
+        bool,
+        typer.Option("--adt", help="An Azure Digital Twins import file: drop its metadata and etags."),
+    ] = False,
 ) -> None:
     """Import models, twins and relationships from a bulk NDJSON file (see docs/bulk-format.md).
 
     Valid lines are written (re-running is harmless: twins and relationships are merged);
     each invalid line is printed as `line N: code: message` and the exit code is 1.
     """
+    from graph.adt_bulk import AdtImportStream
+    from graph.bulk import ByteStream
     from graph.importer import import_bulk
     from kgtwin.backends import open_backends
 
@@ -157,9 +163,10 @@ def import_(
     try:
         assert backends.graph is not None
         with file.open("rb") as stream, _progress(quiet, "importing", file.stat().st_size) as advance:
+            source: ByteStream = AdtImportStream(stream) if adt else stream
             report = import_bulk(
                 backends.graph,
-                stream,
+                source,
                 dry_run=dry_run,
                 batch_size=batch_size,
                 progress=advance,

@@ -18,6 +18,8 @@ import structlog
 import uvicorn
 
 from api import ApiContext, create_app, twin_context
+from api.adt import AdtOptions
+from api.adt.event_router import EventRouter
 from api.auth import AuthConfig, OidcConfig
 from api.lifecycle import Lifecycle
 from api.limits import Limits
@@ -25,6 +27,7 @@ from api.notifications import ChangeNotifier
 from api.observation import Observability
 from api.remote_changes import RemoteChanges
 from api.system import system_router
+from graph.event_routes import EventRouteStore
 from graph.events import EventBus
 from kgtwin import __version__
 from kgtwin.backends import Backends, open_backends, open_executor
@@ -153,14 +156,24 @@ def run_api(
                 devices = DemoDevices(backends.broker, interval_s=settings.demo_interval_s)
                 devices.start()
                 backends.on_close(devices.stop)
+        start_adt(context, backends, settings)
         app = create_app(context)
         app.include_router(system_router(context, deployment_report(settings, profile, ingest, worker)))
-        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=True)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=True,
+            ssl_certfile=settings.tls_cert_file,
+            ssl_keyfile=settings.tls_key_file,
+        )
         server = ApiServer(config, lifecycle, drain_s=settings.shutdown_drain_s, deadline=deadline)
+        scheme = "https" if settings.tls else "http"
         _log.info(
             "service.starting",
             profile=profile,
-            url=f"http://{settings.host}:{settings.port}/graphql",
+            url=f"{scheme}://{settings.host}:{settings.port}/graphql",
             graph=backends.graph.backend if backends.graph else None,
             telemetry=backends.telemetry.backend if backends.telemetry else None,
         )
@@ -265,6 +278,27 @@ def api_context(
             else:
                 backends.on_close(remote.stop)
     return context
+
+
+def start_adt(context: ApiContext, backends: Backends, settings: Settings) -> None:
+    """The ADT surface's settings, and its event router when there is a graph and a broker.
+
+    The router publishes the events chosen by the stored event routes to their endpoints'
+    MQTT topics (docs/adt-compatibility.md); it stops before the broker closes.
+    """
+    context.adt = AdtOptions(
+        endpoints=dict(settings.adt_endpoints),
+        files_dir=settings.adt_files_dir,
+        event_source=settings.adt_event_source,
+        job_lease_s=settings.adt_job_lease_s,
+    )
+    if backends.graph is None or backends.broker is None:
+        return
+    router = EventRouter(context.events, backends.broker, EventRouteStore(backends.graph), context.adt)
+    router.start()
+    backends.on_close(router.stop)
+    context.adt.publish_telemetry = router.publish
+    context.adt.refresh_routes = router.refresh
 
 
 def start_worker(

@@ -113,6 +113,36 @@ class Settings(BaseSettings):
         default=10.0, gt=0, le=300, description="How long a websocket may take to send connection_init."
     )
 
+    # TLS (docs/security.md): both files or neither. The Azure Digital Twins SDKs send their
+    # bearer token over https only, so the ADT surface (docs/adt-compatibility.md) needs it.
+    tls_cert_file: Path | None = Field(
+        default=None, description="PEM certificate (chain) the API serves https with; needs tls_key_file."
+    )
+    tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file.")
+
+    # The Azure Digital Twins data plane under /adt (docs/adt-compatibility.md).
+    adt_endpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="Event route endpoint name -> MQTT topic prefix. Empty: any endpoint name is "
+        "accepted and publishes under kgtwin/routes/<name>.",
+    )
+    adt_files_dir: Path = Field(
+        default=Path("data/adt-files"),
+        description="Where files uploaded with PUT /adt/files/<name> (import job input and output) live.",
+    )
+    adt_job_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="An import or deletion job whose process shows no sign of life for this long is "
+        "failed (JobAbandoned); its runner renews the lease every third of it.",
+    )
+    adt_event_source: str = Field(
+        default="kgtwin",
+        min_length=1,
+        description="The CloudEvents source of routed events (ADT's instance host name; route filters "
+        "may test it).",
+    )
+
     # MQTT ingest (docs/ingest.md).
     ingest_client_id: str = Field(
         default="kgtwin-ingest",
@@ -355,6 +385,37 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}SHUTDOWN_GRACE_S ({self.shutdown_grace_s:g}), of which it is a part"
             )
         return self
+
+    @field_validator("tls_cert_file", "tls_key_file")
+    @classmethod
+    def _check_tls_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value}: no such file")
+        return value
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError(
+                f"{ENV_PREFIX}TLS_CERT_FILE and {ENV_PREFIX}TLS_KEY_FILE are set together or not at all"
+            )
+        return self
+
+    @field_validator("adt_endpoints")
+    @classmethod
+    def _check_endpoints(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, prefix in value.items():
+            if not name or not prefix or any(c in prefix for c in "+#\0") or prefix.endswith("/"):
+                raise ValueError(
+                    f"endpoint {name!r}: the topic prefix {prefix!r} must be a non-empty MQTT topic "
+                    "without wildcards or a trailing /"
+                )
+        return value
+
+    @property
+    def tls(self) -> bool:
+        """Whether the API serves https."""
+        return self.tls_cert_file is not None
 
     @property
     def auth_enabled(self) -> bool:

@@ -20,6 +20,7 @@ from ontology.errors import (
     KgtwinError,
     NotFound,
     NotImplementedYet,
+    PreconditionFailed,
     ValidationFailed,
 )
 from ontology.evolution import EvolutionReport, ModelDiff, TwinMigration, diff_models, evolution_report
@@ -103,6 +104,7 @@ __all__ = [
     "PatchMalformed",
     "PatchTargetMissing",
     "PatchTestFailed",
+    "PreconditionFailed",
     "PrimitiveSchema",
     "Property",
     "RdfImport",

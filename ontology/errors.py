@@ -63,6 +63,14 @@ class Conflict(KgtwinError):
     code = ErrorCode.CONFLICT
 
 
+class PreconditionFailed(Conflict):
+    """Raised when an ``If-Match`` etag is stale or an ``If-None-Match: *`` target already exists.
+
+    A kind of ``Conflict`` (same code, so GraphQL clients see no change); HTTP surfaces
+    that distinguish preconditions (the ADT API's 412) catch it first.
+    """
+
+
 class BadRequest(KgtwinError):
     """Raised when a request is malformed in a way no other code describes."""
 

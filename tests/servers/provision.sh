@@ -84,6 +84,20 @@ for entry in "${pids[@]}"; do
     missing "$name" "build failed (log: $cache/logs/$name-build.log)"
   fi
 done
+# --- Microsoft's Node SDK for Azure Digital Twins (tests/adt/node) ------------------------
+# npm ci of the locked versions into the cache; tests/adt/test_node_sdk.py runs it with NODE_PATH.
+adt_node="$cache/adt-node"
+if have node && have npm; then
+  mkdir -p "$adt_node"
+  cp "$here/../adt/node/package.json" "$here/../adt/node/package-lock.json" "$adt_node/"
+  if (cd "$adt_node" && npm ci --no-audit --no-fund) >"$cache/logs/adt-node.log" 2>&1; then
+    echo "provision: adt node sdk ready"
+  else
+    missing adt-node-sdk "npm ci failed (log: $cache/logs/adt-node.log)"
+  fi
+else
+  missing adt-node-sdk "needs Node 20 and npm"
+fi
 # --- Microsoft's DTDL parser on Node: the oracle of tests/ontology/test_differential.py ---
 if bash "$here/../../tools/dtdl-parser/install.sh" >"$cache/logs/dtdl-parser.log" 2>&1; then
   echo "provision: dtdl-parser ready"
