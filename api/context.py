@@ -215,6 +215,7 @@ def twin_context(
     load_base: bool = True,
     policy: DtdlPolicy = DEFAULT_POLICY,
     ingest_health: Callable[[], str | None] | None = None,
+    adt: AdtOptions | None = None,
 ) -> ApiContext:
     """An :class:`ApiContext` on ``graph``, whole: its model registry (kept in the graph), twin
     graph and API keys, with the other backends and settings given.
@@ -249,6 +250,7 @@ def twin_context(
         limits=limits or Limits(),
         models_check_s=models_check_s,
         ingest_health=ingest_health,
+        adt=adt or AdtOptions(),
         lifecycle=lifecycle or Lifecycle(),
         observability=observability or Observability(),
         _models_seen=seen,

@@ -11,6 +11,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -156,7 +157,6 @@ def run_api(
                 devices = DemoDevices(backends.broker, interval_s=settings.demo_interval_s)
                 devices.start()
                 backends.on_close(devices.stop)
-        start_adt(context, backends, settings)
         app = create_app(context)
         app.include_router(system_router(context, deployment_report(settings, profile, ingest, worker)))
         config = uvicorn.Config(
@@ -232,6 +232,8 @@ def api_context(
     ``kgtwin.metrics``). The model registry reads models with the DTDL policy of ``settings``.
     """
     auth, limits = security(settings)
+    bus = EventBus()
+    adt = adt_surface(backends, settings, bus)
     lifecycle = lifecycle or Lifecycle()
     observability = observability or Observability(slow_request_s=settings.slow_request_ms / 1000)
     if backends.graph is None:
@@ -248,6 +250,8 @@ def api_context(
             ingest_health=ingest_health,
             lifecycle=lifecycle,
             observability=observability,
+            events=bus,
+            adt=adt,
         )
     context = twin_context(
         __version__,
@@ -264,6 +268,8 @@ def api_context(
         ingest_health=ingest_health,
         lifecycle=lifecycle,
         observability=observability,
+        events=bus,
+        adt=adt,
     )
     if backends.broker is not None:
         notifier = ChangeNotifier(context.events, backends.broker)
@@ -280,25 +286,24 @@ def api_context(
     return context
 
 
-def start_adt(context: ApiContext, backends: Backends, settings: Settings) -> None:
-    """The ADT surface's settings, and its event router when there is a graph and a broker.
+def adt_surface(backends: Backends, settings: Settings, bus: EventBus) -> AdtOptions:
+    """The ADT surface's settings, with its event router when there is a graph and a broker.
 
     The router publishes the events chosen by the stored event routes to their endpoints'
     MQTT topics (docs/adt-compatibility.md); it stops before the broker closes.
     """
-    context.adt = AdtOptions(
+    options = AdtOptions(
         endpoints=dict(settings.adt_endpoints),
         files_dir=settings.adt_files_dir,
         event_source=settings.adt_event_source,
         job_lease_s=settings.adt_job_lease_s,
     )
     if backends.graph is None or backends.broker is None:
-        return
-    router = EventRouter(context.events, backends.broker, EventRouteStore(backends.graph), context.adt)
+        return options
+    router = EventRouter(bus, backends.broker, EventRouteStore(backends.graph), options)
     router.start()
     backends.on_close(router.stop)
-    context.adt.publish_telemetry = router.publish
-    context.adt.refresh_routes = router.refresh
+    return replace(options, publish_telemetry=router.publish, refresh_routes=router.refresh)
 
 
 def start_worker(
