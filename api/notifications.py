@@ -8,37 +8,34 @@ filter with wildcards: ``kgtwin/events/twin.+/#``. Events that came from another
 (``ChangeEvent.origin`` set, ``api.remote_changes``) are not published again.
 
 The bus calls subscribers in the writer's thread, and an MQTT publish waits for the
-broker's acknowledgement, so the notifier only queues the event there and a thread of its
-own publishes. The queue is bounded: when the broker is slower than the writers the
-oldest notifications are dropped and counted (``dropped``), never the writer delayed. A
-publish the broker does not acknowledge is logged and counted (``failed``); notifications
+broker's acknowledgement, so the notifier only puts the event in its outbox
+(``api.outbox``), whose thread publishes. The outbox is bounded: when the broker is slower
+than the writers the oldest notifications are dropped and counted (``dropped``), never the
+writer delayed. A publish the broker does not acknowledge is logged and counted (``failed``); notifications
 are at most once (a consumer that must not miss a change re-reads the twin).
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import uuid
-from collections import deque
 
 import structlog
 
+from api.outbox import Outbox
 from graph.events import ChangeEvent, EventBus
-from ingest.broker import Broker
+from ingest.broker import Broker, topic_level
 from ontology.errors import KgtwinError
 
 TOPIC_PREFIX = "kgtwin/events"
 DEFAULT_QUEUE = 10_000
 
 _log = structlog.get_logger("api.notifications")
-# MQTT 3.1.1 §4.7: "/" separates levels, "+" and "#" are wildcards a topic name must not hold.
-_ESCAPES = str.maketrans({"%": "%25", "/": "%2F", "+": "%2B", "#": "%23", "\0": "%00"})
 
 
 def topic(event: ChangeEvent, prefix: str = TOPIC_PREFIX) -> str:
     """The topic of ``event``: ``<prefix>/<kind>/<id>``, the id percent-escaped to one topic level."""
-    return f"{prefix}/{event.kind.value}/{event.id.translate(_ESCAPES)}"
+    return f"{prefix}/{event.kind.value}/{topic_level(event.id)}"
 
 
 class ChangeNotifier:
@@ -61,49 +58,28 @@ class ChangeNotifier:
         self.prefix = prefix
         self.qos = qos
         self.published = 0
-        self.dropped = 0
         self.failed = 0
-        self._queue: deque[ChangeEvent] = deque(maxlen=maxsize)
-        self._ready = threading.Condition()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-        self._unsubscribe: object = None
+        self._outbox: Outbox[ChangeEvent] = Outbox(self._publish, name="kgtwin-notifier", maxsize=maxsize)
+
+    @property
+    def dropped(self) -> int:
+        """Notifications dropped because the outbox was full."""
+        return self._outbox.dropped
 
     def start(self) -> None:
         """Subscribe to the bus and start publishing."""
-        self._stopping = False
-        self._thread = threading.Thread(target=self._publish_loop, name="kgtwin-notifier", daemon=True)
-        self._thread.start()
+        self._outbox.start()
         self.bus.subscribe(self._offer)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Unsubscribe, publish what is queued (within ``timeout``), and stop the thread."""
         self.bus.unsubscribe(self._offer)
-        with self._ready:
-            self._stopping = True
-            self._ready.notify()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._outbox.stop(timeout)
 
     def _offer(self, event: ChangeEvent) -> None:
         if event.origin is not None:  # another process's, already published by it
             return
-        with self._ready:
-            if len(self._queue) == self._queue.maxlen:
-                self.dropped += 1
-            self._queue.append(event)
-            self._ready.notify()
-
-    def _publish_loop(self) -> None:
-        while True:
-            with self._ready:
-                while not self._queue and not self._stopping:
-                    self._ready.wait()
-                if not self._queue:
-                    return
-                event = self._queue.popleft()
-            self._publish(event)
+        self._outbox.put(event)
 
     def _publish(self, event: ChangeEvent) -> None:
         found = {**event.to_dict(), "origin": self.origin}

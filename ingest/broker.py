@@ -31,6 +31,15 @@ _POLL_S = 0.2
 _UNSUPPORTED_PROTOCOL = {132, 1}
 
 
+# MQTT 3.1.1 §4.7: "/" separates levels, "+" and "#" are wildcards a topic name must not hold.
+_LEVEL_ESCAPES = str.maketrans({"%": "%25", "/": "%2F", "+": "%2B", "#": "%23", "\0": "%00"})
+
+
+def topic_level(name: str) -> str:
+    """``name`` as one MQTT topic level: ``%``, ``/``, ``+``, ``#`` and NUL percent-escaped."""
+    return name.translate(_LEVEL_ESCAPES)
+
+
 class Broker(Protocol):
     """An MQTT broker kgtwin publishes to and subscribes at."""
 

@@ -11,32 +11,31 @@ percent-escaped), QoS 1. Model events are not routed: ADT has none.
 
 Routes live in the graph (``graph.event_routes``); the router reads them again at most
 every ``refresh_s`` (another API process may have changed them) and at once when this
-process changed them. Like ``api.notifications``, the bus only queues the event; a thread
-of the router's own publishes, and a full queue drops the oldest (counted in ``dropped``).
+process changed them. Like ``api.notifications``, the bus only puts the event in the
+router's outbox (``api.outbox``), whose thread publishes; a full outbox drops the oldest
+(counted in ``dropped``).
 Events another process made (``origin`` set) are that process's to route.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
 
 from api.adt.options import AdtOptions
+from api.outbox import Outbox
 from graph.event_routes import EventRouteStore
 from graph.events import ChangeEvent, ChangeKind, EventBus
 from graph.route_filter import RouteFilter
-from ingest.broker import Broker
+from ingest.broker import Broker, topic_level
 from ontology.errors import KgtwinError
 
 _log = structlog.get_logger("api.adt.events")
-_ESCAPES = str.maketrans({"%": "%25", "/": "%2F", "+": "%2B", "#": "%23", "\0": "%00"})
 
 TYPES = {
     ChangeKind.TWIN_CREATED: "Microsoft.DigitalTwins.Twin.Create",
@@ -111,32 +110,26 @@ class EventRouter:
         self.options = options
         self.refresh_s = refresh_s
         self.published = 0
-        self.dropped = 0
         self.failed = 0
         self._clock = clock
         self._table: list[tuple[str, RouteFilter]] = []
         self._loaded_at = -float("inf")
-        self._queue: deque[Routed] = deque(maxlen=maxsize)
-        self._ready = threading.Condition()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._outbox: Outbox[Routed] = Outbox(self._deliver, name="kgtwin-adt-routes", maxsize=maxsize)
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped because the outbox was full."""
+        return self._outbox.dropped
 
     def start(self) -> None:
         """Subscribe to the bus and start publishing."""
-        self._stopping = False
-        self._thread = threading.Thread(target=self._loop, name="kgtwin-adt-routes", daemon=True)
-        self._thread.start()
+        self._outbox.start()
         self.bus.subscribe(self._offer)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Unsubscribe, publish what is queued (within ``timeout``), stop the thread."""
         self.bus.unsubscribe(self._offer)
-        with self._ready:
-            self._stopping = True
-            self._ready.notify()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._outbox.stop(timeout)
 
     def refresh(self) -> None:
         """Read the routes again before the next event (this process changed them)."""
@@ -144,35 +137,22 @@ class EventRouter:
 
     def publish(self, attributes: Mapping[str, Any], body: Any) -> None:
         """Queue one event described in ADT's terms (telemetry sent through the API)."""
-        self._enqueue((attributes, body))
+        self._outbox.put((attributes, body))
 
     def _offer(self, event: ChangeEvent) -> None:
         if event.origin is not None:  # another process's change: it routes it
             return
         described = describe(event, self.options.event_source)
         if described is not None:
-            self._enqueue(described)
+            self._outbox.put(described)
 
-    def _enqueue(self, item: Routed) -> None:
-        with self._ready:
-            if len(self._queue) == self._queue.maxlen:
-                self.dropped += 1
-            self._queue.append(item)
-            self._ready.notify()
-
-    def _loop(self) -> None:
-        while True:
-            with self._ready:
-                while not self._queue and not self._stopping:
-                    self._ready.wait()
-                if not self._queue:
-                    return
-                attributes, body = self._queue.popleft()
-            try:
-                self._route(attributes, body)
-            except Exception as exc:  # a bad route or a store hiccup must not stop routing
-                self.failed += 1
-                _log.warning("route.failed", type=attributes.get("type"), error=repr(exc))
+    def _deliver(self, item: Routed) -> None:
+        attributes, body = item
+        try:
+            self._route(attributes, body)
+        except Exception as exc:  # a bad route or a store hiccup must not stop routing
+            self.failed += 1
+            _log.warning("route.failed", type=attributes.get("type"), error=repr(exc))
 
     def _current(self) -> list[tuple[str, RouteFilter]]:
         now = self._clock()
@@ -190,7 +170,7 @@ class EventRouter:
         if not targets:
             return
         payload = json.dumps({**attributes, "data": body}, separators=(",", ":"), default=str).encode()
-        subject = str(attributes.get("subject", "")).translate(_ESCAPES)
+        subject = topic_level(str(attributes.get("subject", "")))
         for prefix in sorted(targets):
             topic = f"{prefix}/{attributes['type']}/{subject}"
             try:

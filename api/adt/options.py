@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest.broker import topic_level
+
 API_VERSION = "2023-10-31"
 """The ADT data-plane version whose paths, shapes and codes this surface follows."""
 
@@ -41,14 +43,5 @@ class AdtOptions:
     def topic_prefix(self, endpoint: str) -> str | None:
         """The topic prefix of endpoint ``endpoint``, or None when it is not an endpoint."""
         if not self.endpoints:
-            return f"{DEFAULT_ROUTE_PREFIX}/{_level(endpoint)}" if endpoint else None
+            return f"{DEFAULT_ROUTE_PREFIX}/{topic_level(endpoint)}" if endpoint else None
         return self.endpoints.get(endpoint)
-
-
-# MQTT 3.1.1 §4.7: "/" separates levels, "+" and "#" are wildcards a topic name must not hold.
-_ESCAPES = str.maketrans({"%": "%25", "/": "%2F", "+": "%2B", "#": "%23", "\0": "%00"})
-
-
-def _level(name: str) -> str:
-    """``name`` as one MQTT topic level (percent-escaped like notification ids)."""
-    return name.translate(_ESCAPES)
