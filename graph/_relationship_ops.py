@@ -17,6 +17,7 @@ from graph._version import bump
 from graph.cursors import decode_cursor, encode_cursor
 from graph.cypher import identifier
 from graph.events import ChangeKind, EventBus
+from graph.keyset import after as after_key
 from graph.physical import DOCUMENT, SYSTEM_KEYS, encode, new_etag
 from graph.store import GraphStore
 from graph.times import utc_now
@@ -270,16 +271,26 @@ class RelationshipOps(ABC):
         """Up to ``size`` relationships going out of ``twin_id`` (named ``name``, if given), by id,
         from behind the cursor ``after`` (a previous page's ``after``; ``BadRequest`` if forged)."""
         key = _cursor(after, 1)
-        params = {"id": twin_id, "name": name, "after": key[0] if key else None, "n": max(1, size) + 1}
-        return _page(self._list(sql.OUTGOING_PAGE, twin_id, params), size, lambda r: [r.id])
+        params: dict[str, Any] = {"id": twin_id, "name": name, "n": max(1, size) + 1}
+        caps = self.store.capabilities
+        condition = "true" if key is None else after_key("r.id", key[0], params, capabilities=caps)
+        statement = sql.OUTGOING_PAGE.format(after=condition)
+        return _page(self._list(statement, twin_id, params), size, lambda r: [r.id])
 
     def incoming_page(self, twin_id: str, *, after: str | None = None, size: int = 100) -> RelationshipPage:
         """Up to ``size`` relationships pointing at ``twin_id``, by source then id, from behind ``after``."""
         key = _cursor(after, 2)
-        params: dict[str, Any] = {"id": twin_id, "after": None, "afterSource": None, "n": max(1, size) + 1}
+        params: dict[str, Any] = {"id": twin_id, "n": max(1, size) + 1}
+        condition = "true"
         if key is not None:
-            params["afterSource"], params["after"] = key
-        return _page(self._list(sql.INCOMING_PAGE, twin_id, params), size, lambda r: [r.source, r.id])
+            caps = self.store.capabilities
+            source, rid = key
+            params["afterSource"] = source
+            later_source = after_key("s.id", source, params, capabilities=caps)
+            later_id = after_key("r.id", rid, params, capabilities=caps)
+            condition = f"({later_source} OR (s.id = $afterSource AND {later_id}))"
+        statement = sql.INCOMING_PAGE.format(after=condition)
+        return _page(self._list(statement, twin_id, params), size, lambda r: [r.source, r.id])
 
     def _list(
         self, query: str, twin_id: str, params: Mapping[str, Any] | None = None

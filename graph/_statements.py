@@ -95,15 +95,16 @@ INCOMING = """
 MATCH (t:Twin {id: $id}) OPTIONAL MATCH (s:Twin)-[r]->(t)
 RETURN type(r) AS name, properties(r) AS rel, s.id AS source, t.id AS target ORDER BY source, rel.id
 """
-# Pages of the lists above, keyed on the sort key: $after (and $afterSource) null on the first page.
+# Pages of the lists above; ``{after}`` is the keyset condition on the sort key (``graph.keyset``),
+# ``true`` on the first page.
 OUTGOING_PAGE = """
-MATCH (s:Twin {id: $id}) OPTIONAL MATCH (s)-[r]->(t:Twin)
-WHERE ($name IS NULL OR type(r) = $name) AND ($after IS NULL OR r.id > $after)
+MATCH (s:Twin {{id: $id}}) OPTIONAL MATCH (s)-[r]->(t:Twin)
+WHERE ($name IS NULL OR type(r) = $name) AND {after}
 RETURN type(r) AS name, properties(r) AS rel, s.id AS source, t.id AS target ORDER BY rel.id LIMIT $n
 """
 INCOMING_PAGE = """
-MATCH (t:Twin {id: $id}) OPTIONAL MATCH (s:Twin)-[r]->(t)
-WHERE $after IS NULL OR s.id > $afterSource OR (s.id = $afterSource AND r.id > $after)
+MATCH (t:Twin {{id: $id}}) OPTIONAL MATCH (s:Twin)-[r]->(t)
+WHERE {after}
 RETURN type(r) AS name, properties(r) AS rel, s.id AS source, t.id AS target ORDER BY source, rel.id LIMIT $n
 """
 GET_RELATIONSHIP = """
