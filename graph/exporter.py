@@ -11,6 +11,7 @@ from typing import IO, Any
 
 from graph.bulk import relationship_line, twin_line, write_bulk
 from graph.cypher import MAX_ROWS
+from graph.keyset import after as after_key
 from graph.model_store import GraphModelStore
 from graph.physical import decode
 from graph.store import GraphStore
@@ -24,9 +25,10 @@ from telemetry.refs import TWIN_TAG, TelemetryRef, default_ref
 DEFAULT_PAGE = 1000
 
 _TWIN_COLUMNS = f"t.id, t.model, t._document, {telemetry_column('t')}"
-_TWIN_PAGE = f"MATCH (t:Twin) WHERE t.id > $after RETURN {_TWIN_COLUMNS} ORDER BY t.id LIMIT $n"
+# ``{after}``: the keyset condition "after the last id" (``graph.keyset``).
+_TWIN_PAGE = f"MATCH (t:Twin) WHERE {{after}} RETURN {_TWIN_COLUMNS} ORDER BY t.id LIMIT $n"
 _TWIN_WINDOW_PAGE = (
-    f"MATCH (t:Twin) WHERE t.id > $after AND t.id <= $upto RETURN {_TWIN_COLUMNS} ORDER BY t.id LIMIT $n"
+    f"MATCH (t:Twin) WHERE {{after}} AND (t.id + '') <= $upto RETURN {_TWIN_COLUMNS} ORDER BY t.id LIMIT $n"
 )
 # About one twin in ``$k``, whatever its id: where the windows of a FalkorDB export end.
 _WINDOW_ENDS = "MATCH (t:Twin) WHERE id(t) % $k = 0 RETURN t.id"
@@ -82,7 +84,10 @@ def _pages(store: GraphStore, page_size: int) -> Iterator[list[list[Any]]]:
     index is not ordered: it finds every twin after the cursor and sorts them all for one
     page, so the export of N twins would cost N²/page. There the ids are first cut into
     windows of about a page (one scan that samples one twin in ``page_size`` by internal id),
-    and pages are read window by window, each sorting only its window.
+    and pages are read window by window, each sorting only its window. Its index answers
+    string ranges wrongly for characters beyond ASCII (``string_index_ranges_exact``), so the
+    window's bounds compare ``t.id + ''``: a label scan per window, which still sorts only
+    the window.
     """
     ends: list[Any] = [None]
     if not store.capabilities.ordered_index:
@@ -90,9 +95,11 @@ def _pages(store: GraphStore, page_size: int) -> Iterator[list[list[Any]]]:
         ends = [*sorted(str(row[0]) for row in sample), None]
     after = ""
     for upto in ends:
-        query, params = (_TWIN_PAGE, {}) if upto is None else (_TWIN_WINDOW_PAGE, {"upto": upto})
+        query, window = (_TWIN_PAGE, {}) if upto is None else (_TWIN_WINDOW_PAGE, {"upto": upto})
         while True:
-            rows = store.query_rows(query, {**params, "after": after, "n": page_size})
+            params: dict[str, Any] = {**window, "n": page_size}
+            condition = after_key("t.id", after, params, capabilities=store.capabilities)
+            rows = store.query_rows(query.format(after=condition), params)
             if rows:
                 yield rows
                 after = rows[-1][0]

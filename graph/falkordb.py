@@ -73,7 +73,7 @@ class FalkorGraphStore:
     """The twin graph in an embedded FalkorDB (one named graph in one data folder)."""
 
     backend = "falkordb"
-    capabilities = GraphCapabilities()
+    capabilities = GraphCapabilities(string_index_ranges_exact=False)
 
     def __init__(
         self, data_dir: Path, graph: str = "kgtwin", *, snapshot_max_age_s: float = DEFAULT_MAX_AGE_S

@@ -10,7 +10,9 @@ sorts after U+E000..U+FFFF (private use, fullwidth forms, U+FFFD) yet compares b
 Which of the two a plain ``t.id > $last`` gets depends on the plan; either way a page
 boundary could skip or repeat items.
 
-:func:`after` writes the plain comparison when the key holds no character at or above
+:func:`after` compares ``expr + ''`` on an engine whose string index answers ranges
+wrongly (``GraphCapabilities.string_index_ranges_exact``: FalkorDB). Otherwise it writes the
+plain comparison when the key holds no character at or above
 U+E000: both orders agree on it, so it stays one index-friendly range. Otherwise, on an
 engine with ``GraphCapabilities.utf16_string_compare``, it compares ``expr + ''`` (a value
 no index can serve, so always the UTF-16 filter) and corrects it: the two orders disagree
@@ -47,6 +49,8 @@ def after(
     the caller's to handle.
     """
     before = "<" if descending else ">"
+    if isinstance(key, str) and not capabilities.string_index_ranges_exact:
+        return f"({expr} + '') {before} ${_param(params, key)}"
     if not (
         capabilities.utf16_string_compare and isinstance(key, str) and max(key, default="") >= _FIRST_HIGH_BMP
     ):

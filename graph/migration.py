@@ -20,6 +20,7 @@ from typing import Any
 
 from graph.cypher import identifier
 from graph.events import ChangeEvent, ChangeKind, EventBus
+from graph.keyset import after as after_key
 from graph.store import GraphStore
 from graph.times import utc_now
 from ontology.evolution import evolution_report
@@ -29,8 +30,9 @@ from ontology.model import ModelSet
 REPORTED = 1_000
 """The most twins a report lists as blocked (it counts them all)."""
 
+# ``{after}``: the keyset condition "after the last id" (``graph.keyset``).
 _PAGE = """
-MATCH (t:Twin {model: $model}) WHERE t.id > $after
+MATCH (t:Twin {{model: $model}}) WHERE {after}
 RETURN t.id, t._document, t.etag ORDER BY t.id LIMIT $n
 """
 _OUTGOING = "MATCH (t:Twin)-[r]->(:Twin) WHERE t.id IN $ids RETURN DISTINCT t.id, type(r)"
@@ -102,7 +104,9 @@ def migrate_twins(
     labels = _relabel(models, source, target)
     after = ""
     while True:
-        rows = store.query_rows(_PAGE, {"model": source, "after": after, "n": batch})
+        params: dict[str, Any] = {"model": source, "n": batch}
+        condition = after_key("t.id", after, params, capabilities=store.capabilities)
+        rows = store.query_rows(_PAGE.format(after=condition), params)
         if not rows:
             break
         after = str(rows[-1][0])

@@ -71,6 +71,11 @@ class GraphCapabilities:
     where a character above U+FFFF meets one in U+E000..U+FFFF); otherwise every comparison
     follows code points (FalkorDB compares UTF-8 bytes). ``graph.keyset`` corrects for it, so
     that "after the cursor" means after it in the order pages are read."""
+    string_index_ranges_exact: bool = True
+    """A range over a string index (``t.id > $k`` served by ``Twin.id``'s index) compares as a
+    filter and ``ORDER BY`` do. FalkorDB's does not: with the index, ``t.id > 'a'`` leaves out
+    ``'é'`` and ``t.id < 'é'`` finds nothing (its index compares UTF-8 bytes as signed), so
+    ``graph.keyset`` compares ``expr + ''``, which no index serves, there."""
 
 
 class GraphStore(Protocol):
