@@ -56,6 +56,5 @@ def test_serve_with_mosquitto_holds_the_soak_bounds(tmp_path: Path, mqtt_url: st
     _assert_bounds(_soak(tmp_path, mqtt_url))
 
 
-@pytest.mark.xfail(reason="issue 21 §6.6: the embedded amqtt broker loses acknowledged messages under load")
 def test_serve_on_embedded_defaults_holds_the_soak_bounds(tmp_path: Path) -> None:
     _assert_bounds(_soak(tmp_path, None))
