@@ -192,6 +192,8 @@ def ingest_env(
         # later tests' messages in the session broker.
         "KGTWIN_INGEST_SESSION_EXPIRY_S": "60",
         "KGTWIN_INGEST_STATS_INTERVAL_S": "1",
+        # No health port: tests run several ingest processes (and workers) side by side.
+        "KGTWIN_HEALTH_PORT": "0",
     }
 
 

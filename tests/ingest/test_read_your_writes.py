@@ -226,6 +226,7 @@ def cloud(
         "KGTWIN_TELEMETRY_URL": influx.kgtwin_url,
         "KGTWIN_BROKER_URL": mqtt_url,
         "KGTWIN_EXECUTOR_URL": "local://?workers=1",
+        "KGTWIN_HEALTH_PORT": "0",  # the worker runs beside ingest on one host
     }
     group = unique("ryw-")
     env = ingest_env(

@@ -99,6 +99,7 @@ def test_a_killed_workers_shadow_is_taken_over_by_the_other_worker_after_its_lea
         "KGTWIN_EXECUTOR_URL": "local://?workers=1",
         "KGTWIN_FMU_DIR": str(tmp_path / "fmus"),
         "KGTWIN_SHADOW_LEASE_S": str(LEASE_S),
+        "KGTWIN_HEALTH_PORT": "0",  # two workers on one host: neither needs the health port
     }
     workers: dict[int, subprocess.Popen[bytes]] = {}
 
