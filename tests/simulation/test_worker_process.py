@@ -99,6 +99,7 @@ def test_kgtwin_worker_requeues_its_run_on_sigterm_and_exits_0(
         "KGTWIN_TELEMETRY_URL": f"duckdb:///{tmp_path / 'telemetry.duckdb'}",
         "KGTWIN_EXECUTOR_URL": "local://?workers=1",
         "KGTWIN_CONFIG": str(tmp_path / "none.toml"),
+        "KGTWIN_HEALTH_PORT": "0",  # not under test here; another process may hold 8001
     }
     kgtwin = Path(sys.executable).parent / "kgtwin"
     worker = subprocess.Popen([kgtwin, "worker"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
