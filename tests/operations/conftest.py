@@ -74,10 +74,10 @@ class Service:
         settings = {
             "KGTWIN_LOG_FORMAT": "json",
             "KGTWIN_CONFIG": str(workdir / "none.toml"),
-            # The API's port or, for ingest and the worker, their health port: each uses one.
+            **env,
+            # The port this Service watches wins over any an environment helper chose.
             "KGTWIN_PORT": str(port),
             "KGTWIN_HEALTH_PORT": str(port),
-            **env,
         }
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
