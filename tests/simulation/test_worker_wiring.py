@@ -85,6 +85,7 @@ def test_kgtwin_worker_with_an_unreachable_graph_stops_with_one_line(tmp_path: P
         **os.environ,
         "KGTWIN_GRAPH_URL": f"bolt://127.0.0.1:{free_port()}",
         "KGTWIN_CONFIG": str(tmp_path / "none.toml"),
+        "KGTWIN_HEALTH_PORT": "0",  # another process on this host may hold the default
     }
     kgtwin = Path(sys.executable).parent / "kgtwin"
     result = subprocess.run(
