@@ -38,8 +38,8 @@ from starlette.responses import Response
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as StrawberryOperation
 
-from api.documents import choose_operation, parse_query
-from api.fastpath import prevalidate
+from api.documents import choose_operation
+from api.fastpath import prepare, prepared
 from api.graphql_errors import KgtwinSchema
 from api.limits import limits_of
 from api.media import GRAPHQL_RESPONSE, JSON, negotiate
@@ -164,10 +164,12 @@ class GraphQLHttp:
             context = await self.context_getter(request)
             limits = limits_of(context)
             # Parsing and validating a large document take tens of milliseconds: in a worker
-            # thread, so the event loop goes on serving (the executor finds both cached).
-            document = await asyncio.to_thread(parse_query, params.query, limits.graphql_max_tokens)
+            # thread, so the event loop goes on serving (the executor finds both cached);
+            # a text seen before is found at once, without the thread hop.
+            document = prepared(self.schema._schema, params.query, limits)
+            if document is None:
+                document = await asyncio.to_thread(prepare, self.schema._schema, params.query, limits)
             operation = choose_operation(document, params.operation_name)
-            await asyncio.to_thread(prevalidate, self.schema._schema, document, limits)
         except _RequestError as error:
             return self._refusal(media, error)
         except GraphQLError as error:

@@ -80,7 +80,7 @@ check_versions()
 
 from api.fastpath._executor import FastExecutor  # noqa: E402
 from api.fastpath._fields import FAST  # noqa: E402
-from api.fastpath._validation import prevalidate, query_caches  # noqa: E402
+from api.fastpath._validation import prepare, prepared, prevalidate, query_caches  # noqa: E402
 
 
 def fast_field(**options: Any) -> Any:
@@ -102,6 +102,8 @@ __all__ = [
     "UnsupportedLibraries",
     "check_versions",
     "fast_field",
+    "prepare",
+    "prepared",
     "prevalidate",
     "query_caches",
 ]

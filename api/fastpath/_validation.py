@@ -10,6 +10,8 @@ Private to ``api.fastpath``: it calls Strawberry's own ``validate_document``.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
@@ -18,7 +20,7 @@ from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from api.documents import QUERY_CACHE_SIZE, DocumentCache
+from api.documents import QUERY_CACHE_SIZE, DocumentCache, parse_query
 from api.limits import Limits, limit_rule
 
 _SPEC_RULES = frozenset(specified_rules)
@@ -71,6 +73,67 @@ def prevalidate(graphql_schema: GraphQLSchema, document: DocumentNode, limits: L
     """
     rule = limit_rule(limits.graphql_max_depth, limits.graphql_max_complexity)
     validation_errors(graphql_schema, document, (*specified_rules, rule))
+
+
+PreparedKey = tuple[int, str, int, int, int]
+"""A schema (its ``id``), a query text and the limits it was validated under: tokens, depth, complexity."""
+
+
+class PreparedDocuments:
+    """The query texts already parsed and validated, so a request can skip the worker thread.
+
+    ``api.graphql_http`` parses and validates a document off the event loop (a large one
+    costs tens of milliseconds), but handing a cached one to a worker thread costs more
+    than looking it up: the thread hop was the largest part of a small query's request
+    path. So texts are remembered here once :func:`prepare` has filled the parse and
+    validation caches for them, and the next request with the same text and limits finds
+    its document on the event loop. Kept to half the caches' size and in the same
+    least-recently-used order, so a text found here is still in them.
+    """
+
+    def __init__(self, size: int = QUERY_CACHE_SIZE // 2) -> None:
+        self.size = size
+        self._documents: OrderedDict[PreparedKey, DocumentNode] = OrderedDict()
+        self._lock = threading.Lock()  # prepare() records from worker threads
+
+    def find(self, key: PreparedKey) -> DocumentNode | None:
+        with self._lock:
+            document = self._documents.get(key)
+            if document is not None:
+                self._documents.move_to_end(key)
+            return document
+
+    def record(self, key: PreparedKey, document: DocumentNode) -> None:
+        with self._lock:
+            self._documents[key] = document
+            self._documents.move_to_end(key)
+            while len(self._documents) > self.size:
+                self._documents.popitem(last=False)
+
+
+_PREPARED = PreparedDocuments()
+
+
+def _key(graphql_schema: GraphQLSchema, query: str, limits: Limits) -> PreparedKey:
+    depth, complexity = limits.graphql_max_depth, limits.graphql_max_complexity
+    return (id(graphql_schema), query, limits.graphql_max_tokens, depth, complexity)
+
+
+def prepared(graphql_schema: GraphQLSchema, query: str, limits: Limits) -> DocumentNode | None:
+    """The document of ``query`` when it was parsed and validated for ``graphql_schema`` under ``limits``."""
+    return _PREPARED.find(_key(graphql_schema, query, limits))
+
+
+def prepare(graphql_schema: GraphQLSchema, query: str, limits: Limits) -> DocumentNode:
+    """Parse and validate ``query`` (blocking: call it in a worker thread), filling every cache.
+
+    Raises what :func:`api.documents.parse_query` raises; validation errors are not raised
+    but cached, for the executor to report.
+    """
+    document = parse_query(query, limits.graphql_max_tokens)
+    prevalidate(graphql_schema, document, limits)
+    _PREPARED.record(_key(graphql_schema, query, limits), document)
+    return document
 
 
 def query_caches() -> list[Any]:
