@@ -26,6 +26,7 @@ from api.auth import secure
 from api.context import ApiContext, RequestContext, principal_of
 from api.fmus import fmu_router
 from api.graphql_http import OPENAPI_GET, OPENAPI_POST, GraphQLHttp, encode_json
+from api.graphql_route import GraphQLRoute
 from api.loaders import Loaders
 from api.modeling import modeling_router
 from api.observation import ObservedRequests
@@ -97,6 +98,8 @@ def create_app(context: ApiContext) -> FastAPI:
             openapi_extra=document,
             response_class=Response,
         )
+    # The innermost middleware (added first): GET and POST of /graphql skip FastAPI's routing.
+    app.add_middleware(GraphQLRoute, endpoint=graphql_http, route=app.routes[-1])
     app.include_router(
         GraphQLSocket(
             schema,
