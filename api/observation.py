@@ -19,8 +19,8 @@ one does nothing (an app built without the composition root, as in most tests).
 
 from __future__ import annotations
 
+import random
 import re
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -113,14 +113,18 @@ class Observability:
 
 
 def request_id_of(scope: Scope) -> str:
-    """The caller's ``X-Request-Id`` when it is a token of 1-64 safe characters, else a new id."""
+    """The caller's ``X-Request-Id`` when it is a token of 1-64 safe characters, else a new id.
+
+    A new id is 64 random bits in hex: it must tell requests apart in the logs, not be
+    unguessable, and ``secrets`` (a system call per id) was 3% of a small query's CPU.
+    """
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
             text = str(value.decode("latin-1"))
             if _REQUEST_ID.fullmatch(text):
                 return text
             break
-    return secrets.token_hex(8)
+    return f"{random.getrandbits(64):016x}"
 
 
 class ObservedRequests:

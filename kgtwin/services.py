@@ -164,7 +164,8 @@ def run_api(
             host=settings.host,
             port=settings.port,
             log_config=None,
-            access_log=True,
+            # uvicorn logs each request at INFO: below that level it need not even build the line.
+            access_log=settings.log_level in ("debug", "info"),
             ssl_certfile=settings.tls_cert_file,
             ssl_keyfile=settings.tls_key_file,
         )
