@@ -144,11 +144,16 @@ class ObservedRequests:
         request_id = request_id_of(scope)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        # Bound and reset by token: structlog's ``bound_contextvars`` reads every context
+        # variable to restore them, several times the cost of this whole middleware.
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
             if kind == "http":
                 await self._http(scope, receive, send, state, request_id)
             else:  # a websocket: its subscriptions are counted by api.operation_labels
                 await self.app(scope, receive, send)
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
 
     async def _http(
         self, scope: Scope, receive: Receive, send: Send, state: dict[str, Any], request_id: str
