@@ -106,7 +106,10 @@ async def answer(executor: FastExecutor, roots: list[Root]) -> dict[str, Any] | 
     assert isinstance(ctx, RequestContext)
     graph, registry = ctx.api.require_graph(), ctx.api.require_registry()
     try:
-        values = await asyncio.to_thread(_read, roots, graph, registry.models)
+        reads = any(root.read is not None for root in roots)  # `__typename` alone reads nothing
+        values = (
+            await asyncio.to_thread(_read, roots, graph, registry.models) if reads else [None] * len(roots)
+        )
         answering = Answer(ctx)
         data = {root.key: root.complete(value, answering) for root, value in zip(roots, values, strict=True)}
         await answering.settle()
