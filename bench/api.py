@@ -368,7 +368,8 @@ def load(argv: Sequence[str]) -> None:
     result = uvloop.run(
         _drive(job["host"], job["port"], bodies, job["concurrency"], job["duration"], job["rate"])
     )
-    print(json.dumps(vars(result)))
+    # A file, not stdout: hundreds of kilobytes of latencies came back cut short through the pipe.
+    Path(job["result"]).write_text(json.dumps(vars(result)))
 
 
 def drive(
@@ -376,11 +377,10 @@ def drive(
 ) -> Result:
     host, port = url.removeprefix("http://").split(":")
     job = {"host": host, "port": int(port), "bodies": bodies, "concurrency": concurrency}
-    job |= {"duration": duration, "rate": rate}
-    done = subprocess.run(
-        [sys.executable, __file__, "_load"], input=json.dumps(job), capture_output=True, text=True, check=True
-    )
-    found = json.loads(done.stdout)
+    with tempfile.TemporaryDirectory(prefix="kgtwin-load-") as folder:
+        job |= {"duration": duration, "rate": rate, "result": str(Path(folder) / "result.json")}
+        subprocess.run([sys.executable, __file__, "_load"], input=json.dumps(job), text=True, check=True)
+        found = json.loads(Path(job["result"]).read_text())
     return Result(found["latencies"], found["errors"], found["seconds"], found["first_error"])
 
 

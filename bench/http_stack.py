@@ -19,12 +19,21 @@ Each server is loaded alone, servers in alternating order per repetition, per qu
 repetitions: requests/s, p50/p99, and the server's CPU per request (``/proc``, its child
 processes such as FalkorDB's included), the figure other load on a shared machine does
 not distort.
+
+A second table, the application alone: each ref's ``create_app`` on the same graph,
+called in one process as uvicorn calls it (an ASGI scope, ``receive`` and ``send``,
+``--concurrency`` requests at a time) without sockets, ``--calls`` requests after a
+warm-up, in a process of its own per ref and repetition (refs in alternating order); the
+process's CPU time per request, median of ``--repetitions`` (the spread in brackets). It
+is steadier than the served figures on a busy machine, and with the bare server's figure
+it splits a request's cost between uvicorn and the app.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -114,6 +123,88 @@ def running(name: str, argv: list[str], env: dict[str, str], workdir: Path) -> I
         log.close()
 
 
+IN_PROCESS = r"""
+import asyncio, json, statistics, sys, time
+from pathlib import Path
+import uvloop
+from api import create_app
+from api.context import twin_context
+from graph.falkordb import FalkorGraphStore
+
+job = json.loads(sys.argv[1])
+graph = FalkorGraphStore(Path(job["graph"]))
+app = create_app(twin_context("bench", graph, load_base=False))
+
+
+async def request(body: bytes) -> None:
+    sent = []
+    read = False
+
+    async def receive():
+        nonlocal read
+        if read:
+            await asyncio.Event().wait()  # the client stays connected
+        read = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    headers = [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"),
+               (b"accept", b"application/json"), (b"content-length", str(len(body)).encode())]
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": "/graphql", "raw_path": b"/graphql",
+             "root_path": "", "query_string": b"", "headers": headers,
+             "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000), "state": {}}
+    await app(scope, receive, send)
+    if sent[0]["status"] != 200 or b'"errors"' in sent[1]["body"]:
+        raise RuntimeError(sent)
+
+
+async def rounds(bodies: list[bytes]) -> list[float]:
+    counter = 0
+
+    async def worker(calls: int) -> None:
+        nonlocal counter
+        for _ in range(calls):
+            counter += 1
+            await request(bodies[counter % len(bodies)])
+
+    async def run(calls: int) -> None:
+        await asyncio.gather(*(worker(calls // job["concurrency"]) for _ in range(job["concurrency"])))
+
+    await run(job["calls"] // 2)  # warm-up
+    spent = []
+    for _ in range(job["rounds"]):
+        before = time.process_time()
+        await run(job["calls"])
+        done = job["calls"] // job["concurrency"] * job["concurrency"]
+        spent.append((time.process_time() - before) * 1000 / done)
+    return spent
+
+
+found = {}
+for label, query in job["queries"].items():
+    variables = [{"id": i} for i in job["ids"]] if "$id" in query else [{}]
+    bodies = [json.dumps({"query": query, "variables": v}).encode() for v in variables]
+    found[label] = uvloop.run(rounds(bodies))
+graph.close()
+Path(job["result"]).write_text(json.dumps(found))
+"""
+"""The app alone, in one process (``PYTHONPATH`` names the tree): CPU ms per request per round."""
+
+
+def app_alone(tree: Path, graph: Path, ids: list[str], args: argparse.Namespace) -> dict[str, list[float]]:
+    """Each query's CPU ms per request in each round, the app of ``tree`` called without a server."""
+    result = graph.parent / "in-process.json"
+    job = {"graph": str(graph), "ids": ids[:300], "queries": QUERIES, "result": str(result)}
+    job |= {"calls": args.calls, "rounds": 1, "concurrency": args.concurrency}
+    env = {**os.environ, "PYTHONPATH": str(tree), "KGTWIN_LOG_LEVEL": "warning"}
+    subprocess.run([sys.executable, "-c", IN_PROCESS, json.dumps(job)], env=env, cwd=graph.parent, check=True)
+    found: dict[str, list[float]] = json.loads(result.read_text())
+    return found
+
+
 @dataclass
 class Row:
     """One server, query and load in one repetition."""
@@ -155,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=6.0, help="seconds per query, load and server")
     parser.add_argument("--rate", type=float, default=200.0, help="requests/s of the fixed-rate load")
     parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=4000, help="requests per round of the app alone")
+    parser.add_argument("--skip-served", action="store_true", help="measure the app alone only")
     args = parser.parse_args(argv)
     from rich.console import Console
     from rich.table import Table
@@ -166,8 +259,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         trees = {ref: source_tree(ref, folder / f"tree-{i}") for i, ref in enumerate(refs)}
         with embedded(folder / "data", args.rooms) as (_command, data_env, ids):
+            alone: dict[str, dict[str, list[float]]] = {ref: {} for ref in refs}
+            for repetition in range(args.repetitions):  # one round each, refs in alternating order
+                for ref in refs if repetition % 2 == 0 else refs[::-1]:
+                    for label, spent in app_alone(trees[ref], folder / "data" / "graph", ids, args).items():
+                        alone[ref].setdefault(label, []).extend(spent)
             names = [BARE, *refs]
-            for repetition in range(args.repetitions):
+            for repetition in range(0 if args.skip_served else args.repetitions):
                 for name in names if repetition % 2 == 0 else names[::-1]:
                     env = {
                         **os.environ,
@@ -230,6 +328,20 @@ def main(argv: Sequence[str] | None = None) -> None:
                     ratio,
                 )
     Console(width=200).print(table)
+    by_app = Table(
+        title=f"The app alone (no server, no sockets), {args.calls} requests per round, {args.concurrency} "
+        f"at a time, median of {args.repetitions} rounds; load average {load[0]:.1f}"
+    )
+    for column in ("query", "kgtwin", "app CPU ms/req", "CPU vs first"):
+        by_app.add_column(column, justify="left" if column in ("query", "kgtwin") else "right")
+    for label in QUERIES:
+        first_cpu = None
+        for ref in refs:
+            cpu = statistics.median(alone[ref][label])
+            first_cpu = first_cpu or cpu
+            spread = f"({min(alone[ref][label]):.3f}-{max(alone[ref][label]):.3f})"
+            by_app.add_row(label, ref, f"{cpu:.3f} {spread}", f"{cpu / first_cpu:.2f}x")
+    Console(width=200).print(by_app)
 
 
 if __name__ == "__main__":
