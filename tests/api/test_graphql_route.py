@@ -13,10 +13,12 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from graphql import parse
 
 from api import create_app
 from api.context import twin_context
 from api.fastpath import prepared
+from api.fastpath._validation import PreparedDocuments
 from api.limits import Limits
 from api.observation import Observability
 from api.schema import schema
@@ -93,3 +95,15 @@ def test_a_query_text_seen_before_is_found_prepared_with_its_validation_errors(
     assert "nosuchfield" in refusals[1].json()["errors"][0]["message"]
     # Other limits validate again: a text prepared under the defaults is not under others.
     assert prepared(schema._schema, valid, Limits(graphql_max_depth=3)) is None
+
+
+def test_prepared_documents_forget_the_least_recently_used_text_first() -> None:
+    documents = PreparedDocuments(size=2)
+    keys = [(1, text, 10, 5, 100) for text in ("{ a }", "{ b }", "{ c }")]
+    for key in keys[:2]:
+        documents.record(key, parse(key[1]))
+    assert documents.find(keys[0]) is not None  # used: now the most recent
+    documents.record(keys[2], parse(keys[2][1]))
+    assert documents.find(keys[1]) is None
+    assert documents.find(keys[0]) is not None
+    assert documents.find(keys[2]) is not None
