@@ -1,13 +1,12 @@
 """``GET`` and ``POST`` of ``/graphql`` handed straight to ``api.graphql_http``, ahead of FastAPI's routing.
 
-A small query's whole request path costs about 0.7 ms of server CPU, and matching the
-route, FastAPI's request handler (its dependency solving, exit stacks, exception
-middleware) and their send wrappers were a sixth of it (``bench/http_stack.py``;
-docs/performance.md). :class:`GraphQLRoute` is the innermost of the app's own
-middleware: the origin guard, body limit, authentication, rate limit and request
-observation have run as for every request, and it answers the two GraphQL methods of
-``/graphql`` itself. Everything else (``HEAD``, the websocket of subscriptions, the
-REST routes) goes on to FastAPI as before.
+Matching the route, FastAPI's request handler (its dependency solving, exit stacks,
+exception middleware) and their send wrappers were about a tenth of a small query's
+server CPU (``bench/http_stack.py``, docs/performance.md). :class:`GraphQLRoute` is the
+innermost of the app's own middleware: the origin guard, body limit, authentication,
+rate limit and request observation have run as for every request, and it answers the
+two GraphQL methods of ``/graphql`` itself. Everything else (``HEAD``, the websocket of
+subscriptions, the REST routes) goes on to FastAPI as before.
 
 What FastAPI's route gave these requests is kept: the route in the scope (the metrics
 label ``/graphql`` of a request that executed no operation, ``api.observation``), the

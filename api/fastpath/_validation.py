@@ -83,12 +83,13 @@ class PreparedDocuments:
     """The query texts already parsed and validated, so a request can skip the worker thread.
 
     ``api.graphql_http`` parses and validates a document off the event loop (a large one
-    costs tens of milliseconds), but handing a cached one to a worker thread costs more
-    than looking it up: the thread hop was the largest part of a small query's request
-    path. So texts are remembered here once :func:`prepare` has filled the parse and
-    validation caches for them, and the next request with the same text and limits finds
-    its document on the event loop. Kept to half the caches' size and in the same
-    least-recently-used order, so a text found here is still in them.
+    costs tens of milliseconds), but handing a cached one to a worker thread costs far
+    more than looking it up: the hops were about a fifth of a small query's server CPU.
+    So texts are remembered here once :func:`prepare` has filled the parse and validation
+    caches for them, and the next request with the same text and limits finds its
+    document on the event loop. Kept to half the caches' size, least recently used out
+    first as there, so a text found here is still in them but after a flood of other
+    texts; then the executor parses or validates it again, on the event loop.
     """
 
     def __init__(self, size: int = QUERY_CACHE_SIZE // 2) -> None:
