@@ -91,7 +91,7 @@ RUNS = {
     "building": 30,
     "neighbours": 200,
     "find": 30,
-    "subgraph": 50,
+    "subgraph": 30,
     "rooms": 30,
 }
 TARGETS_MS = {
@@ -516,27 +516,29 @@ def measure_sizes(
     clock = CpuClock(engine_pid)
     for n, twins in enumerate(sizes):
         campus = generate(twins)
-        log(
-            f"{engine}: generated {len(campus.twins):,} twins and {len(campus.relationships):,} relationships"
-        )
+        log(f"{engine}: generated {len(campus.twins):,} twins, {len(campus.relationships):,} relationships")
+        measured: list[Row] = []
         if n == 0:
             first = measure_load(store, models, campus, engine_pid, workdir)
-            rows += load_rows(first, engine, campus, "engine just started")
+            measured += load_rows(first, engine, campus, "engine just started")
             wipe(store)
         load = measure_load(store, models, campus, engine_pid, workdir)
-        rows += load_rows(load, engine, campus, "warm engine")
+        measured += load_rows(load, engine, campus, "warm engine")
         log(f"{engine}: loaded {len(campus.twins):,} twins in {load.seconds:,.1f} s; querying")
         timings, described = query_timings(store, models, campus, clock, workdir)
-        rows += query_rows(timings, described, engine, len(campus.twins))
+        measured += query_rows(timings, described, engine, len(campus.twins))
         if n == 0:
-            rows.append(export_row(store, engine, len(campus.twins)))
+            measured.append(export_row(store, engine, len(campus.twins)))
         results.append(SizeResult(len(campus.twins), load, timings))
+        if n > 0:
+            measured += growth_rows(engine, [results[0], results[-1]])
+        # Printed now: a run stopped before its largest size still shows the sizes it finished.
+        print_rows(f"{engine}, {len(campus.twins):,} twins (load average {os.getloadavg()[0]:.1f})", measured)
+        rows += measured
         del campus
         if n + 1 < len(sizes):
             wipe(store)
             (workdir / "telemetry.duckdb").unlink(missing_ok=True)
-    if len(results) > 1:
-        rows += growth_rows(engine, results)
     return rows
 
 
@@ -582,6 +584,20 @@ def run_neo4j(models: ModelSet, sizes: Sequence[int]) -> list[Row]:
                 server.stop()
 
 
+CONSOLE = Console(width=None if sys.stdout.isatty() else 250)
+
+
+def print_rows(title: str, rows: Sequence[Row]) -> None:
+    table = Table(title=title)
+    columns = ("benchmark", "engine", "size", "p50", "p99 / rate", "CPU per unit", "target", "met?")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("benchmark", "engine") else "right")
+    for row in rows:
+        met = "" if row.met is None else ("yes" if row.met else "[red]no[/red]")
+        table.add_row(row.benchmark, row.engine, row.size, row.p50, row.p99_or_rate, row.cpu, row.target, met)
+    CONSOLE.print(table)
+
+
 def log(message: str) -> None:
     """A progress line with the time and the machine's load (``uptime``'s 1-minute average)."""
     print(f"{dt.datetime.now(dt.UTC):%H:%M:%S} load {os.getloadavg()[0]:.1f}: {message}", flush=True)
@@ -617,7 +633,7 @@ def main() -> None:
     # The Neo4j driver logs a warning per query naming a relationship type no twin has yet
     # (``isPartOf`` in the containment walk); they would bury the table.
     logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
-    console = Console(width=None if sys.stdout.isatty() else 220)
+    console = CONSOLE
     console.print(f"machine: {machine()}, load average {'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
     models = base_model_set()
     rows: list[Row] = []
@@ -626,14 +642,7 @@ def main() -> None:
         run = run_falkordb if engine == "falkordb" else run_neo4j
         rows += run(models, sorted(args.twins))
     runs = ", ".join(f"{k} {v}" for k, v in RUNS.items())
-    table = Table(title=f"twin graph benchmarks (p50/p99 of {runs} runs after {WARMUP} warm-up)")
-    columns = ("benchmark", "engine", "size", "p50", "p99 / rate", "CPU per unit", "target", "met?")
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("benchmark", "engine") else "right")
-    for row in rows:
-        met = "" if row.met is None else ("yes" if row.met else "[red]no[/red]")
-        table.add_row(row.benchmark, row.engine, row.size, row.p50, row.p99_or_rate, row.cpu, row.target, met)
-    console.print(table)
+    print_rows(f"twin graph benchmarks, every size (p50/p99 of {runs} runs after {WARMUP} warm-up)", rows)
     console.print(f"finished {dt.datetime.now(dt.UTC):%H:%M} UTC, load average {os.getloadavg()[0]:.1f}")
 
 
