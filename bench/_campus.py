@@ -58,6 +58,8 @@ class Campus:
     relationships: list[RelSpec] = field(default_factory=list)
     large_building: str = ""
     rooms: list[str] = field(default_factory=list)
+    floors: list[str] = field(default_factory=list)
+    """Floors of the ordinary buildings (205 twins each at every size), for the floor's tree."""
     halls: list[str] = field(default_factory=list)
     _seq: dict[str, int] = field(default_factory=dict)
 
@@ -115,6 +117,8 @@ def _building(campus: Campus, rng: random.Random, site: str, floors: int, rooms:
             "floor", FLOOR, {"level": level, "elevation": 3.5 * level, "area": rng.uniform(500, 3000)}
         )
         campus.link(building, "contains", floor)
+        if campus.large_building:
+            campus.floors.append(floor)
         ahu = campus.twin("ahu", AHU, _equipment(rng) | {"nominalAirflow": rng.uniform(5, 20)})
         campus.link(ahu, "locatedIn", floor)
         _sensor(campus, rng, ahu, floor, "temperature")

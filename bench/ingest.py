@@ -284,6 +284,8 @@ def start_ingest(
             "KGTWIN_INGEST_SPOOL_DIR": str(home / "spool"),
             "KGTWIN_INGEST_STATS_INTERVAL_S": "1",
             "KGTWIN_LOG_FORMAT": "json",
+            # No health port: two processes here (and any other on the host) would want 8001.
+            "KGTWIN_HEALTH_PORT": "0",
         }
         logs.append(home / f"{log}.log")
         with logs[-1].open("wb") as out:

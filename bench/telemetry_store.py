@@ -10,7 +10,10 @@ Targets from the ingest issue, for the whole ingest path (so the store alone mus
 well above): >= 100,000 points/s into DuckDB, >= 50,000 points/s into InfluxDB.
 
 The points are built before the clock starts: the figure is the store's own cost (line
-protocol or numpy columns, the database call), not the generator's.
+protocol or numpy columns, the database call), not the generator's. The last column is
+the store's size on disk per point once it is closed (DuckDB: its file; InfluxDB: its
+engine folder, WAL and TSM files as a fresh server leaves them, before any later
+compaction), for sizing; not measured with ``KGTWIN_BENCH_INFLUX_URL``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,12 @@ PERIOD_S = 10
 T0_NS = int(dt.datetime(2026, 11, 25, tzinfo=dt.UTC).timestamp()) * 1_000_000_000
 QUERY_TWINS = 50
 WARMUP = 3
+DISK: dict[str, int] = {}
+"""Bytes on disk of each store the benchmark closed, by store name."""
+
+
+def disk_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def messages(count: int, twins: int) -> list[TelemetryPoint]:
@@ -127,6 +136,7 @@ def duckdb_store() -> Iterator[TelemetryStore]:
             yield store
         finally:
             store.close()
+            DISK["duckdb"] = disk_bytes(Path(tmp))
 
 
 @contextmanager
@@ -153,6 +163,7 @@ def influx_store() -> Iterator[TelemetryStore]:
         finally:
             store.close()
             server.stop()
+            DISK["influxdb"] = disk_bytes(Path(tmp))
 
 
 def main() -> None:
@@ -167,13 +178,17 @@ def main() -> None:
     table = Table(
         title=f"Telemetry stores ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
     )
-    for column in ("store", "write", "points/s", "latest of 50 p50/p99 ms", "windowed mean of 50 p50/p99 ms"):
+    columns = ("store", "write", "points/s", "latest of 50 p50/p99 ms", "windowed mean of 50 p50/p99 ms")
+    for column in (*columns, "bytes/point on disk"):
         table.add_column(column)
     stores = {"duckdb": duckdb_store, "influxdb": influx_store}
     for name, opener in stores.items():
         if args.store in (name, "both"):
             with opener() as store:
-                table.add_row(*measure(name, store, points, args.twins, args.batch, args.runs))
+                row = measure(name, store, points, args.twins, args.batch, args.runs)
+            on_disk = DISK.get(name)
+            per_point = f"{on_disk / (len(points) * len(FIELDS)):.1f}" if on_disk else "not measured"
+            table.add_row(*row, per_point)
     Console().print(table)
 
 

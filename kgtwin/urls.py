@@ -77,12 +77,24 @@ class Neo4jUrl:
 
     @classmethod
     def parse(cls, url: str) -> Self:
-        """``neo4j://user:pass@host:7687[/database]`` (or ``neo4j+s``, ``bolt``, ...)."""
+        """``neo4j://user:pass@host:7687[/database][?policy=name]`` (or ``neo4j+s``, ``bolt``, ...).
+
+        The query of a routing URL is the driver's routing context: a Neo4j cluster's
+        server policy (``?policy=analysts``) picks which members serve this process's
+        reads, so analysts' replicas can be pointed at read replicas by configuration.
+        A direct ``bolt`` connection has no routing, and the driver refuses a context there.
+        """
         parts, port = _split(url, 7687, "Neo4j")
         if not parts.hostname:
             raise ValueError("Neo4j URL has no host: expected neo4j://user:pass@host:7687")
+        scheme = scheme_of(url)
+        if parts.query and not scheme.startswith("neo4j"):
+            raise ValueError(
+                f"a {scheme}:// URL connects to one server and takes no routing context "
+                f"(?{parts.query}): use neo4j:// for a cluster's routing policies"
+            )
         return cls(
-            uri=f"{scheme_of(url)}://{parts.hostname}:{port}",
+            uri=f"{scheme}://{parts.hostname}:{port}" + (f"?{parts.query}" if parts.query else ""),
             user=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
             database=parts.path.strip("/") or None,

@@ -82,6 +82,11 @@ def test_broken_toml_is_reported_with_its_file(tmp_path: Path) -> None:
         ("falkordb:////var/lib/kgtwin?graph=plant", FalkorUrl(Path("/var/lib/kgtwin"), "plant")),
         ("bolt://127.0.0.1:7999", Neo4jUrl("bolt://127.0.0.1:7999", None, None)),
         ("neo4j+s://u:p@host/twins", Neo4jUrl("neo4j+s://host:7687", "u", "p", "twins")),
+        # A cluster's routing policy travels to the driver as its routing context.
+        (
+            "neo4j://u:p@lb:7687/twins?policy=analysts",
+            Neo4jUrl("neo4j://lb:7687?policy=analysts", "u", "p", "twins"),
+        ),
     ],
 )
 def test_graph_urls(url: str, expected: object) -> None:
@@ -94,6 +99,7 @@ def test_graph_urls(url: str, expected: object) -> None:
         ("falkordb://data", "three slashes"),
         ("neo4j://", "no host"),
         ("neo4j://host:99999", "(?i)port"),
+        ("bolt://host:7687?policy=analysts", "no routing context"),
         ("postgres://host", "unknown graph backend"),
         ("no-scheme", "no scheme"),
     ],
