@@ -20,6 +20,9 @@ from api.context import twin_context
 from api.roles import Role
 from graph.api_keys import ApiKeyStore
 from graph.falkordb import FalkorGraphStore
+from graph.fmus import FmuNodes
+from simulation.fmu.library import FmuLibrary
+from simulation.fmu.store import FmuFiles
 from tests.api.conftest_auth import AuthConfig, Limits
 
 PUMP = {
@@ -34,6 +37,10 @@ PUMP = {
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
     graph = FalkorGraphStore(tmp_path_factory.mktemp("fuzz"))
     try:
+        # as every kgtwin service has one, so that /fmus is fuzzed too
+        nodes = FmuNodes(graph)
+        nodes.ensure_schema()
+        fmus = FmuLibrary(nodes, FmuFiles(tmp_path_factory.mktemp("fmus")))
         context = twin_context(
             "9.9.9",
             graph,
@@ -41,6 +48,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]
             auth=AuthConfig(api_keys=True, key_cache_s=60),
             # generous enough that the fuzzer is never rate limited; small enough to hit the body limit
             limits=Limits(max_body_bytes=256 * 1024, rate_per_second=10_000, rate_burst=10_000),
+            fmus=fmus,
         )
         context.require_registry().upload([PUMP])
         context.require_twins().put_twin("p1", "dtmi:ex:Pump;1", {"flow": 1.0})
