@@ -179,12 +179,12 @@ class IngestMetrics:
     def watch(self, service: IngestService) -> None:
         """Read the spool, the broker session and the caches of ``service`` at each scrape."""
         registry = self._registry
-        Gauge(
-            "kgtwin_ingest_spool_points", "Points waiting in the spool.", registry=registry
-        ).set_function(lambda: service.spool.points)
-        Gauge(
-            "kgtwin_ingest_spool_bytes", "Bytes the spool takes on disk.", registry=registry
-        ).set_function(service.spool.size_bytes)
+        Gauge("kgtwin_ingest_spool_points", "Points waiting in the spool.", registry=registry).set_function(
+            lambda: service.spool.points
+        )
+        Gauge("kgtwin_ingest_spool_bytes", "Bytes the spool takes on disk.", registry=registry).set_function(
+            service.spool.size_bytes
+        )
         Gauge(
             "kgtwin_ingest_broker_connected",
             "1 while the MQTT session is connected, else 0.",

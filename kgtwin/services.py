@@ -38,6 +38,7 @@ from kgtwin.health import Probes, serve_probes
 from kgtwin.lifecycle import CLOSE_MARGIN_S, ApiServer, Deadline, StopSignals
 from kgtwin.metrics import ApiMetrics, IngestMetrics, Metrics, WorkerMetrics
 from kgtwin.settings import Settings
+from kgtwin.uplink import open_uplink
 from kgtwin.urls import MqttUrl
 from kgtwin.wiring import (
     build_fmu_library,
@@ -121,6 +122,8 @@ def run_api(
         # latest(name) from its last-value cache. It starts once the API's context has
         # loaded the base ontology (its caches read the graph's versions on every batch).
         ingest = None
+        # Before ingest and the worker: the points they store are forwarded to the cloud.
+        uplink = open_uplink(settings, backends) if profile == "edge" else None
         if profile == "edge":
             ingest_metrics = IngestMetrics(metrics)
             ingest = build_ingest(settings, backends, ingest_metrics)
@@ -145,6 +148,8 @@ def run_api(
             lifecycle=lifecycle,
             observability=observability,
         )
+        if uplink is not None and backends.graph is not None:
+            uplink.start(backends.graph, context.events, lambda: context.require_registry().models)
         worker = None
         if ingest is not None:
             ingest.start()
