@@ -77,13 +77,19 @@ def reconcile(
     snapshot: Mapping[str, Any],
     *,
     policy: DtdlPolicy = DEFAULT_POLICY,
+    refresh_models: Callable[[], object] = lambda: None,
 ) -> SyncReport:
-    """Make the cloud's subtree of ``site`` equal ``snapshot`` (``graph.sites.site_snapshot``)."""
+    """Make the cloud's subtree of ``site`` equal ``snapshot`` (``graph.sites.site_snapshot``).
+
+    ``refresh_models`` reloads the models ``twins`` checks against, once the snapshot's are uploaded.
+    """
     report = SyncReport()
     store = twins.store
     models = snapshot.get("models") or []
     if models:
         report.models = _upload_models(twins, models, policy, report)
+        if report.models:
+            refresh_models()
     edge_twins = {str(line["$dtId"]): line for line in snapshot.get("twins", [])}
     cloud = {t.id: t for t in site_twins(store, twins.models, site)}
     for twin_id, line in edge_twins.items():

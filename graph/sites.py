@@ -37,7 +37,7 @@ _SITES = f"MATCH (m:{META_LABEL}) WHERE m.site IS NOT NULL RETURN m.site ORDER B
 _RELATIONSHIPS_OF = """
 UNWIND $ids AS id
 MATCH (s:Twin {id: id})-[r]->(t:Twin)
-RETURN s.id, type(r), t.id, r ORDER BY s.id, r.id
+RETURN s.id, type(r), t.id, properties(r) ORDER BY s.id, r.id
 """
 
 

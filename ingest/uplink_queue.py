@@ -29,6 +29,7 @@ import structlog
 
 _log = structlog.get_logger("kgtwin.uplink")
 
+_LOG_EVERY_NS = 10 * 10**9
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
     " points INTEGER NOT NULL, at_ns INTEGER NOT NULL, bytes INTEGER NOT NULL, body BLOB)",
@@ -83,6 +84,8 @@ class UplinkQueue:
         self.dropped_points = 0
         self.dropped_messages = 0
         self.resyncs_marked = 0
+        self._logged_ns = 0
+        self._unlogged_points = 0
         self._ready = threading.Condition(self._lock)
 
     @property
@@ -93,6 +96,12 @@ class UplinkQueue:
     def __len__(self) -> int:
         """Messages waiting."""
         return self._count
+
+    def last_sequence(self) -> int:
+        """The sequence of the newest message ever queued (0 before the first)."""
+        with self._lock:
+            row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()
+        return int(row[0]) if row is not None else 0
 
     def size_bytes(self) -> int:
         """Bytes the queue takes on disk: its file and its write-ahead log."""
@@ -215,14 +224,17 @@ class UplinkQueue:
         if dropped:
             self.dropped_points += dropped_points
             self.dropped_messages += dropped
-            _log.warning(
-                "uplink.telemetry_dropped",
-                points=dropped_points,
-                messages=dropped,
-                dropped_total=self.dropped_points,
-                waiting_bytes=self._bytes,
-                limit_bytes=self.max_bytes,
-            )
+            self._unlogged_points += dropped_points
+            if now_ns - self._logged_ns >= _LOG_EVERY_NS:
+                # One line per interval, not per batch: overflow lasts as long as the outage.
+                _log.warning(
+                    "uplink.telemetry_dropped",
+                    points=self._unlogged_points,
+                    dropped_total=self.dropped_points,
+                    waiting_bytes=self._bytes,
+                    limit_bytes=self.max_bytes,
+                )
+                self._logged_ns, self._unlogged_points = now_ns, 0
         if self._bytes > self.max_bytes or self._oldest_before(oldest, MessageKind.CHANGE):
             row = self._db.execute(
                 "DELETE FROM messages WHERE kind = ? RETURNING bytes", (MessageKind.CHANGE.value,)

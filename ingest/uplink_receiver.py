@@ -123,7 +123,7 @@ class _Lane:
                 counts.changes_refused += 1
                 _log.warning("uplink.change_refused", site=self.site, id=message.id, error=str(exc))
             return
-        report = reconcile(receiver.twins, self.site, message.body)
+        report = reconcile(receiver.twins, self.site, message.body, refresh_models=receiver.refresh_models)
         counts.snapshots += 1
         counts.last_issues = report.issues[:20]
         _log.info(

@@ -26,9 +26,14 @@ def test_unacknowledged_messages_are_still_there_after_a_restart(tmp_path: Path)
     queue.push(MessageKind.CHANGE, b'{"kind":"twin.deleted"}')
     queue.close()
     reopened = UplinkQueue(tmp_path / "q.sqlite3")
-    assert [(m.seq, m.kind) for m in reopened.peek(10)] == [(1, MessageKind.TELEMETRY), (2, MessageKind.CHANGE)]
+    assert [(m.seq, m.kind) for m in reopened.peek(10)] == [
+        (1, MessageKind.TELEMETRY),
+        (2, MessageKind.CHANGE),
+    ]
     assert len(reopened) == 2
-    assert reopened.waiting_bytes == len(b'[["b","m",{"twin_id":"t"},{"v":1},1]]') + len(b'{"kind":"twin.deleted"}')
+    assert reopened.waiting_bytes == len(b'[["b","m",{"twin_id":"t"},{"v":1},1]]') + len(
+        b'{"kind":"twin.deleted"}'
+    )
 
 
 def test_past_the_byte_bound_telemetry_goes_oldest_first_and_changes_stay(tmp_path: Path) -> None:
