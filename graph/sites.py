@@ -14,11 +14,11 @@ A registered site's subtree is read-only through the cloud's own API
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
-from graph._traversal import walk, walk_roots
-from graph._version import META_LABEL, current
+from graph._traversal import Direction, Move, walk, walk_roots
+from graph._version import META_LABEL
 from graph.bulk import relationship_line, twin_line
 from graph.model_store import GraphModelStore
 from graph.queries import CONTAINMENT
@@ -30,6 +30,11 @@ from ontology.model import ModelSet
 MAX_SITE_DEPTH = 10
 MAX_SITE_TWINS = 100_000
 
+# Up the containment: the reverse of each move of ``CONTAINMENT``.
+_UP = tuple(
+    Move(move.names, Direction.IN if move.direction is Direction.OUT else Direction.OUT)
+    for move in CONTAINMENT
+)
 _PREFIX = "site:"
 _READ_MARK = f"MATCH (m:{META_LABEL} {{id: $key}}) RETURN m.highWater"
 _ADVANCE = f"MERGE (m:{META_LABEL} {{id: $key}}) SET m.highWater = $seq, m.site = $site"
@@ -116,39 +121,48 @@ class SiteMarks:
 
 
 class SiteOwnership:
-    """Which registered site owns a twin, for the cloud API's writes.
+    """Which registered site owns a twin, for the cloud API's writes (its ``TwinGraph`` guard).
 
-    The subtrees are re-read only when the graph's version token moved (one read per
-    check otherwise), so a check costs one index seek while nothing changes.
+    A check reads the registered sites (one read; nothing more when there are none), then
+    walks *up* the containment from the twin (one read per level) and answers the first
+    site met, so it costs the same whatever the number and size of the sites.
     """
 
     def __init__(self, store: GraphStore) -> None:
         self.store = store
         self._marks = SiteMarks(store)
-        self._version: str | None = None
-        self._owners: Mapping[str, str] = {}
 
     def owner_of(self, twin_id: str) -> str | None:
-        """The site owning ``twin_id``, or None."""
-        version = current(self.store)
-        if version is None or version != self._version:
-            owners: dict[str, str] = {}
-            for site in self._marks.sites():
-                for owned in site_twin_ids(self.store, site):
-                    owners.setdefault(owned, site)
-            self._owners, self._version = owners, version
-        return self._owners.get(twin_id)
+        """The site owning ``twin_id``, or None (also for a twin that does not exist yet)."""
+        sites = set(self._marks.sites())
+        if not sites:
+            return None
+        if twin_id in sites:
+            return twin_id
+        try:
+            found = walk(
+                self.store,
+                [twin_id],
+                _UP,
+                MAX_SITE_DEPTH,
+                edges=False,
+                max_twins=MAX_SITE_TWINS,
+                telemetry=False,
+            )
+        except NotFound:
+            return None
+        owners = sorted(sites.intersection(found.nodes), key=lambda site: found.depth[site])
+        return owners[0] if owners else None
 
-    def check_writable(self, *twin_ids: str) -> None:
-        """Raise :class:`SiteOwned` when a site owns any of ``twin_ids``."""
-        for twin_id in twin_ids:
-            site = self.owner_of(twin_id)
-            if site is not None:
-                raise SiteOwned(
-                    f"twin {twin_id!r} belongs to edge site {site!r}: change it at the site, "
-                    "the cloud holds a read-only copy",
-                    details={"twinId": twin_id, "site": site},
-                )
+    def check_writable(self, twin_id: str) -> None:
+        """Raise :class:`SiteOwned` when a site owns ``twin_id``."""
+        site = self.owner_of(twin_id)
+        if site is not None:
+            raise SiteOwned(
+                f"twin {twin_id!r} belongs to edge site {site!r}: change it at the site, "
+                "the cloud holds a read-only copy",
+                details={"twinId": twin_id, "site": site},
+            )
 
 
 def site_snapshot(store: GraphStore, models: ModelSet, site: str) -> dict[str, Any]:

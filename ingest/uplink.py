@@ -260,10 +260,12 @@ class Forwarder:
                 self._stopping.wait(1.0)
 
     def _turn(self) -> None:
-        if self.queue.needs_resync():
-            self._queue_snapshot()
         if not self._connected.wait(0.2):
             return
+        if self.queue.needs_resync():
+            # Read when the link is up, not before: a snapshot taken during an outage would
+            # be stale on arrival and would only take room in the queue.
+            self._queue_snapshot()
         batch = self.queue.peek(self.options.window)
         if not batch:
             self.queue.wait(0.2)

@@ -130,6 +130,12 @@ class UplinkQueue:
         """
         with self._lock:
             self._db.execute("DELETE FROM flags WHERE name = 'resync'")
+            # An older snapshot still waiting says less than this one: it goes.
+            gone = self._db.execute(
+                "DELETE FROM messages WHERE kind = ? RETURNING bytes", (MessageKind.SNAPSHOT.value,)
+            ).fetchall()
+            self._bytes -= sum(int(r[0]) for r in gone)
+            self._count -= len(gone)
             return self._insert(MessageKind.SNAPSHOT, None, 0, int(self._clock() * 1e9))
 
     def fill_snapshot(self, seq: int, body: bytes) -> None:

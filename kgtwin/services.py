@@ -30,6 +30,7 @@ from api.remote_changes import RemoteChanges
 from api.system import system_router
 from graph.event_routes import EventRouteStore
 from graph.events import EventBus
+from graph.sites import SiteOwnership
 from kgtwin import __version__
 from kgtwin.backends import Backends, open_backends, open_executor
 from kgtwin.demo import DemoDevices, load_demo
@@ -227,7 +228,8 @@ def api_context(
 ) -> ApiContext:
     """What the API serves, whole: with a graph, its model registry (base ontology loaded), twin
     graph, API keys and change events; with a broker too, those events published to MQTT
-    (``kgtwin/events/...``); authentication and limits as ``settings`` say.
+    (``kgtwin/events/...``); authentication and limits as ``settings`` say. With
+    ``follow_others`` (the cloud's replicas), twins of edge sites are read-only (``FORBIDDEN``).
 
     With ``follow_others`` (the cloud profile, where the API may run as several processes),
     the other processes' events are read back from MQTT into this one's subscriptions
@@ -259,6 +261,8 @@ def api_context(
             events=bus,
             adt=adt,
         )
+    # In the cloud, the twins of edge sites change only through their site (docs/edge-cloud.md).
+    guard = SiteOwnership(backends.graph).check_writable if follow_others else None
     context = twin_context(
         __version__,
         backends.graph,
@@ -276,6 +280,7 @@ def api_context(
         observability=observability,
         events=bus,
         adt=adt,
+        guard=guard,
     )
     if backends.broker is not None:
         notifier = ChangeNotifier(context.events, backends.broker)

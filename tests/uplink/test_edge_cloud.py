@@ -10,11 +10,16 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api import create_app
+from api.context import twin_context
 from graph.falkordb import FalkorGraphStore
 from graph.neo4j import Neo4jGraphStore
+from graph.sites import SiteOwnership
 from ingest.broker import MqttBroker
 from ingest.uplink_messages import uplink_topic
 from ingest.uplink_queue import MessageKind
@@ -131,25 +136,25 @@ def test_overflow_drops_telemetry_counted_and_a_resync_makes_the_graph_equal(
         store.write("MATCH (n) DETACH DELETE n")
     cloud = open_cloud(neo4j_store, broker.port, f"receiver-{tmp_path.name}")
     cloud.receiver.start()
-    edge = open_edge(falkordb_store, tmp_path / "edge" / "uplink.sqlite3", broker.port, max_bytes=64 * 1024)
+    edge = open_edge(falkordb_store, tmp_path / "edge" / "uplink.sqlite3", broker.port, max_bytes=32 * 1024)
     try:
         build_site(edge.twins)
         edge.forwarder.start()
         wait_for(lambda: drained(edge, cloud), what="the first snapshot")
         broker.stop()
         wait_for(lambda: not edge.forwarder.connected, what="the edge to see the cut")
-        for n in range(400):
+        for n in range(250):
             edge.twins.patch_twin("room-1", [{"op": "replace", "path": "/name", "value": f"name {n:04d}"}])
         edge.twins.delete_twin("sensor-2", cascade=True)
         assert edge.queue.needs_resync()  # the changes alone passed the bound
         for batch in range(60):
             edge.telemetry.write(points("sensor-1", batch * 50, 50))
         assert edge.queue.dropped_points > 0  # telemetry gave way, oldest first
-        assert edge.queue.waiting_bytes <= 64 * 1024
+        assert edge.queue.waiting_bytes <= 32 * 1024
         broker.start()
         wait_for(lambda: drained(edge, cloud), what="the resync")
         _equal(edge, cloud)
-        assert cloud.twins.get_twin("room-1").properties["name"] == "name 0399"
+        assert cloud.twins.get_twin("room-1").properties["name"] == "name 0249"
         kept = series(cloud.telemetry, "sensor-1", {"site": SITE})
         assert len(kept) == 60 * 50 - edge.queue.dropped_points
         assert kept
@@ -180,3 +185,38 @@ def test_a_replayed_message_is_stored_once(pair: tuple[Edge, Cloud], broker: Bro
     wait_for(lambda: cloud.receiver.counts()[SITE].duplicates == duplicates + 1, what="the replay")
     assert cloud.receiver.counts()[SITE].applied == applied
     assert series(cloud.telemetry, "sensor-1")[0][1] == 0.0  # not overwritten by the replay's 99
+
+
+def test_the_cloud_api_refuses_changes_to_a_site_twin_naming_the_site(pair: tuple[Edge, Cloud]) -> None:
+    edge, cloud = pair
+    edge.forwarder.start()
+    wait_for(lambda: drained(edge, cloud), what="the first snapshot")
+    context = twin_context("test", cloud.graph, guard=SiteOwnership(cloud.graph).check_writable)
+    with TestClient(create_app(context)) as http:
+
+        def gql(query: str) -> dict[str, Any]:
+            answer: dict[str, Any] = http.post("/graphql", json={"query": query}).json()
+            return answer
+
+        refused = gql(
+            'mutation { updateTwin(id: "room-1", '
+            'patch: [{op: "replace", path: "/name", value: "x"}]) { etag } }'
+        )
+        error = refused["errors"][0]
+        assert error["extensions"]["code"] == "FORBIDDEN"
+        assert "site-a" in error["message"]
+        assert cloud.twins.get_twin("room-1").properties["name"] == "Room 1"
+        # A twin of the cloud's own may be made, but not put inside the site.
+        made = gql(
+            'mutation { createTwin(id: "cloud-only", '
+            'model: "dtmi:kgtwin:asset:Sensor;1", properties: {}) { id } }'
+        )
+        assert made["data"]["createTwin"]["id"] == "cloud-only"
+        linked = gql(
+            'mutation { createRelationship(source: "cloud-only", '
+            'target: "room-1", name: "locatedIn", id: "in") { id } }'
+        )
+        assert linked["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        assert gql('mutation { deleteTwin(id: "sensor-2", cascade: true) }')["errors"][0]["extensions"][
+            "code"
+        ] == ("FORBIDDEN")

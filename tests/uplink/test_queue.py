@@ -89,3 +89,14 @@ def test_a_snapshot_being_read_holds_back_later_messages(tmp_path: Path) -> None
         (MessageKind.SNAPSHOT, b"{}"),
         (MessageKind.CHANGE, b"during"),
     ]
+
+
+def test_a_new_snapshot_replaces_one_still_waiting(tmp_path: Path) -> None:
+    queue = UplinkQueue(tmp_path / "q.sqlite3")
+    first = queue.reserve_snapshot()
+    queue.fill_snapshot(first, b"old site")
+    queue.push(MessageKind.CHANGE, b"change")
+    second = queue.reserve_snapshot()
+    queue.fill_snapshot(second, b"new site")
+    assert [m.body for m in queue.peek(10)] == [b"change", b"new site"]
+    assert queue.waiting_bytes == len(b"change") + len(b"new site")
