@@ -243,8 +243,15 @@ class Forwarder:
         self._thread = threading.Thread(target=self._run, name="kgtwin-uplink", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop sending; what is unacknowledged stays queued for the next start."""
+    def stop(self, timeout: float = 5.0, *, drain_s: float = 0.0) -> None:
+        """Stop sending; what is unacknowledged stays queued for the next start.
+
+        With ``drain_s`` and the link up, first wait up to that long for the queue to empty,
+        so a clean stop leaves nothing behind when the cloud is reachable.
+        """
+        deadline = time.monotonic() + drain_s
+        while self.connected and len(self.queue) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout)

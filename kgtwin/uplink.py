@@ -34,6 +34,8 @@ from ontology.model import ModelSet
 from ontology.registry import ModelRegistry
 
 _log = structlog.get_logger("kgtwin.uplink")
+DRAIN_ON_STOP_S = 5.0
+"""How long a stopping edge keeps sending its backlog while the link is up."""
 
 
 @dataclass
@@ -74,7 +76,8 @@ class EdgeUplink:
 
     def stop(self) -> None:
         if self.forwarder is not None:
-            self.forwarder.stop()
+            # Ingest and the devices have stopped by now (closers run in reverse order).
+            self.forwarder.stop(drain_s=DRAIN_ON_STOP_S)
         self.queue.close()
 
 
