@@ -34,6 +34,8 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
     " points INTEGER NOT NULL, at_ns INTEGER NOT NULL, bytes INTEGER NOT NULL, body BLOB)",
     "CREATE TABLE IF NOT EXISTS flags (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    # The oldest message of a kind, found without a scan however long the outage was.
+    "CREATE INDEX IF NOT EXISTS messages_by_kind ON messages (kind, seq)",
 )
 
 
@@ -258,5 +260,7 @@ class UplinkQueue:
             )
 
     def _oldest_before(self, oldest_ns: int, kind: MessageKind) -> bool:
-        row = self._db.execute("SELECT min(at_ns) FROM messages WHERE kind = ?", (kind.value,)).fetchone()
-        return row[0] is not None and int(row[0]) < oldest_ns
+        row = self._db.execute(
+            "SELECT at_ns FROM messages WHERE kind = ? ORDER BY seq LIMIT 1", (kind.value,)
+        ).fetchone()
+        return row is not None and int(row[0]) < oldest_ns
