@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
@@ -25,8 +25,9 @@ from typing import Any
 
 from graph.bulk import HEADER, SECTION, Section, relationship_properties, twin_document
 from graph.events import ChangeKind
-from graph.importer import import_bulk
+from graph.importer import ImportReport, import_bulk
 from graph.sites import outgoing_relationships, site_twin_ids, site_twins
+from graph.store import GraphStore
 from graph.twin import Twin
 from graph.twins import TwinGraph
 from ontology.errors import KgtwinError, NotFound
@@ -155,13 +156,24 @@ def _existing(twins: TwinGraph, twin_id: str) -> Twin | None:
 
 
 def _upload_models(twins: TwinGraph, documents: list[Any], policy: DtdlPolicy, report: SyncReport) -> int:
-    """Upload the models the cloud lacks as a bulk import of a models section would."""
+    found = upload_models(twins.store, documents, policy=policy)
+    report.issues += [str(issue) for issue in found.issues]
+    return found.models
+
+
+def upload_models(
+    store: GraphStore, documents: Sequence[Mapping[str, Any]], *, policy: DtdlPolicy = DEFAULT_POLICY
+) -> ImportReport:
+    """Upload the models ``store`` lacks, as a bulk import's models section would.
+
+    A model already stored with the same document is skipped; a stored DTMI with another
+    document is refused (``MODEL_CONFLICT`` in the report's issues): twins made against
+    it would no longer mean what they meant.
+    """
     text = io.StringIO()
     for line in ({SECTION: Section.HEADER.value}, HEADER, {SECTION: Section.MODELS.value}, *documents):
         text.write(json.dumps(line, separators=(",", ":")) + "\n")
-    found = import_bulk(twins.store, io.BytesIO(text.getvalue().encode("utf-8")), policy=policy)
-    report.issues += [str(issue) for issue in found.issues]
-    return found.models
+    return import_bulk(store, io.BytesIO(text.getvalue().encode("utf-8")), policy=policy)
 
 
 def _absent_is_done(change: Callable[[], None]) -> None:

@@ -20,10 +20,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import orjson
 import paho.mqtt.client as mqtt
 import structlog
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -35,7 +37,7 @@ from graph.events import ChangeEvent, ChangeKind
 from graph.queries import CONTAINMENT
 from graph.sites import outgoing_relationships, site_twin_ids, twins_by_id
 from graph.store import GraphStore
-from ingest.uplink_messages import encode_points, envelope, uplink_topic
+from ingest.uplink_messages import MODELS_DOWNLINK_FILTER, encode_points, envelope, uplink_topic
 from ingest.uplink_queue import MessageKind, UplinkQueue
 from ontology.model import ModelSet
 from telemetry.points import Aggregate, Sample, TelemetryPoint
@@ -185,8 +187,11 @@ class Forwarder:
         snapshot: Callable[[], bytes],
         *,
         before_snapshot: Callable[[], None] | None = None,
+        on_model: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
+        """``on_model`` is given each model document the cloud announces (the downlink)."""
         self.queue = queue
+        self._on_model = on_model
         self.options = options
         self._snapshot = snapshot
         self._before_snapshot = before_snapshot
@@ -211,20 +216,32 @@ class Forwarder:
         client.reconnect_delay_set(1, 5)
 
         def on_connect(
-            _c: mqtt.Client, _u: object, flags: mqtt.ConnectFlags, reason: ReasonCode, _p: object
+            c: mqtt.Client, _u: object, flags: mqtt.ConnectFlags, reason: ReasonCode, _p: object
         ) -> None:
             if reason.is_failure:
                 _log.warning("uplink.refused", reason=str(reason))
                 return
             self._connected.set()
+            if self._on_model is not None:
+                c.subscribe(MODELS_DOWNLINK_FILTER, qos=1)
             _log.info("uplink.connected", site=opts.site, session_present=flags.session_present)
 
         def on_disconnect(_c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object) -> None:
             self._connected.clear()
             _log.warning("uplink.disconnected", site=opts.site, reason=str(reason), waiting=len(self.queue))
 
+        def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+            try:
+                event = ChangeEvent.from_dict(orjson.loads(message.payload))
+                document = event.data.get("document")
+                if self._on_model is not None and event.kind is ChangeKind.MODEL_UPLOADED and document:
+                    self._on_model(document)
+            except Exception:  # a bad announcement must not end the session
+                _log.exception("uplink.model_announcement_failed", topic=message.topic)
+
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect
+        client.on_message = on_message
         return client
 
     @property

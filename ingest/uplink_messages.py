@@ -27,6 +27,8 @@ from telemetry.points import TelemetryPoint
 
 UPLINK_ROOT = "kgtwin/uplink"
 UPLINK_FILTER = f"{UPLINK_ROOT}/+/+"
+MODELS_DOWNLINK_FILTER = "kgtwin/events/model.uploaded/+"
+"""Where the cloud announces uploaded models (``api.notifications``): the edges' downlink."""
 
 
 def uplink_topic(site: str, kind: MessageKind) -> str:

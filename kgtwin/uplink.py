@@ -12,15 +12,17 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import FrameType
+from typing import Any
 
 import structlog
 
 from api.notifications import ChangeNotifier
 from graph.events import EventBus
 from graph.model_store import GraphModelStore
+from graph.site_sync import upload_models
 from graph.sites import site_snapshot
 from graph.store import GraphStore
 from graph.twins import TwinGraph
@@ -69,8 +71,22 @@ class EdgeUplink:
             body = site_snapshot(store, models(), site)
             return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
+        policy = self.settings.dtdl_policy
+
+        def on_model(document: Mapping[str, Any]) -> None:
+            # The downlink: a model published in the cloud, uploaded here unless it would
+            # change the meaning of a DTMI the edge already holds (then refused and logged).
+            report = upload_models(store, [document], policy=policy)
+            if report.issues:
+                issues = [str(issue) for issue in report.issues]
+                _log.warning("uplink.model_refused", site=site, dtmi=document.get("@id"), issues=issues)
+            elif report.models:
+                _log.info("uplink.model_received", site=site, dtmi=document.get("@id"))
+
         self.changes = changes
-        self.forwarder = Forwarder(self.queue, options, snapshot, before_snapshot=changes.refresh)
+        self.forwarder = Forwarder(
+            self.queue, options, snapshot, before_snapshot=changes.refresh, on_model=on_model
+        )
         self.forwarder.start()
         _log.info("uplink.started", site=site, broker=f"{url.host}:{url.port}", waiting=len(self.queue))
 

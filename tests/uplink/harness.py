@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any
 
 from graph.events import EventBus
 from graph.model_store import GraphModelStore
+from graph.site_sync import upload_models
 from graph.sites import outgoing_relationships, site_snapshot, site_twins
 from graph.store import GraphStore
 from graph.twins import TwinGraph
@@ -73,6 +74,7 @@ class Edge:
     queue: UplinkQueue
     forwarder: Forwarder
     changes: SiteChanges
+    models_refused: list[str]
 
 
 @dataclass
@@ -114,10 +116,14 @@ def open_edge(
     def snapshot() -> bytes:
         return json.dumps(site_snapshot(graph, registry.models, SITE)).encode("utf-8")
 
-    forwarder = Forwarder(queue, options, snapshot, before_snapshot=changes.refresh)
-    return Edge(
-        graph, twins, ForwardingTelemetryStore(MemoryTelemetryStore(), queue), queue, forwarder, changes
-    )
+    refused: list[str] = []
+
+    def on_model(document: Mapping[str, Any]) -> None:
+        refused.extend(str(issue) for issue in upload_models(graph, [document]).issues)
+
+    forwarder = Forwarder(queue, options, snapshot, before_snapshot=changes.refresh, on_model=on_model)
+    telemetry = ForwardingTelemetryStore(MemoryTelemetryStore(), queue)
+    return Edge(graph, twins, telemetry, queue, forwarder, changes, refused)
 
 
 def open_cloud(graph: GraphStore, broker_port: int, client_id: str) -> Cloud:

@@ -17,12 +17,16 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from api.context import twin_context
+from api.notifications import ChangeNotifier
+from graph.events import ChangeEvent, ChangeKind, EventBus
 from graph.falkordb import FalkorGraphStore
+from graph.model_store import GraphModelStore
 from graph.neo4j import Neo4jGraphStore
 from graph.sites import SiteOwnership
 from ingest.broker import MqttBroker
 from ingest.uplink_messages import uplink_topic
 from ingest.uplink_queue import MessageKind
+from ontology.registry import ModelRegistry
 from tests.conftest import unavailable
 from tests.servers.mosquitto_server import CONFIG, mosquitto_binary
 from tests.servers.process import ServerUnavailable, free_port, launch
@@ -220,3 +224,35 @@ def test_the_cloud_api_refuses_changes_to_a_site_twin_naming_the_site(pair: tupl
         assert gql('mutation { deleteTwin(id: "sensor-2", cascade: true) }')["errors"][0]["extensions"][
             "code"
         ] == ("FORBIDDEN")
+
+
+def test_a_model_published_in_the_cloud_reaches_the_edge_and_a_conflicting_one_is_refused(
+    pair: tuple[Edge, Cloud], broker: Broker
+) -> None:
+    edge, cloud = pair
+    edge.forwarder.start()
+    wait_for(lambda: drained(edge, cloud), what="the first snapshot")
+    new_model = {
+        "@context": "dtmi:dtdl:context;3",
+        "@id": "dtmi:example:uplink:Chiller;1",
+        "@type": "Interface",
+        "contents": [{"@type": "Property", "name": "setpoint", "schema": "double"}],
+    }
+    clash = {**new_model, "@id": "dtmi:kgtwin:space:Site;1"}  # an edge model, another meaning
+    bus = EventBus()
+    notifier = ChangeNotifier(bus, MqttBroker("127.0.0.1", broker.port))
+    notifier.start()
+    try:
+        cloud_models = GraphModelStore(cloud.graph, events=bus)
+        ModelRegistry(cloud_models).upload([new_model])
+        edge_models = GraphModelStore(edge.graph)
+        wait_for(lambda: edge_models.get(new_model["@id"]) is not None, what="the model at the edge")
+        # A modeler's document under a DTMI the edge holds with another document: refused there.
+        bus.publish(ChangeEvent.now(ChangeKind.MODEL_UPLOADED, clash["@id"], data={"document": clash}))
+        wait_for(lambda: bool(edge.models_refused), what="the refusal")
+    finally:
+        notifier.stop()
+    assert "MODEL_CONFLICT" in edge.models_refused[0]
+    kept = edge_models.get("dtmi:kgtwin:space:Site;1")
+    assert kept is not None
+    assert kept.document != clash
