@@ -32,6 +32,7 @@ from ontology.registry import ModelRegistry
 from telemetry.memory import MemoryTelemetryStore
 from telemetry.points import TelemetryPoint
 from telemetry.refs import TelemetryRef
+from telemetry.store import TelemetryStore
 from tests.servers.process import ServerProcess, launch
 
 SITE = "site-a"
@@ -146,9 +147,7 @@ def points(twin_id: str, first: int, count: int) -> list[TelemetryPoint]:
     ]
 
 
-def series(
-    store: MemoryTelemetryStore, twin_id: str, tags: dict[str, str] | None = None
-) -> list[tuple[Any, Any]]:
+def series(store: TelemetryStore, twin_id: str, tags: dict[str, str] | None = None) -> list[tuple[Any, Any]]:
     ref = TelemetryRef("kgtwin", "Sensor", {"twin_id": twin_id, **(tags or {})}, ("value",))
     start = datetime.fromtimestamp(T0_NS / 1e9 - 1, UTC)
     stop = datetime.fromtimestamp(T0_NS / 1e9 + 10**6, UTC)

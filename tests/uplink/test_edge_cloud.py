@@ -232,13 +232,15 @@ def test_a_model_published_in_the_cloud_reaches_the_edge_and_a_conflicting_one_i
     edge, cloud = pair
     edge.forwarder.start()
     wait_for(lambda: drained(edge, cloud), what="the first snapshot")
-    new_model = {
+    chiller = "dtmi:example:uplink:Chiller;1"
+    new_model: dict[str, Any] = {
         "@context": "dtmi:dtdl:context;3",
-        "@id": "dtmi:example:uplink:Chiller;1",
+        "@id": chiller,
         "@type": "Interface",
         "contents": [{"@type": "Property", "name": "setpoint", "schema": "double"}],
     }
-    clash = {**new_model, "@id": "dtmi:kgtwin:space:Site;1"}  # an edge model, another meaning
+    site_model = "dtmi:kgtwin:space:Site;1"
+    clash = {**new_model, "@id": site_model}  # a model the edge holds, with another meaning
     bus = EventBus()
     notifier = ChangeNotifier(bus, MqttBroker("127.0.0.1", broker.port))
     notifier.start()
@@ -246,13 +248,13 @@ def test_a_model_published_in_the_cloud_reaches_the_edge_and_a_conflicting_one_i
         cloud_models = GraphModelStore(cloud.graph, events=bus)
         ModelRegistry(cloud_models).upload([new_model])
         edge_models = GraphModelStore(edge.graph)
-        wait_for(lambda: edge_models.get(new_model["@id"]) is not None, what="the model at the edge")
+        wait_for(lambda: edge_models.get(chiller) is not None, what="the model at the edge")
         # A modeler's document under a DTMI the edge holds with another document: refused there.
-        bus.publish(ChangeEvent.now(ChangeKind.MODEL_UPLOADED, clash["@id"], data={"document": clash}))
+        bus.publish(ChangeEvent.now(ChangeKind.MODEL_UPLOADED, site_model, data={"document": clash}))
         wait_for(lambda: bool(edge.models_refused), what="the refusal")
     finally:
         notifier.stop()
     assert "MODEL_CONFLICT" in edge.models_refused[0]
-    kept = edge_models.get("dtmi:kgtwin:space:Site;1")
+    kept = edge_models.get(site_model)
     assert kept is not None
     assert kept.document != clash
