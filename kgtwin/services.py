@@ -37,7 +37,7 @@ from kgtwin.demo import DemoDevices, load_demo
 from kgtwin.deployment import deployment_report
 from kgtwin.health import Probes, serve_probes
 from kgtwin.lifecycle import CLOSE_MARGIN_S, ApiServer, Deadline, StopSignals
-from kgtwin.metrics import ApiMetrics, IngestMetrics, Metrics, WorkerMetrics
+from kgtwin.metrics import ApiMetrics, IngestMetrics, Metrics, WorkerMetrics, watch_uplink
 from kgtwin.settings import Settings
 from kgtwin.uplink import open_uplink
 from kgtwin.urls import MqttUrl
@@ -151,6 +151,8 @@ def run_api(
         )
         if uplink is not None and backends.graph is not None:
             uplink.start(backends.graph, context.events, lambda: context.require_registry().models)
+            assert uplink.forwarder is not None
+            watch_uplink(metrics, uplink.queue, uplink.forwarder)
         worker = None
         if ingest is not None:
             ingest.start()

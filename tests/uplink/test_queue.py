@@ -1,11 +1,13 @@
-"""The uplink queue: ids stable across restarts, overflow drops telemetry oldest first and never
-drops a graph change silently (a resync mark replaces them). Pure SQLite, no server."""
+"""The uplink queue: ids stable across restarts, overflow drops telemetry oldest first (counted in
+the metrics) and never drops a graph change silently (a resync mark replaces them). No server."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ingest.uplink import Forwarder, UplinkOptions
 from ingest.uplink_queue import MessageKind, UplinkQueue
+from kgtwin.metrics import Metrics, watch_uplink
 
 
 def test_sequence_numbers_survive_a_restart_and_are_never_reused(tmp_path: Path) -> None:
@@ -100,3 +102,17 @@ def test_a_new_snapshot_replaces_one_still_waiting(tmp_path: Path) -> None:
     queue.fill_snapshot(second, b"new site")
     assert [m.body for m in queue.peek(10)] == [b"change", b"new site"]
     assert queue.waiting_bytes == len(b"change") + len(b"new site")
+
+
+def test_overflow_shows_in_the_metrics(tmp_path: Path) -> None:
+    queue = UplinkQueue(tmp_path / "q.sqlite3", max_bytes=300)
+    options = UplinkOptions(host="127.0.0.1", port=1, site="site-a", client_id="metrics-test")
+    forwarder = Forwarder(queue, options, lambda: b"{}")  # never started: not connected
+    metrics = Metrics("serve")
+    watch_uplink(metrics, queue, forwarder)
+    for _ in range(5):
+        queue.push(MessageKind.TELEMETRY, b"t" * 100, points=7)
+    text = metrics.exposition()[0].decode()
+    assert "kgtwin_uplink_dropped_points 14.0" in text
+    assert "kgtwin_uplink_queue_messages 3.0" in text
+    assert "kgtwin_uplink_connected 0.0" in text
