@@ -216,12 +216,14 @@ def twin_context(
     policy: DtdlPolicy = DEFAULT_POLICY,
     ingest_health: Callable[[], str | None] | None = None,
     adt: AdtOptions | None = None,
+    guard: Callable[[str], None] | None = None,
 ) -> ApiContext:
     """An :class:`ApiContext` on ``graph``, whole: its model registry (kept in the graph), twin
     graph and API keys, with the other backends and settings given.
 
     With ``load_base``, the base ontology's models that the graph lacks are uploaded first,
     so a fresh graph can hold twins at once. The registry reads models with ``policy``.
+    ``guard`` refuses changes to some twins (``graph.TwinGraph``): in the cloud, those of edge sites.
     """
     bus = events or EventBus()
     model_store = GraphModelStore(graph, events=bus)
@@ -230,7 +232,7 @@ def twin_context(
     if load_base:
         load_base_ontology(registry)
     # The twins validate against the registry's models as they are at each call.
-    twins = TwinGraph(graph, lambda: registry.models, events=bus)
+    twins = TwinGraph(graph, lambda: registry.models, events=bus, guard=guard)
     return ApiContext(
         version=version,
         graph=graph,

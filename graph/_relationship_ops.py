@@ -44,6 +44,10 @@ class RelationshipOps(ABC):
         """Twin ``twin_id``; ``NotFound`` when there is none."""
 
     @abstractmethod
+    def _writable(self, *twin_ids: str) -> None:
+        """Raise when this graph may not change these twins (a site's, in the cloud)."""
+
+    @abstractmethod
     def _emit(
         self,
         kind: ChangeKind,
@@ -74,6 +78,7 @@ class RelationshipOps(ABC):
         when the source already has a relationship of that id.
         """
         _require_id(relationship_id)
+        self._writable(source_id, target_id)
         properties = dict(properties or {})
         source = self.get_twin(source_id)
         target = self.get_twin(target_id)
@@ -186,6 +191,7 @@ class RelationshipOps(ABC):
         ``PreconditionFailed`` rather than a lost update; nothing is written when the
         result does not follow the source's model.
         """
+        self._writable(source_id)
         current, raw = self._current_edge(source_id, relationship_id, if_match)
         properties = apply_patch(current.properties, patch)
         source = self.get_twin(source_id)
@@ -235,6 +241,7 @@ class RelationshipOps(ABC):
 
         With ``if_match`` (an etag), only while the relationship is at that version.
         """
+        self._writable(source_id)
         params: dict[str, Any] = {"source": source_id, "rid": relationship_id, "before": None, "etag": ""}
         if if_match not in (None, "*"):
             _, raw = self._current_edge(source_id, relationship_id, if_match)

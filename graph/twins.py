@@ -58,11 +58,20 @@ class TwinGraph(RelationshipOps):
     """
 
     def __init__(
-        self, store: GraphStore, models: ModelSet | Callable[[], ModelSet], *, events: EventBus | None = None
+        self,
+        store: GraphStore,
+        models: ModelSet | Callable[[], ModelSet],
+        *,
+        events: EventBus | None = None,
+        guard: Callable[[str], None] | None = None,
     ) -> None:
+        """``guard`` is called with each twin a change would touch, before it is made, and
+        raises to refuse it: the cloud refuses changes to twins an edge site owns
+        (``graph.sites.SiteOwnership``)."""
         self.store = store
         self._models = models
         self.events = events
+        self.guard = guard
         store.ensure_schema()
 
     @property
@@ -94,6 +103,7 @@ class TwinGraph(RelationshipOps):
         exists with another model (delete it first to change its model).
         """
         _require_id(twin_id, "twin id")
+        self._writable(twin_id)
         self._check_twin(twin_id, model, properties)
         ref = self._checked_ref(twin_id, model, telemetry)
         now = utc_now()
@@ -240,7 +250,8 @@ class TwinGraph(RelationshipOps):
         return self.patch_twin(twin_id, scoped, if_match=current.etag)
 
     def _current(self, twin_id: str, if_match: str | None) -> Twin:
-        """The twin as stored, if its etag is ``if_match`` (``None`` or ``"*"``: any)."""
+        """The twin as stored, if its etag is ``if_match`` (``None`` or ``"*"``: any), about to be changed."""
+        self._writable(twin_id)
         current = self.get_twin(twin_id)
         if if_match not in (None, "*", current.etag):
             raise PreconditionFailed(
@@ -282,6 +293,11 @@ class TwinGraph(RelationshipOps):
                 details={"twinId": twin_id, "dtmi": model, "errors": [i.to_dict() for i in issues]},
             )
 
+    def _writable(self, *twin_ids: str) -> None:
+        if self.guard is not None:
+            for twin_id in twin_ids:
+                self.guard(twin_id)
+
     def get_twin(self, twin_id: str) -> Twin:
         """Twin ``twin_id``; ``NotFound`` when there is none."""
         rows = self.store.read(sql.GET_TWIN, {"id": twin_id}).rows
@@ -294,6 +310,7 @@ class TwinGraph(RelationshipOps):
 
         With ``if_match`` (an etag), only while the twin is at that version (``PreconditionFailed``).
         """
+        self._writable(twin_id)
         params = {"id": twin_id, "cascade": cascade, "ifMatch": if_match}
         result = self.store.write(sql.DELETE_TWIN, params)
         if result.rows:

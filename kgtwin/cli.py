@@ -82,11 +82,18 @@ def serve(
     demo: Annotated[bool, typer.Option("--demo", help="Load the demo twin before serving.")] = False,
     host: HostOption = None,
     port: PortOption = None,
+    uplink: Annotated[
+        str | None,
+        typer.Option(help="The cloud's MQTT broker to forward the site to (mqtt://user:pass@host:1883)."),
+    ] = None,
+    site: Annotated[
+        str | None, typer.Option(help="The site twin this edge owns and forwards (with --uplink).")
+    ] = None,
 ) -> None:
     """Run the whole twin in one process (edge profile): API + ingest + simulation worker."""
     from kgtwin.services import run_api
 
-    settings = _settings(host=host, port=port)
+    settings = _settings(host=host, port=port, uplink_url=uplink, uplink_site=site)
     run_api(settings, ports=("graph", "telemetry", "broker"), profile="edge", demo=demo)
 
 
@@ -130,6 +137,15 @@ def worker() -> None:
     from kgtwin.services import run_worker
 
     run_worker(_settings())
+
+
+@app.command("uplink-receiver")
+@user_errors
+def uplink_receiver() -> None:
+    """Run the cloud's receiver of edge sites' streams (graph changes, telemetry, resyncs)."""
+    from kgtwin.uplink import run_receiver
+
+    run_receiver(_settings())
 
 
 @app.command("import")

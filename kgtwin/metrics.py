@@ -40,6 +40,8 @@ from kgtwin import __version__
 
 if TYPE_CHECKING:
     from ingest.service import IngestService
+    from ingest.uplink import Forwarder
+    from ingest.uplink_queue import UplinkQueue
     from simulation.worker import Worker
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -179,12 +181,12 @@ class IngestMetrics:
     def watch(self, service: IngestService) -> None:
         """Read the spool, the broker session and the caches of ``service`` at each scrape."""
         registry = self._registry
-        Gauge(
-            "kgtwin_ingest_spool_points", "Points waiting in the spool.", registry=registry
-        ).set_function(lambda: service.spool.points)
-        Gauge(
-            "kgtwin_ingest_spool_bytes", "Bytes the spool takes on disk.", registry=registry
-        ).set_function(service.spool.size_bytes)
+        Gauge("kgtwin_ingest_spool_points", "Points waiting in the spool.", registry=registry).set_function(
+            lambda: service.spool.points
+        )
+        Gauge("kgtwin_ingest_spool_bytes", "Bytes the spool takes on disk.", registry=registry).set_function(
+            service.spool.size_bytes
+        )
         Gauge(
             "kgtwin_ingest_broker_connected",
             "1 while the MQTT session is connected, else 0.",
@@ -216,6 +218,42 @@ class IngestMetrics:
 
     def acknowledged(self, messages: int, lag_s: float) -> None:
         self._ack_lag.observe(lag_s)
+
+
+def watch_uplink(metrics: Metrics, queue: UplinkQueue, forwarder: Forwarder) -> None:
+    """The edge's uplink, read at each scrape: its queue, what overflow cost, its connection."""
+    registry = metrics.registry
+    gauges = (
+        ("kgtwin_uplink_queue_messages", "Messages waiting for the cloud.", lambda: float(len(queue))),
+        (
+            "kgtwin_uplink_queue_bytes",
+            "Bytes of messages waiting (the bound counts these).",
+            lambda: float(queue.waiting_bytes),
+        ),
+        ("kgtwin_uplink_queue_disk_bytes", "Bytes the uplink queue takes on disk.", queue.size_bytes),
+        (
+            "kgtwin_uplink_dropped_points",
+            "Points dropped, oldest first, since the process started, because the queue was full.",
+            lambda: float(queue.dropped_points),
+        ),
+        (
+            "kgtwin_uplink_resyncs_marked",
+            "Times queued changes gave way to a resync mark since the process started.",
+            lambda: float(queue.resyncs_marked),
+        ),
+        (
+            "kgtwin_uplink_sent_messages",
+            "Messages the cloud's broker acknowledged.",
+            lambda: float(forwarder.sent),
+        ),
+        (
+            "kgtwin_uplink_connected",
+            "1 while the uplink's MQTT session is connected, else 0.",
+            lambda: float(forwarder.connected),
+        ),
+    )
+    for name, text, read in gauges:
+        Gauge(name, text, registry=registry).set_function(read)
 
 
 class WorkerMetrics:

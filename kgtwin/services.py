@@ -30,14 +30,16 @@ from api.remote_changes import RemoteChanges
 from api.system import system_router
 from graph.event_routes import EventRouteStore
 from graph.events import EventBus
+from graph.sites import SiteOwnership
 from kgtwin import __version__
 from kgtwin.backends import Backends, open_backends, open_executor
 from kgtwin.demo import DemoDevices, load_demo
 from kgtwin.deployment import deployment_report
 from kgtwin.health import Probes, serve_probes
 from kgtwin.lifecycle import CLOSE_MARGIN_S, ApiServer, Deadline, StopSignals
-from kgtwin.metrics import ApiMetrics, IngestMetrics, Metrics, WorkerMetrics
+from kgtwin.metrics import ApiMetrics, IngestMetrics, Metrics, WorkerMetrics, watch_uplink
 from kgtwin.settings import Settings
+from kgtwin.uplink import open_uplink
 from kgtwin.urls import MqttUrl
 from kgtwin.wiring import (
     build_fmu_library,
@@ -121,6 +123,8 @@ def run_api(
         # latest(name) from its last-value cache. It starts once the API's context has
         # loaded the base ontology (its caches read the graph's versions on every batch).
         ingest = None
+        # Before ingest and the worker: the points they store are forwarded to the cloud.
+        uplink = open_uplink(settings, backends) if profile == "edge" else None
         if profile == "edge":
             ingest_metrics = IngestMetrics(metrics)
             ingest = build_ingest(settings, backends, ingest_metrics)
@@ -145,6 +149,10 @@ def run_api(
             lifecycle=lifecycle,
             observability=observability,
         )
+        if uplink is not None and backends.graph is not None:
+            uplink.start(backends.graph, context.events, lambda: context.require_registry().models)
+            assert uplink.forwarder is not None
+            watch_uplink(metrics, uplink.queue, uplink.forwarder)
         worker = None
         if ingest is not None:
             ingest.start()
@@ -222,7 +230,8 @@ def api_context(
 ) -> ApiContext:
     """What the API serves, whole: with a graph, its model registry (base ontology loaded), twin
     graph, API keys and change events; with a broker too, those events published to MQTT
-    (``kgtwin/events/...``); authentication and limits as ``settings`` say.
+    (``kgtwin/events/...``); authentication and limits as ``settings`` say. With
+    ``follow_others`` (the cloud's replicas), twins of edge sites are read-only (``FORBIDDEN``).
 
     With ``follow_others`` (the cloud profile, where the API may run as several processes),
     the other processes' events are read back from MQTT into this one's subscriptions
@@ -254,6 +263,8 @@ def api_context(
             events=bus,
             adt=adt,
         )
+    # In the cloud, the twins of edge sites change only through their site (docs/edge-cloud.md).
+    guard = SiteOwnership(backends.graph).check_writable if follow_others else None
     context = twin_context(
         __version__,
         backends.graph,
@@ -271,6 +282,7 @@ def api_context(
         observability=observability,
         events=bus,
         adt=adt,
+        guard=guard,
     )
     if backends.broker is not None:
         notifier = ChangeNotifier(context.events, backends.broker)

@@ -28,7 +28,7 @@ from pydantic_settings import (
 from ingest.messages import TopicMapping
 from kgtwin import security_checks
 from kgtwin.backends import parse_broker_url, parse_executor_url, parse_graph_url, parse_telemetry_url
-from kgtwin.urls import BrokerUrl, ExecutorUrl, GraphUrl, TelemetryUrl
+from kgtwin.urls import BrokerUrl, ExecutorUrl, GraphUrl, MqttUrl, TelemetryUrl
 from ontology.errors import ConfigurationInvalid
 from ontology.policy import DtdlPolicy
 
@@ -195,6 +195,37 @@ class Settings(BaseSettings):
     ingest_latest_interval_s: float = Field(
         default=1.0, gt=0, description="How often latest values are copied onto twin nodes."
     )
+    uplink_url: str | None = Field(
+        default=None,
+        description="The cloud's MQTT broker an edge forwards its site to (mqtt://user:pass@host:1883); "
+        "off when unset (docs/edge-cloud.md).",
+    )
+    uplink_site: str | None = Field(
+        default=None, min_length=1, description="The site twin this edge owns (it and all it contains)."
+    )
+    uplink_queue_dir: Path = Field(
+        default=Path("data/uplink"),
+        description="Where messages for the cloud wait on disk while the link is down.",
+    )
+    uplink_max_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Bytes of messages the uplink queue holds; past it telemetry is dropped oldest first "
+        "and queued graph changes give way to a resync.",
+    )
+    uplink_max_age_s: float = Field(
+        default=7 * 24 * 3600.0, gt=0, description="Age past which queued messages are treated as overflow."
+    )
+    uplink_client_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="MQTT client id of the uplink session (default kgtwin-uplink-<site>).",
+    )
+    uplink_receiver_client_id: str = Field(
+        default="kgtwin-uplink-receiver",
+        min_length=1,
+        description="MQTT client id of `kgtwin uplink-receiver`'s persistent session.",
+    )
     demo_interval_s: float = Field(
         default=5.0, gt=0, description="How often `serve --demo`'s simulated devices publish telemetry."
     )
@@ -354,6 +385,13 @@ class Settings(BaseSettings):
         parse_broker_url(value)
         return value
 
+    @field_validator("uplink_url")
+    @classmethod
+    def _check_uplink_url(cls, value: str | None) -> str | None:
+        if value is not None and not isinstance(parse_broker_url(value), MqttUrl):
+            raise ValueError("the uplink goes to an external broker: mqtt://user:pass@host:1883")
+        return value
+
     @field_validator("executor_url")
     @classmethod
     def _check_executor_url(cls, value: str) -> str:
@@ -385,6 +423,23 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}SHUTDOWN_GRACE_S ({self.shutdown_grace_s:g}), of which it is a part"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_uplink(self) -> Settings:
+        if (self.uplink_url is None) != (self.uplink_site is None):
+            raise ValueError(
+                f"{ENV_PREFIX}UPLINK_URL and {ENV_PREFIX}UPLINK_SITE are set together or not at all"
+            )
+        return self
+
+    @property
+    def uplink(self) -> MqttUrl | None:
+        """The cloud's broker an edge forwards to, or None."""
+        if self.uplink_url is None:
+            return None
+        url = parse_broker_url(self.uplink_url)
+        assert isinstance(url, MqttUrl)  # checked by _check_uplink_url
+        return url
 
     @field_validator("tls_cert_file", "tls_key_file")
     @classmethod
