@@ -8,26 +8,25 @@ twin id is (a topic level or a payload key) and how payload keys map to Telemetr
 
 Nothing here touches the network: the ingest service feeds raw messages in and gets
 :class:`Reading` values or a :class:`Rejected` naming what was wrong, which becomes a
-dead letter (see docs/ingest.md for its format).
+dead letter (``ingest.dead_letters``).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, NamedTuple
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ingest.dead_letters import Reason, Rejected, pointer_step
 from ontology.instances import InstanceIssue, TwinValidator
 
 DEFAULT_TOPIC = "kgtwin/twins/+/telemetry"
-DEADLETTER_TOPIC = "kgtwin/deadletter"
 TS_KEY = "ts"
 # A message bigger than this is refused before it is parsed (a device gone wrong).
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
@@ -39,34 +38,6 @@ _NS_PER_MS = 1_000_000
 _NS_PER_S = 1_000_000_000
 # The topics' mappings are remembered up to this many bytes of topic text.
 _TOPIC_CACHE_BYTES = 8 * 1024 * 1024
-
-
-class Reason(StrEnum):
-    """Why a message went to the dead-letter topic; the stable ``reason`` of a dead letter."""
-
-    BAD_JSON = "BAD_JSON"
-    BAD_SHAPE = "BAD_SHAPE"
-    OVERSIZED = "OVERSIZED"
-    BAD_TIMESTAMP = "BAD_TIMESTAMP"
-    NO_TWIN_ID = "NO_TWIN_ID"
-    BAD_TWIN_ID = "BAD_TWIN_ID"
-    UNKNOWN_TWIN = "UNKNOWN_TWIN"
-    UNKNOWN_FIELD = "UNKNOWN_FIELD"
-    WRONG_TYPE = "WRONG_TYPE"
-    NO_MAPPING = "NO_MAPPING"
-    STORE_REFUSED = "STORE_REFUSED"
-    UNPROCESSABLE = "UNPROCESSABLE"
-
-
-class Rejected(Exception):
-    """Raised when a message (or one object of a batch) cannot become telemetry points."""
-
-    def __init__(self, reason: Reason, detail: str, *, twin_id: str | None = None, path: str = "") -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-        self.twin_id = twin_id
-        self.path = path
 
 
 class TopicMapping(BaseModel):
@@ -113,13 +84,59 @@ class TopicMapping(BaseModel):
 DEFAULT_MAPPING = TopicMapping(topic=DEFAULT_TOPIC, twin_id_segment=2)
 
 
+@dataclass(frozen=True, slots=True)
+class PayloadKeys:
+    """Where a mapping finds a reading's parts in a payload, so a dead letter can point at them.
+
+    ``twin_id`` is the payload key of the twin id (None when a topic level names it) and
+    ``names`` maps a Telemetry name back to the payload key it was renamed from.
+    """
+
+    twin_id: str | None = None
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, mapping: TopicMapping) -> PayloadKeys:
+        return cls(mapping.twin_id_key, {name: key for key, name in mapping.fields.items()})
+
+
+_AS_SENT = PayloadKeys()
+
+
 class Reading(NamedTuple):
-    """Values of one twin's telemetry at one instant, decoded but not yet checked against its model."""
+    """Values of one twin's telemetry at one instant, decoded but not yet checked against its model.
+
+    ``path`` is the JSON Pointer of the reading's object in its message: ``""`` for a
+    message of one object, ``"/2"`` for the third object of a batch. With ``keys`` it lets
+    every dead letter of the reading point into the message as the device sent it.
+    """
 
     twin_id: str
     values: dict[str, Any]
     time_ns: int
     has_ts: bool
+    path: str = ""
+    keys: PayloadKeys = _AS_SENT
+
+    def twin_path(self) -> str:
+        """Where the twin id is in the message: its payload key, else the whole object."""
+        if self.keys.twin_id is None:
+            return self.path
+        return f"{self.path}/{pointer_step(self.keys.twin_id)}"
+
+    def in_message(self, path: str) -> str:
+        """``path``, a JSON Pointer into ``values`` (Telemetry names), as a pointer into the message."""
+        names = self.keys.names
+        if names and path:
+            step, slash, rest = path[1:].partition("/")
+            key = names.get(_unescape(step))
+            if key is not None:
+                path = f"/{pointer_step(key)}{slash}{rest}"
+        return self.path + path
+
+
+def _unescape(step: str) -> str:
+    return step.replace("~1", "/").replace("~0", "~")
 
 
 class MessageDecoder:
@@ -134,6 +151,7 @@ class MessageDecoder:
         max_future_skew_s: float = DEFAULT_MAX_FUTURE_SKEW_S,
     ) -> None:
         self.mappings = tuple(mappings)
+        self._keys = {id(m): PayloadKeys.of(m) for m in self.mappings}
         self.max_payload_bytes = max_payload_bytes
         self.rules = _Rules(max_twin_id_length, round(max_future_skew_s * _NS_PER_S), max_future_skew_s)
         # Devices keep publishing to the same topics: remember which mapping each one takes,
@@ -187,12 +205,13 @@ class MessageDecoder:
             problem = self.rules.twin_id_problem(segment_id)
             if problem is not None:
                 return [problem]
-        rules = self.rules
+        rules, keys = self.rules, self._keys[id(mapping)]
         if isinstance(document, dict):
-            return [_reading(mapping, rules, document, segment_id, received_ns, "")]
+            return [_reading(mapping, keys, rules, document, segment_id, received_ns, "")]
         if isinstance(document, list) and document:
+            # Each object's dead letters name its index: "/1/ts" (docs/ingest.md, Dead letters).
             return [
-                _reading(mapping, rules, item, segment_id, received_ns, f"/{i}")
+                _reading(mapping, keys, rules, item, segment_id, received_ns, f"/{i}")
                 if isinstance(item, dict)
                 else Rejected(Reason.BAD_SHAPE, "expected a JSON object", path=f"/{i}")
                 for i, item in enumerate(document)
@@ -252,6 +271,7 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 def _reading(
     mapping: TopicMapping,
+    keys: PayloadKeys,
     rules: _Rules,
     document: dict[str, Any],
     twin_id: str | None,
@@ -263,22 +283,21 @@ def _reading(
         found = values.pop(mapping.twin_id_key or "", None)
         if not isinstance(found, str) or not found:
             return Rejected(Reason.NO_TWIN_ID, f"no string key {mapping.twin_id_key!r}", path=path)
-        problem = rules.twin_id_problem(found, f"{path}/{mapping.twin_id_key}")
+        problem = rules.twin_id_problem(found, f"{path}/{pointer_step(mapping.twin_id_key or '')}")
         if problem is not None:
             return problem
         twin_id = found
     has_ts = mapping.ts_key in values
     if has_ts:
+        ts_path = f"{path}/{pointer_step(mapping.ts_key)}"
         ts = values.pop(mapping.ts_key)
         try:
             time_ns = parse_ts(ts)
         except ValueError as exc:
-            return Rejected(Reason.BAD_TIMESTAMP, str(exc), twin_id=twin_id, path=f"{path}/{mapping.ts_key}")
+            return Rejected(Reason.BAD_TIMESTAMP, str(exc), twin_id=twin_id, path=ts_path)
         late = rules.time_problem(time_ns, received_ns)
         if late is not None:
-            return Rejected(
-                Reason.BAD_TIMESTAMP, f"ts {ts!r} {late}", twin_id=twin_id, path=f"{path}/{mapping.ts_key}"
-            )
+            return Rejected(Reason.BAD_TIMESTAMP, f"ts {ts!r} {late}", twin_id=twin_id, path=ts_path)
     else:
         time_ns = received_ns
     if mapping.fields:
@@ -292,7 +311,7 @@ def _reading(
         values = renamed
     if not values:
         return Rejected(Reason.BAD_SHAPE, "no telemetry values", twin_id=twin_id, path=path)
-    return Reading(twin_id, values, time_ns, has_ts)
+    return Reading(twin_id, values, time_ns, has_ts, path, keys)
 
 
 def parse_ts(value: Any) -> int:
@@ -321,6 +340,9 @@ _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 def check_reading(reading: Reading, validator: TwinValidator) -> Rejected | None:
     """``Rejected`` naming the first issue of ``reading`` against the twin's model, else None.
 
+    Its ``path`` points into the message as sent: the object's index in a batch, the
+    payload key a mapping renamed.
+
     Text values may not hold U+0000: the graph engines disagree on it (FalkorDB cannot
     store one, so the value could never be copied onto the twin's node), and a device
     sending one is broken. Such a reading is refused whole, as ``WRONG_TYPE``.
@@ -328,7 +350,10 @@ def check_reading(reading: Reading, validator: TwinValidator) -> Rejected | None
     for name, value in reading.values.items():
         if type(value) is str and "\x00" in value:
             return Rejected(
-                Reason.WRONG_TYPE, "text may not hold U+0000 (NUL)", twin_id=reading.twin_id, path=f"/{name}"
+                Reason.WRONG_TYPE,
+                "text may not hold U+0000 (NUL)",
+                twin_id=reading.twin_id,
+                path=reading.in_message(f"/{pointer_step(name)}"),
             )
     issues = validator.validate_telemetry(reading.values)
     if not issues:
@@ -336,7 +361,9 @@ def check_reading(reading: Reading, validator: TwinValidator) -> Rejected | None
     first: InstanceIssue = issues[0]
     reason = Reason.UNKNOWN_FIELD if first.code == "TELEMETRY_UNKNOWN" else Reason.WRONG_TYPE
     more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
-    return Rejected(reason, first.message + more, twin_id=reading.twin_id, path=first.path)
+    return Rejected(
+        reason, first.message + more, twin_id=reading.twin_id, path=reading.in_message(first.path)
+    )
 
 
 _SCALAR_TYPES = frozenset({float, int, bool, str})
@@ -354,33 +381,3 @@ def field_values(values: dict[str, Any]) -> dict[str, float | int | bool | str]:
         k: v if type(v) in scalars else json.dumps(v, separators=(",", ":"), sort_keys=True)
         for k, v in values.items()
     }
-
-
-def dead_letter(
-    rejected: Rejected, topic: str, payload: bytes, received_ns: int, *, max_echo_bytes: int = 4096
-) -> bytes:
-    """The JSON document published to the dead-letter topic for one refused message.
-
-    The original payload is echoed (as text when it is UTF-8, else base64), cut to
-    ``max_echo_bytes`` so an oversized message does not become an oversized dead letter.
-    """
-    echo = payload[:max_echo_bytes]
-    letter: dict[str, Any] = {
-        "reason": str(rejected.reason),
-        "detail": rejected.detail,
-        "topic": topic,
-        "receivedAt": datetime.fromtimestamp(received_ns / 1e9, tz=_EPOCH.tzinfo).isoformat(
-            timespec="milliseconds"
-        ),
-    }
-    if rejected.twin_id is not None:
-        letter["twinId"] = rejected.twin_id
-    if rejected.path:
-        letter["path"] = rejected.path
-    try:
-        letter["payload"] = echo.decode("utf-8")
-    except UnicodeDecodeError:
-        letter["payloadBase64"] = base64.b64encode(echo).decode("ascii")
-    if len(payload) > max_echo_bytes:
-        letter["payloadTruncated"] = True
-    return json.dumps(letter, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -16,16 +16,8 @@ from dataclasses import dataclass, field
 import structlog
 
 from graph.errors import QueryTimeout
-from ingest.messages import (
-    DEADLETTER_TOPIC,
-    MessageDecoder,
-    Reading,
-    Reason,
-    Rejected,
-    check_reading,
-    dead_letter,
-    field_values,
-)
+from ingest.dead_letters import DEADLETTER_TOPIC, Reason, Rejected, dead_letter
+from ingest.messages import MessageDecoder, Reading, check_reading, field_values
 from ingest.subscriber import Inbound
 from ingest.targets import TwinTargets
 from ontology.errors import BackendUnavailable
@@ -77,8 +69,9 @@ class Models:
 class Outcome:
     """What a batch became: points to store, and dead letters (topic, payload) to publish.
 
-    ``sources[i]`` is the index (in the batch) of the message ``points[i]`` came from, so a
-    point the store refuses can still become a dead letter of its message.
+    ``sources[i]`` is the index (in the batch) of the message ``points[i]`` came from and
+    ``paths[i]`` the JSON Pointer of its object in that message (``"/2"`` in a batch), so a
+    point the store refuses can still become a dead letter naming its object.
     """
 
     points: list[TelemetryPoint] = field(default_factory=list)
@@ -86,11 +79,13 @@ class Outcome:
     rejected: Counter[str] = field(default_factory=Counter)
     values: int = 0
     sources: list[int] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
 
     def extend(self, other: Outcome, offset: int) -> None:
         """Append ``other``, the outcome of messages starting at index ``offset`` of this batch."""
         self.points.extend(other.points)
         self.sources.extend(i + offset for i in other.sources)
+        self.paths.extend(other.paths)
         self.letters.extend(other.letters)
         self.rejected.update(other.rejected)
         self.values += other.values
@@ -129,16 +124,18 @@ class Pipeline:
         if not readings:
             return out
         targets = self.targets.targets(r.twin_id for _, _, r in readings)
-        points, sources = out.points, out.sources
+        points, sources, paths = out.points, out.sources, out.paths
         self._refreshed = False
         for index, message, reading in readings:
             target = targets.get(reading.twin_id)
             if target is None:
-                self._reject(
-                    out,
-                    Rejected(Reason.UNKNOWN_TWIN, f"no twin {reading.twin_id!r}", twin_id=reading.twin_id),
-                    message,
+                unknown = Rejected(
+                    Reason.UNKNOWN_TWIN,
+                    f"no twin {reading.twin_id!r}",
+                    twin_id=reading.twin_id,
+                    path=reading.twin_path(),
                 )
+                self._reject(out, unknown, message)
                 continue
             problem = self._check(reading, target.model)
             if problem is not None:
@@ -155,6 +152,7 @@ class Pipeline:
                         values[name] = float(values[name])
             points.append(TelemetryPoint(ref.bucket, ref.measurement, ref.tags, values, reading.time_ns))
             sources.append(index)
+            paths.append(reading.path)
             out.values += len(reading.values)
         return out
 
@@ -208,7 +206,7 @@ class Pipeline:
                 return self._check(reading, model)
         if validator is None:
             detail = f"the model {model!r} of twin {reading.twin_id!r} is not registered"
-            return Rejected(Reason.UNKNOWN_TWIN, detail, twin_id=reading.twin_id)
+            return Rejected(Reason.UNKNOWN_TWIN, detail, twin_id=reading.twin_id, path=reading.twin_path())
         return problem
 
     def _validator(self, model: str) -> TwinValidator | None:

@@ -30,8 +30,8 @@ import structlog
 from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
 
 from graph.events import ChangeEvent, ChangeKind
+from ingest.dead_letters import Reason, Rejected
 from ingest.latest_copy import LatestCopy, LatestWriter
-from ingest.messages import Reason, Rejected
 from ingest.observer import IngestObserver, Unobserved
 from ingest.pipeline import Outcome, Pipeline, reject
 from ingest.source import Delivery, Source, SourceFactory
@@ -303,7 +303,9 @@ class IngestService:
         for index, why in batch.refused:
             point = outcome.points[index]
             message = batch.messages[outcome.sources[index]]
-            refused = Rejected(Reason.STORE_REFUSED, why, twin_id=point.tags.get(TWIN_TAG))
+            refused = Rejected(
+                Reason.STORE_REFUSED, why, twin_id=point.tags.get(TWIN_TAG), path=outcome.paths[index]
+            )
             letters = Outcome()
             reject(letters, refused, message)
             outcome.rejected.update(letters.rejected)

@@ -148,7 +148,8 @@ def send(port: int, messages: list[tuple[str, bytes]], timeout: float = 60) -> N
         client.loop_stop()
 
 
-def body(values: dict[str, Any]) -> bytes:
+def body(values: object) -> bytes:
+    """A payload: one JSON object, or a JSON array of them (a batch)."""
     return json.dumps(values).encode()
 
 

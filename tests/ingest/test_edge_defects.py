@@ -201,3 +201,25 @@ def test_many_distinct_long_unknown_ids_do_not_grow_memory(serve: ServeProcess, 
         after.append(rss_mb(serve.process.pid))
     grown = after[-1] - after[0]
     assert grown < 30, f"RSS after each round: {[round(mb) for mb in after]} MB"
+
+
+def test_each_dead_letter_of_a_batch_names_the_index_of_its_object(
+    serve: ServeProcess, letters: Letters
+) -> None:
+    """§6.8: a JSON array's refused objects are named ``/1/...`` as docs/ingest.md promises."""
+    target, neighbour = twins(serve, 2)
+    batch = [{"v4": 1.0}, {"v4": "hot"}, {"v4": 2.0, "ts": 1e30}, 7, {"nope": 1}, {"v4": 3.0}]
+    send(serve.mqtt_port, [(topic(target), body(batch)), (topic("ghost-" + target), body([{"v4": 1.0}] * 2))])
+    wait_until(lambda: len([p for p in letters.payloads if target in p["topic"]]) >= 6, 30, "six letters")
+    named = sorted((p["path"], p["reason"]) for p in letters.payloads if p["topic"] == topic(target))
+    assert named == [
+        ("/1/v4", "WRONG_TYPE"),
+        ("/2/ts", "BAD_TIMESTAMP"),
+        ("/3", "BAD_SHAPE"),
+        ("/4/nope", "UNKNOWN_FIELD"),
+    ]
+    ghosts = [p["path"] for p in letters.payloads if p["topic"] == topic("ghost-" + target)]
+    assert sorted(ghosts) == ["/0", "/1"]
+    wait_until(lambda: latest(serve, target, "v4")["data"]["twin"]["latest"] is not None, 30, "the good ones")
+    assert latest(serve, target, "v4")["data"]["twin"]["latest"]["value"] == 3.0
+    still_flowing(serve, neighbour)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from graph.neo4j import Neo4jGraphStore
-from ingest.messages import DEADLETTER_TOPIC
+from ingest.dead_letters import DEADLETTER_TOPIC
 from telemetry.duckdb import DuckDbTelemetryStore
 from telemetry.influx import InfluxTelemetryStore
 from tests.ingest.helpers import (

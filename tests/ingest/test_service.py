@@ -16,10 +16,11 @@ from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
 from api import ApiContext, create_app
+from graph.model_store import GraphModelStore
 from graph.telemetry import TwinTarget, telemetry_targets
 from graph.twins import TwinGraph
+from ingest.dead_letters import DEADLETTER_TOPIC
 from ingest.embedded_broker import EmbeddedBroker
-from ingest.messages import DEADLETTER_TOPIC
 from ingest.service import IngestService
 from ingest.targets import TwinTargets
 from kgtwin.backends import Backends, open_backends
@@ -27,6 +28,7 @@ from kgtwin.settings import Settings, load_settings
 from kgtwin.wiring import build_ingest
 from ontology import ModelSet
 from ontology.errors import BadRequest
+from ontology.registry import ModelRegistry
 from tests.ingest.helpers import (
     FIELDS,
     Collector,
@@ -178,6 +180,57 @@ def test_invalid_messages_become_dead_letters_and_the_stream_goes_on(
     assert service.latest.get("s-4")["v0"].value == 7.0
     # Counted once acknowledged (after the dead letters' own PUBACKs):
     wait_until(lambda: sum(service.stats.rejected.values()) == 6, 10, "six rejections counted")
+
+
+# A model the checks take but the stores refuse: "time" is a valid DTDL name, and a column
+# InfluxDB reserves (telemetry/checks.py), so its points are refused by every store.
+CLOCK = "dtmi:ex:ingest:Clock;1"
+CLOCK_DOC = {
+    "@context": "dtmi:dtdl:context;3",
+    "@id": CLOCK,
+    "@type": "Interface",
+    "contents": [
+        {"@type": "Telemetry", "name": "v0", "schema": "double"},
+        {"@type": "Telemetry", "name": "time", "schema": "double"},
+    ],
+}
+
+
+def test_dead_letters_of_a_batch_name_the_object_that_failed(twin: Twin, service: IngestService) -> None:
+    """Issue 21 §6.8: each refused object of a JSON array is named by its index, store refusals too."""
+    graph = twin.backends.graph
+    assert graph is not None
+    registry = ModelRegistry(GraphModelStore(graph))
+    if registry.models.get(CLOCK) is None:
+        registry.upload([CLOCK_DOC])
+    clock = f"clock-{uuid.uuid4().hex[:6]}"
+    TwinGraph(graph, registry.models).put_twin(clock, CLOCK, {})
+    now_ms = int(time.time() * 1000)
+    batch = [
+        {"v0": 1.0, "ts": now_ms},
+        {"v0": "hot"},
+        {"time": 2.0, "ts": now_ms + 1},
+        {"v0": 3.0, "ts": "noon"},
+        {"v0": 4.0, "ts": now_ms + 2},
+    ]
+    letters = Collector(twin.mqtt_url, DEADLETTER_TOPIC)
+    publisher = connect(twin.mqtt_url)
+    try:
+        publish_all(publisher, [(topic(clock), json.dumps(batch).encode())])
+        found = letters.wait_for(3)
+    finally:
+        publisher.disconnect()
+        letters.close()
+    named = sorted((letter["path"], letter["reason"]) for letter in found)
+    assert named == [("/1/v0", "WRONG_TYPE"), ("/2", "STORE_REFUSED"), ("/3/ts", "BAD_TIMESTAMP")]
+    refused = next(letter for letter in found if letter["reason"] == "STORE_REFUSED")
+    assert refused["twinId"] == clock
+    assert "reserved" in refused["detail"]
+    assert all(json.loads(letter["payload"]) == batch for letter in found)
+    # The objects nobody refused are stored, the last one included.
+    wait_until(lambda: "v0" in service.latest.get(clock), 10, "the good objects of the batch")
+    assert service.latest.get(clock)["v0"].value == 4.0
+    assert "time" not in service.latest.get(clock)
 
 
 def test_the_embedded_broker_acknowledges_ingest_topics_only_once_durable(twin: Twin) -> None:
