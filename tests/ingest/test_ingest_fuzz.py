@@ -11,17 +11,16 @@ loop never failed, and the sentinel's value reached its graph node.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.ingest.edge import ServeProcess, device, latest, node_value, seed, send
-from tests.ingest.helpers import FIELDS, topic, wait_until
+from tests.ingest.fuzzing import as_json, payloads, readings, telemetry_topics
+from tests.ingest.helpers import topic, wait_until
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -29,56 +28,8 @@ PREFIX = uuid.uuid4().hex[:6]
 KNOWN = [f"fz-{PREFIX}-{i}" for i in range(3)]
 SENTINEL = f"fz-{PREFIX}-sentinel"
 
-# Text as devices might send it: any code point MQTT's UTF-8 can carry (no surrogates),
-# control characters and U+0000 included.
-ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
-TWIN_ID = st.one_of(st.sampled_from(KNOWN), ANY_TEXT.filter(lambda s: s and "/" not in s))
-# paho refuses to publish an empty topic or one with wildcards: those never reach ingest.
-TOPIC = st.one_of(
-    TWIN_ID.map(topic),
-    st.builds(lambda a, b: f"kgtwin/twins/{a}/{b}", TWIN_ID, ANY_TEXT),
-    st.builds(lambda a: f"kgtwin/{a}", ANY_TEXT),
-).filter(lambda t: t and not set(t) & {"+", "#"} and len(t.encode()) < 65_535)
-
-NUMBER = st.one_of(
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.integers(min_value=-(2**70), max_value=2**70),
-)
-SCALAR = st.one_of(st.none(), st.booleans(), NUMBER, ANY_TEXT)
-VALUE = st.recursive(
-    SCALAR,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(ANY_TEXT, inner, max_size=4),
-    max_leaves=8,
-)
-TS = st.one_of(
-    NUMBER,
-    ANY_TEXT,
-    st.sampled_from(["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "2026-02-30T00:00:00Z", 1e30, -1]),
-)
-NAME = st.one_of(st.sampled_from([*FIELDS, "state", "count", "serial", "ts"]), ANY_TEXT)
-READING = st.one_of(
-    st.dictionaries(NAME, st.one_of(VALUE, TS), max_size=6),
-    # Near-valid: a value the model takes, beside fuzzed ones, so the checks past the door run.
-    st.builds(
-        lambda good, rest: {**rest, **good},
-        st.fixed_dictionaries({"v0": st.floats(allow_nan=False, allow_infinity=False)}),
-        st.dictionaries(NAME, st.one_of(VALUE, TS), max_size=3),
-    ),
-)
-
-
-def _json(value: Any) -> bytes:
-    return json.dumps(value, allow_nan=True).encode()  # NaN and Infinity as Python writes them
-
-
-PAYLOAD = st.one_of(
-    READING.map(_json),
-    st.lists(READING, max_size=4).map(_json),
-    VALUE.map(_json),
-    st.binary(max_size=200),
-    st.just(b""),
-    ANY_TEXT.map(str.encode),
-)
+TOPIC = telemetry_topics(KNOWN)
+PAYLOAD = payloads(readings())
 MESSAGES = st.lists(st.tuples(TOPIC, PAYLOAD), min_size=1, max_size=5)
 
 
@@ -119,7 +70,7 @@ class Sentinel:
     def flows(self) -> None:
         self.value += 1.0
         value = self.value
-        send(self.serve.mqtt_port, [(topic(SENTINEL), _json({"v3": value}))])
+        send(self.serve.mqtt_port, [(topic(SENTINEL), as_json({"v3": value}))])
 
         def stored() -> bool:
             found = latest(self.serve, SENTINEL, "v3")["data"]["twin"]["latest"]
