@@ -23,9 +23,17 @@ queryable. After the load it waits for the queue to drain and reads every twin's
 back: each published ``ts`` must be stored exactly once (lost and duplicated points).
 
 Rates scale with ``--scale`` because a shared 2-core machine cannot give the full ones;
-the table shows the rates asked for and the rates achieved. ``--json`` writes the results
-for a test to check (tests/foundation/test_soak.py: RSS growth after warm-up < 10%, zero
-5xx, zero lost or duplicated points, no growing queue).
+the table shows the rates asked for and the rates achieved. ``--msg-scale`` and
+``--req-scale`` set the devices' and the front ends' fractions apart (0 turns one off), so
+the CPU cost of a message and of a request can be measured on their own: the results give
+the CPU seconds of the serve process and of its children (FalkorDB's redis-server).
+
+The output folder (``--out``, by default ``.artifacts/bench/soak-<UTC time>/``) gets
+``soak.json`` (the results with every sample) and ``soak.png``, RSS and lag over time,
+drawn with matplotlib when it is installed (the ``bench`` extra: ``pip install -e
+'.[bench]'``). ``--json`` also writes the results where a test wants them
+(tests/foundation/test_soak.py: RSS growth after warm-up < 10%, zero 5xx, zero lost or
+duplicated points, no growing queue).
 """
 
 from __future__ import annotations
@@ -117,6 +125,8 @@ class Results:
     twins: int
     asked_msgs_per_s: float
     asked_requests_per_s: float
+    warmup_s: float = 0.0
+    date: str = ""
     achieved_msgs_per_s: float = 0.0
     achieved_requests_per_s: float = 0.0
     published: int = 0
@@ -136,6 +146,10 @@ class Results:
     serve_cpu_s: float = 0.0
     serve_cpu_ms_per_message: float = 0.0
     """CPU of the serve process (API load included) per message, over the load and the drain."""
+    children_cpu_s: float = 0.0
+    """CPU of serve's child processes (FalkorDB's redis-server) over the load and the drain."""
+    load_s: float = 0.0
+    """How long the load ran (the drain apart)."""
     load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
     samples: list[Sample] = field(default_factory=list)
 
@@ -352,8 +366,10 @@ class Soak:
             args.scale,
             self.broker.split(":")[0],
             args.twins,
-            2000 * args.scale,
-            100 * args.scale,
+            2000 * args.msg_scale,
+            100 * args.req_scale,
+            args.warmup_s,
+            datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         )
         process = self.start_serve()
         serve = psutil.Process(process.pid)
@@ -364,19 +380,19 @@ class Soak:
             threads = [
                 threading.Thread(
                     target=self.devices,
-                    args=(2000 * args.scale / gateways, i, self.ids[i::gateways], i == 0),
+                    args=(2000 * args.msg_scale / gateways, i, self.ids[i::gateways], i == 0),
                     daemon=True,
                 )
                 for i in range(gateways)
             ]
-            clients = max(1, round(100 * args.scale / 10))
+            clients = max(1, round(100 * args.req_scale / 10))
             threads += [
-                threading.Thread(target=self.front_end, args=(100 * args.scale / clients, i), daemon=True)
+                threading.Thread(target=self.front_end, args=(100 * args.req_scale / clients, i), daemon=True)
                 for i in range(clients)
             ]
             threads += [threading.Thread(target=self.subscriber, args=(i,), daemon=True) for i in range(5)]
             threads.append(threading.Thread(target=self.simulations_and_analyst, daemon=True))
-            cpu0 = cpu_seconds(serve)
+            cpu0, children0 = cpu_seconds(serve), children_cpu_seconds(serve)
             for thread in threads:
                 thread.start()
             end = self.t0 + args.minutes * 60
@@ -416,7 +432,9 @@ class Soak:
                     time.sleep(0.5)
                 results.drain_s = round(time.monotonic() - drained, 1)
                 results.serve_cpu_s = round(cpu_seconds(serve) - cpu0, 1)
+                results.children_cpu_s = round(children_cpu_seconds(serve) - children0, 1)
                 self.check_points(client, results)
+            results.load_s = round(elapsed, 1)
             results.achieved_msgs_per_s = round(self.count / elapsed, 1)
             results.achieved_requests_per_s = round(self.requests / elapsed, 1)
         finally:
@@ -494,6 +512,33 @@ def cpu_seconds(process: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
+def children_cpu_seconds(process: psutil.Process) -> float:
+    """CPU seconds of the live children of ``process`` (FalkorDB's redis-server)."""
+    total = 0.0
+    for child in process.children(recursive=True):
+        try:
+            total += cpu_seconds(child)
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def write_plot(results: Results, out: Path) -> Path | None:
+    """``out/soak.png`` (RSS and lag over time), or None with a hint when matplotlib is missing."""
+    if __package__:
+        from bench._soak_plot import INSTALL_HINT, plot
+    else:  # run as a script: bench/ is on the path
+        from _soak_plot import INSTALL_HINT, plot
+    summary = asdict(results)
+    try:
+        return plot(summary.pop("samples"), summary, out / "soak.png")
+    except ModuleNotFoundError as exc:
+        if exc.name != "matplotlib" and not (exc.name or "").startswith("matplotlib."):
+            raise
+        print(INSTALL_HINT, file=sys.stderr)
+        return None
+
+
 def free_port() -> int:
     import socket
 
@@ -506,6 +551,8 @@ def main(argv: list[str] | None = None) -> Results:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of 2,000 msg/s and 100 req/s")
+    parser.add_argument("--msg-scale", type=float, help="fraction of 2,000 msg/s (default: --scale; 0: none)")
+    parser.add_argument("--req-scale", type=float, help="fraction of 100 req/s (default: --scale; 0: none)")
     parser.add_argument("--twins", type=int, default=100)
     parser.add_argument("--gateways", type=int, default=4, help="MQTT clients the devices publish through")
     parser.add_argument("--sample-s", type=float, default=10.0)
@@ -516,8 +563,14 @@ def main(argv: list[str] | None = None) -> Results:
         "--broker", help="mqtt://host:port of a broker for serve's ingest (default: its embedded broker)"
     )
     parser.add_argument("--drain-s", type=float, default=600.0, help="longest wait for the queue to drain")
-    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--out", type=Path, help="folder for soak.json and soak.png (default .artifacts/bench/soak-<time>)"
+    )
     args = parser.parse_args(argv)
+    args.msg_scale = args.scale if args.msg_scale is None else args.msg_scale
+    args.req_scale = args.scale if args.req_scale is None else args.req_scale
+    out = args.out or ROOT / ".artifacts" / "bench" / f"soak-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     folder = Path(tempfile.mkdtemp(prefix="kgtwin-soak-"))
     print(HEADER)
     try:
@@ -528,8 +581,14 @@ def main(argv: list[str] | None = None) -> Results:
     summary = {k: v for k, v in asdict(results).items() if k != "samples"}
     for key, value in summary.items():
         print(f"{key:>26}: {value}")
+    document = json.dumps({**asdict(results), "folder": str(folder)}, indent=1)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "soak.json").write_text(document)
     if args.json is not None:
-        args.json.write_text(json.dumps({**asdict(results), "folder": str(folder)}, indent=1))
+        args.json.write_text(document)
+    drawn = write_plot(results, out)
+    print(f"{'results':>26}: {out / 'soak.json'}")
+    print(f"{'plot':>26}: {drawn if drawn is not None else 'none (matplotlib missing, see above)'}")
     return results
 
 
