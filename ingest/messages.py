@@ -86,18 +86,14 @@ DEFAULT_MAPPING = TopicMapping(topic=DEFAULT_TOPIC, twin_id_segment=2)
 
 @dataclass(frozen=True, slots=True)
 class PayloadKeys:
-    """Where a mapping finds a reading's parts in a payload, so a dead letter can point at them.
+    """Where a reading's parts are in its payload, so a dead letter can point at them.
 
     ``twin_id`` is the payload key of the twin id (None when a topic level names it) and
-    ``names`` maps a Telemetry name back to the payload key it was renamed from.
+    ``names`` maps each Telemetry name a mapping renamed in this payload back to its key.
     """
 
     twin_id: str | None = None
     names: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, mapping: TopicMapping) -> PayloadKeys:
-        return cls(mapping.twin_id_key, {name: key for key, name in mapping.fields.items()})
 
 
 _AS_SENT = PayloadKeys()
@@ -151,7 +147,7 @@ class MessageDecoder:
         max_future_skew_s: float = DEFAULT_MAX_FUTURE_SKEW_S,
     ) -> None:
         self.mappings = tuple(mappings)
-        self._keys = {id(m): PayloadKeys.of(m) for m in self.mappings}
+        self._keys = {id(m): PayloadKeys(m.twin_id_key) for m in self.mappings}
         self.max_payload_bytes = max_payload_bytes
         self.rules = _Rules(max_twin_id_length, round(max_future_skew_s * _NS_PER_S), max_future_skew_s)
         # Devices keep publishing to the same topics: remember which mapping each one takes,
@@ -302,13 +298,18 @@ def _reading(
         time_ns = received_ns
     if mapping.fields:
         renamed: dict[str, Any] = {}
+        names: dict[str, str] = {}  # the Telemetry names renamed in this payload -> their keys
         for key, value in values.items():
             name = mapping.fields.get(key)
             if name is not None:
                 renamed[name] = value
+                names[name] = key
             elif not mapping.drop_unmapped:
                 renamed[key] = value
+                names.pop(key, None)  # a key kept as sent, after one renamed to its name: it wins
         values = renamed
+        if names:
+            keys = PayloadKeys(keys.twin_id, names)
     if not values:
         return Rejected(Reason.BAD_SHAPE, "no telemetry values", twin_id=twin_id, path=path)
     return Reading(twin_id, values, time_ns, has_ts, path, keys)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from graph.telemetry import TwinTarget
 from ingest.dead_letters import pointer_step
-from ingest.messages import DEFAULT_MAPPING, MessageDecoder, TopicMapping
+from ingest.messages import DEFAULT_MAPPING, MessageDecoder, Reading, TopicMapping
 from ingest.pipeline import Models, Outcome, Pipeline
 from ingest.subscriber import Inbound
 from ingest.targets import TwinTargets
@@ -121,6 +121,19 @@ def test_unknown_twins_of_a_batch_name_each_object_or_its_twin_id_key() -> None:
         ("UNKNOWN_TWIN", "/1/dev~1id", "ghost"),
         ("WRONG_TYPE", "/2/T~01", "s1"),  # the payload key as sent, not the Telemetry name v0
     ]
+
+
+def test_a_key_kept_as_sent_is_named_as_sent_beside_a_mapping_that_renames_another() -> None:
+    decoder = MessageDecoder([TopicMapping(topic="keep/+", twin_id_segment=1, fields={"T": "v0"})])
+
+    def where_v0_is(payload: bytes) -> str:
+        [reading] = decoder.decode("keep/s1", payload, NOW_NS)
+        assert isinstance(reading, Reading)
+        return reading.in_message("/v0")
+
+    assert where_v0_is(b'{"v0": "hot"}') == "/v0"  # no T: v0 is the payload's own key
+    assert where_v0_is(b'{"T": 1.0, "v0": "hot"}') == "/v0"  # the later key wins, as in the values
+    assert where_v0_is(b'{"v0": 1.0, "T": "hot"}') == "/T"
 
 
 def test_a_pointer_step_escapes_tilde_before_slash() -> None:
