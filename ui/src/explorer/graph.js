@@ -22,7 +22,7 @@ function loadDagre() {
 /** Relationship names that mean "is inside": source contains target, or the reverse. */
 const CONTAINS = new Set(["contains"]);
 const INSIDE = new Set(["isPartOf", "locatedIn"]);
-/** Above this many elements the drawing trades detail for speed (no labels while moving, straight edges). */
+/** Above this many elements the drawing trades detail for speed: placed in layers, labels only where picked out, straight edges. */
 const LARGE = 1500;
 const NODE_SIZE = 18;
 const [MIN_ZOOM, MAX_ZOOM] = [0.02, 4];
@@ -187,19 +187,19 @@ export class GraphPanel {
   /** Draw the kept twins with a layout; resolves once drawn (the time is kept for bench/ui.py). */
   async draw(layout) {
     delete document.body.dataset.graph;
-    if (layout === "flow") await loadDagre();
     const started = performance.now();
     const { elements, containers } = this.elements(layout === "nested");
     const large = elements.length > LARGE;
+    if (layout === "flow" && !large) await loadDagre();
     // A large graph's layers are placed before anything is drawn: the drawing then starts
     // with every twin in place.
     const placed = placeInLayers(layout, elements, large);
     const built = performance.now();
-    this.cy = this.createDrawing(large, elements, placed ? viewportFor(elements, this.canvas, large) : null);
+    this.cy = this.createDrawing(large, elements, placed ? viewportFor(elements, this.canvas) : null);
     const added = performance.now();
     this.drawLegend();
     const laidOut = await (placed ? Promise.resolve() : this.runLayout(layout, containers, large)).then(() => performance.now());
-    if (!placed || !large) this.cy.fit(undefined, 20);
+    if (!placed) this.cy.fit(undefined, 20);
     await new Promise((resolve) => requestAnimationFrame(resolve));
     const drawn = performance.now();
     // For bench/ui.py and tests/ui: when the drawing was done, and its parts.
@@ -466,8 +466,7 @@ function placeInLayers(layout, elements, large) {
 }
 
 /** Zoom and pan that fit placed twins in the canvas (what ``cy.fit`` gives, without measuring every element). */
-function viewportFor(elements, canvas, large) {
-  if (!large) return null;
+function viewportFor(elements, canvas) {
   let [x1, y1, x2, y2] = [Infinity, Infinity, -Infinity, -Infinity];
   for (const { position } of elements) {
     if (!position) continue;
