@@ -107,12 +107,35 @@ def _wait_ready(service: TwinService, process: subprocess.Popen[bytes], timeout_
         if process.poll() is not None:
             raise RuntimeError(f"kgtwin serve exited with {process.returncode}:\n{service.log_tail()}")
         try:
-            if httpx.get(f"{service.url}/readyz", timeout=2).status_code == 200:
+            # Another process on this shared host may have taken the free port first: only
+            # our own server's answer counts (ours then exits, failing to bind, and says so).
+            if httpx.get(f"{service.url}/readyz", timeout=2).status_code == 200 and _listens(
+                process.pid, service.port
+            ):
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.3)
     raise RuntimeError(f"kgtwin serve did not get ready in {timeout_s} s:\n{service.log_tail()}")
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds the socket listening on ``port`` (Linux ``/proc``; elsewhere: yes)."""
+    table = Path("/proc/net/tcp")
+    if not table.exists():
+        return True
+    sockets = set()
+    for line in table.read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+            sockets.add(f"socket:[{fields[9]}]")
+    for fd in Path(f"/proc/{pid}/fd").glob("*"):
+        try:
+            if os.readlink(fd) in sockets:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def wait_for(check: Any, timeout_s: float = 30, every_s: float = 0.3) -> Any:

@@ -8,6 +8,7 @@ import cytoscape from "cytoscape";
 import fcose from "cytoscape-fcose";
 import { gql } from "./api.js";
 import { count, fill, h, note } from "./dom.js";
+import { layeredPositions } from "./layers.js";
 
 cytoscape.use(fcose);
 
@@ -21,8 +22,10 @@ function loadDagre() {
 /** Relationship names that mean "is inside": source contains target, or the reverse. */
 const CONTAINS = new Set(["contains"]);
 const INSIDE = new Set(["isPartOf", "locatedIn"]);
-/** Above this many elements the drawing trades detail for speed (no labels while moving, straight edges). */
+/** Above this many elements the drawing trades detail for speed: placed in layers, labels only where picked out, straight edges. */
 const LARGE = 1500;
+const NODE_SIZE = 18;
+const [MIN_ZOOM, MAX_ZOOM] = [0.02, 4];
 
 const TWIN_FIELDS = "id model { id } properties";
 const OVERVIEW = `query Overview($first: Int!, $model: String) {
@@ -103,17 +106,24 @@ export class GraphPanel {
     this.cy = null;
   }
 
-  /** A fresh cytoscape instance; a large graph is drawn with less detail while it moves. */
-  createDrawing(large, elements = []) {
+  /**
+   * A fresh cytoscape instance. A large graph is drawn at one pixel per CSS pixel and pans on
+   * cytoscape's layered texture cache; textureOnViewport and hideEdgesOnViewport would stall
+   * the start of each drag by a redraw of the whole graph (bench/ui.py measured 0.8 s at
+   * 5,000 elements), then pan no faster.
+   */
+  createDrawing(large, elements = [], viewport = null) {
     this.cy?.destroy();
     const cy = cytoscape({
       container: this.canvas,
       elements,
+      // Twins come placed, or are laid out once the drawing exists: without this, cytoscape
+      // first lays every element out on a grid (a third of the time to draw 5,000 elements).
+      layout: { name: "preset", fit: false },
+      ...viewport,
       style: style(large),
-      minZoom: 0.02,
-      maxZoom: 4,
-      textureOnViewport: large,
-      hideEdgesOnViewport: large,
+      minZoom: MIN_ZOOM,
+      maxZoom: MAX_ZOOM,
       pixelRatio: large ? 1 : "auto",
     });
     cy.on("tap", "node", (event) => this.app.select(event.target.id()));
@@ -177,38 +187,42 @@ export class GraphPanel {
   /** Draw the kept twins with a layout; resolves once drawn (the time is kept for bench/ui.py). */
   async draw(layout) {
     delete document.body.dataset.graph;
-    if (layout === "flow") await loadDagre();
     const started = performance.now();
     const { elements, containers } = this.elements(layout === "nested");
-    const built = performance.now();
     const large = elements.length > LARGE;
-    this.cy = this.createDrawing(large, elements);
+    if (layout === "flow" && !large) await loadDagre();
+    // A large graph's layers are placed before anything is drawn: the drawing then starts
+    // with every twin in place.
+    const placed = placeInLayers(layout, elements, large);
+    const built = performance.now();
+    this.cy = this.createDrawing(large, elements, placed ? viewportFor(elements, this.canvas) : null);
     const added = performance.now();
     this.drawLegend();
+    const laidOut = await (placed ? Promise.resolve() : this.runLayout(layout, containers, large)).then(() => performance.now());
+    if (!placed) this.cy.fit(undefined, 20);
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+    const drawn = performance.now();
+    // For bench/ui.py and tests/ui: when the drawing was done, and its parts.
+    window.kgtwinDrawn = {
+      at: drawn,
+      layoutMs: drawn - started,
+      phases: { elements: built - started, add: added - built, layout: laidOut - added, paint: drawn - laidOut },
+      nodes: this.cy.nodes().length,
+      edges: this.cy.edges().length,
+      layout,
+    };
+    window.kgtwinGraph = this.probe();
+    document.body.dataset.graph = "drawn";
+    this.describe();
+    if (this.modelFilter.value) this.applyFilter();
+  }
+
+  /** Run a force or layered layout on the drawing itself (it needs the twins' drawn sizes). */
+  runLayout(layout, containers, large) {
     return new Promise((resolve) => {
       const { eles, ...options } = layoutOptions(layout, this.cy, containers, large);
       const run = (eles ?? this.cy).layout(options);
-      run.one("layoutstop", () => {
-        const laidOut = performance.now();
-        this.cy.fit(undefined, 20);
-        requestAnimationFrame(() => {
-          const drawn = performance.now();
-          // For bench/ui.py and tests/ui: when the drawing was done, and its parts.
-          window.kgtwinDrawn = {
-            at: drawn,
-            layoutMs: drawn - started,
-            phases: { elements: built - started, add: added - built, layout: laidOut - added, paint: drawn - laidOut },
-            nodes: this.cy.nodes().length,
-            edges: this.cy.edges().length,
-            layout,
-          };
-          window.kgtwinGraph = this.probe();
-          document.body.dataset.graph = "drawn";
-          this.describe();
-          if (this.modelFilter.value) this.applyFilter();
-          resolve();
-        });
-      });
+      run.one("layoutstop", resolve);
       this.status.textContent = `Laying out ${count(this.twins.size)} twins…`;
       run.run();
     });
@@ -231,7 +245,19 @@ export class GraphPanel {
         cy.center(node);
         return onPage(node);
       },
-      pan: (dx, dy) => cy.panBy({ x: dx, y: dy }),
+      /** Where the view is (bench/ui.py follows a drag by it). */
+      pan: () => ({ ...cy.pan() }),
+      /** A point of the canvas's margin that no twin covers: dragging there pans the view. */
+      emptySpot: () => {
+        const box = this.canvas.getBoundingClientRect();
+        const spots = [[8, 8], [box.width - 8, 8], [8, box.height - 8], [box.width - 8, box.height - 8]];
+        const covered = ([x, y]) => cy.nodes().some((n) => {
+          const b = n.renderedBoundingBox();
+          return x >= b.x1 && x <= b.x2 && y >= b.y1 && y <= b.y2;
+        });
+        const [x, y] = spots.find((spot) => !covered(spot)) ?? spots[0];
+        return { x: box.left + x, y: box.top + y };
+      },
     };
   }
 
@@ -408,25 +434,64 @@ export class GraphPanel {
   }
 }
 
-/** The layout to run, and on which elements (``eles``: the drawing's, unless the layout needs fewer). */
+/** The twins' containment levels: the relationships that nest a twin in another, and the outermost twins. */
+function containmentLevels(nodeIds, edges) {
+  const containment = edges.filter((e) => CONTAINS.has(e.name) || INSIDE.has(e.name));
+  const inner = new Set(containment.map((e) => (INSIDE.has(e.name) ? e.source : e.target)));
+  return { edges: containment, roots: nodeIds.filter((id) => !inner.has(id)) };
+}
+
+/** Functional relationships (feeds, serves, ...), and the twins nothing feeds. */
+function flowLevels(nodeIds, edges) {
+  const functional = edges.filter((e) => !CONTAINS.has(e.name) && !INSIDE.has(e.name));
+  const fed = new Set(functional.map((e) => e.target));
+  return { edges: functional, roots: nodeIds.filter((id) => !fed.has(id)) };
+}
+
+/**
+ * Place a large graph's twins in layers before it is drawn (``tree``: levels of containment,
+ * whichever way its relationships point; ``flow``: along functional relationships, where
+ * dagre would take minutes); false when the drawing must lay itself out. Each node element
+ * gets its ``position`` (layers.js says why this is not one of cytoscape's layouts).
+ */
+function placeInLayers(layout, elements, large) {
+  if (!large || (layout !== "tree" && layout !== "flow")) return false;
+  const nodes = elements.filter((e) => e.group === "nodes");
+  const edges = elements.filter((e) => e.group === "edges").map((e) => e.data);
+  const ids = nodes.map((n) => n.data.id);
+  const levels = layout === "tree" ? containmentLevels(ids, edges) : flowLevels(ids, edges);
+  const positions = layeredPositions(ids, levels.edges, levels.roots, { directed: layout === "flow" });
+  for (const node of nodes) node.position = positions[node.data.id];
+  return true;
+}
+
+/** Zoom and pan that fit placed twins in the canvas (what ``cy.fit`` gives, without measuring every element). */
+function viewportFor(elements, canvas) {
+  let [x1, y1, x2, y2] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const { position } of elements) {
+    if (!position) continue;
+    x1 = Math.min(x1, position.x);
+    y1 = Math.min(y1, position.y);
+    x2 = Math.max(x2, position.x);
+    y2 = Math.max(y2, position.y);
+  }
+  if (x1 > x2) return null;
+  const half = NODE_SIZE / 2;
+  const [w, h] = [canvas.clientWidth, canvas.clientHeight];
+  const zoom = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, Math.min((w - 40) / (x2 - x1 + 2 * half), (h - 40) / (y2 - y1 + 2 * half))));
+  return { zoom, pan: { x: w / 2 - (zoom * (x1 + x2)) / 2, y: h / 2 - (zoom * (y1 + y2)) / 2 } };
+}
+
+/** The layout to run on the drawing, and on which elements (``eles``: the drawing's, unless the layout needs fewer). */
 function layoutOptions(layout, cy, containers, large) {
   const common = { animate: false, fit: false };
   if (layout === "tree") {
-    // Levels of containment only: from the outermost twins, along contains / isPartOf / locatedIn
-    // whichever way they point.
-    const containment = cy.edges(".containment");
-    const inner = new Set(containment.map((e) => (INSIDE.has(e.data("name")) ? e.source().id() : e.target().id())));
-    const roots = cy.nodes().filter((n) => !inner.has(n.id()));
-    const eles = cy.nodes().union(containment);
-    return { ...common, eles, name: "breadthfirst", directed: false, roots, spacingFactor: large ? 0.6 : 1, avoidOverlap: !large };
-  }
-  if (layout === "flow" && large) {
-    // dagre takes minutes on thousands of twins: layers by breadth-first search instead.
-    const functional = cy.edges(".functional");
-    const fed = new Set(functional.map((e) => e.target().id()));
-    const roots = cy.nodes().filter((n) => !fed.has(n.id()));
-    const eles = cy.nodes().union(functional);
-    return { ...common, eles, name: "breadthfirst", directed: true, roots, spacingFactor: 0.6, avoidOverlap: false };
+    const levels = containmentLevels(
+      cy.nodes().map((n) => n.id()),
+      cy.edges(".containment").map((e) => e.data()),
+    );
+    const eles = cy.nodes().union(cy.edges(".containment"));
+    return { ...common, eles, name: "breadthfirst", directed: false, roots: levels.roots, spacingFactor: 1, avoidOverlap: true };
   }
   if (layout === "flow") {
     return { ...common, name: "dagre", rankDir: "LR", nodeSep: 12, rankSep: 60, edgeSep: 4 };
@@ -453,56 +518,59 @@ function layoutOptions(layout, cy, containers, large) {
   };
 }
 
-const style = (large) => [
-  {
-    selector: "node",
-    style: {
-      "background-color": "data(color)",
-      // A large graph labels only its containers and the twins picked out: measuring
-      // thousands of labels cost more than the layout itself.
-      label: large ? "" : "data(label)",
-      "font-size": 10,
-      "text-valign": "bottom",
-      "text-margin-y": 3,
-      color: "#1f2933",
-      width: 18,
-      height: 18,
-      "min-zoomed-font-size": large ? 7 : 4,
-      "text-max-width": 120,
-      "text-wrap": large ? "none" : "ellipsis",
+/** How labels look, wherever they are shown. */
+const LABEL = {
+  label: "data(label)",
+  "font-size": 10,
+  "text-valign": "bottom",
+  "text-margin-y": 3,
+  color: "#1f2933",
+  "text-max-width": 120,
+};
+
+/**
+ * The drawing's style. Each property of each rule is computed for every element it applies
+ * to, so a large graph gets fewer: labels (and their text properties) only on containers and
+ * the twins picked out, and straight (haystack) edges, which have no arrows.
+ */
+function style(large) {
+  const labelled = ":parent, node:selected, node.match, node.fresh";
+  return [
+    {
+      selector: "node",
+      style: large
+        ? { "background-color": "data(color)", width: NODE_SIZE, height: NODE_SIZE }
+        : { "background-color": "data(color)", width: NODE_SIZE, height: NODE_SIZE, ...LABEL, "min-zoomed-font-size": 4, "text-wrap": "ellipsis" },
     },
-  },
-  { selector: ":parent, node:selected, node.match, node.fresh", style: { label: "data(label)" } },
-  {
-    selector: ":parent",
-    style: {
-      "background-opacity": 0.07,
-      "border-color": "data(color)",
-      "border-width": 1.5,
-      shape: "round-rectangle",
-      "text-valign": "top",
-      "text-halign": "center",
-      "font-weight": "bold",
-      padding: 14,
+    { selector: labelled, style: large ? { ...LABEL, "min-zoomed-font-size": 7 } : { label: "data(label)" } },
+    {
+      selector: ":parent",
+      style: {
+        "background-opacity": 0.07,
+        "border-color": "data(color)",
+        "border-width": 1.5,
+        shape: "round-rectangle",
+        "text-valign": "top",
+        "text-halign": "center",
+        "font-weight": "bold",
+        padding: 14,
+      },
     },
-  },
-  {
-    selector: "edge",
-    style: {
-      width: 1.2,
-      "line-color": "#9aa5b1",
-      "target-arrow-color": "#9aa5b1",
-      "target-arrow-shape": "triangle",
-      "arrow-scale": 0.7,
-      "curve-style": large ? "haystack" : "bezier",
+    {
+      selector: "edge",
+      style: large
+        ? { width: 1.2, "line-color": "#9aa5b1", "curve-style": "haystack" }
+        : { width: 1.2, "line-color": "#9aa5b1", "target-arrow-color": "#9aa5b1", "target-arrow-shape": "triangle", "arrow-scale": 0.7, "curve-style": "bezier" },
     },
-  },
-  { selector: "edge.containment", style: { "line-color": "#cbd2d9", "target-arrow-color": "#cbd2d9" } },
-  { selector: "edge[name = 'feeds']", style: { "line-color": "#d9822b", "target-arrow-color": "#d9822b", width: 2.2 } },
-  { selector: "edge[name = 'serves']", style: { "line-color": "#2b95d6", "target-arrow-color": "#2b95d6", "line-style": "dashed" } },
-  { selector: "node:selected", style: { "border-width": 4, "border-color": "#102a43" } },
-  { selector: "node.match", style: { "border-width": 4, "border-color": "#e6007a" } },
-  { selector: "node.fresh", style: { "border-width": 3, "border-color": "#3ebd93" } },
-  { selector: ".context", style: { opacity: 0.25 } },
-  { selector: ".hidden", style: { display: "none" } },
-];
+    { selector: "edge.containment", style: edgeColour("#cbd2d9", large) },
+    { selector: "edge[name = 'feeds']", style: { ...edgeColour("#d9822b", large), width: 2.2 } },
+    { selector: "edge[name = 'serves']", style: { ...edgeColour("#2b95d6", large), "line-style": "dashed" } },
+    { selector: "node:selected", style: { "border-width": 4, "border-color": "#102a43" } },
+    { selector: "node.match", style: { "border-width": 4, "border-color": "#e6007a" } },
+    { selector: "node.fresh", style: { "border-width": 3, "border-color": "#3ebd93" } },
+    { selector: ".context", style: { opacity: 0.25 } },
+    { selector: ".hidden", style: { display: "none" } },
+  ];
+}
+
+const edgeColour = (colour, large) => (large ? { "line-color": colour } : { "line-color": colour, "target-arrow-color": colour });
