@@ -288,7 +288,7 @@ def rolling_update(
             ended = time.monotonic() - load.began
             switches.append(Switch(name, began, ended, old.stop_seconds or 0.0, requests, cpu_seconds))
         load.end = max(load.began + seconds, time.monotonic() + 2.0)
-        driver.join(120)
+        driver.join(300)  # a machine slower than the rate drains its backlog after the load ends
         if driver.is_alive():
             answered = len(load.outcomes)
             due = int((time.monotonic() - load.began) * rate)

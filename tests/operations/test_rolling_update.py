@@ -30,10 +30,10 @@ def test_replacing_each_api_process_behind_a_load_balancer_fails_no_request(
     servers: Servers, services: Callable[..., Service], tmp_path: Path
 ) -> None:
     if not os.environ.get("KGTWIN_TEST_ROLLING"):
-        # Off by default: at 100 requests/s it needs the machine's two cores to itself (the
-        # API spends about 6 ms of CPU per request, Neo4j, HAProxy and the load more). On a
-        # shared machine at load 20 two processes served about 40 requests/s in all, and
-        # the run outlasted the suite's budget (6 minutes); at 30/s it passed in 3.7.
+        # Off by default: at 100 requests/s it wants the machine's two cores to itself (the
+        # API spends about 6 ms of CPU per request; Neo4j, HAProxy and the load more). On a
+        # shared 2-core machine at load 10-20 it passed, no request failed, but took about
+        # 4 minutes while the backlog drained, over the suite's budget (docs/deployment.md).
         pytest.skip("set KGTWIN_TEST_ROLLING=1 to run the rolling update under load")
     haproxy = haproxy_binary()
     if haproxy is None:
