@@ -30,6 +30,7 @@ from api.graphql_route import GraphQLRoute
 from api.loaders import Loaders
 from api.modeling import modeling_router
 from api.observation import ObservedRequests
+from api.readiness import Readiness
 from api.schema import schema
 from api.ui import ui_router
 from ontology.errors import ErrorCode, KgtwinError
@@ -120,6 +121,8 @@ def create_app(context: ApiContext) -> FastAPI:
     # Outermost, so that its request id is in every log line and refusals are counted too.
     app.add_middleware(ObservedRequests, observability=context.observability, lifecycle=context.lifecycle)
 
+    readiness = Readiness(context.health)  # a probe never waits for the backends' round trips
+
     @app.get("/healthz", summary="Liveness: the process answers.")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -133,7 +136,7 @@ def create_app(context: ApiContext) -> FastAPI:
         if context.lifecycle.stopping:
             # The load balancer must stop sending now; what still arrives is answered.
             return problem(503, ErrorCode.BACKEND_UNAVAILABLE, "Not ready", "the service is stopping")
-        checks = [vars(h) for h in await asyncio.to_thread(context.health)]
+        checks = [vars(h) for h in await readiness.backends()]
         if all(check["ok"] for check in checks):
             return {"status": "ready", "backends": checks}
         return problem(

@@ -32,6 +32,8 @@ Besides p50/p99 and requests/s, each row gives the server process's CPU time per
 quiet machine, "machine CPU" (every process, ``/proc/stat``) is what one request costs the
 server, its backends and the load generator together: the machine's cores divided by it
 bound the throughput, and with it, by Little's law, the latency a closed loop can reach.
+"load avg" is the machine's one-minute load average as the row ends: above the core count,
+other work shared the cores and the latencies are inflated.
 
 ``--profile out.prof`` runs the server under cProfile and writes the stats when it stops;
 ``--gc`` tunes the server's garbage collector after start-up (:func:`tune_gc`), to
@@ -455,6 +457,14 @@ SETUPS = {
 }
 
 
+def rates_for(spec: str | None, index: int) -> str | None:
+    """The rates of the ``index``-th chosen query: one list for all, or the ``index``-th of several."""
+    if spec is None:
+        return None
+    lists = spec.split(";")
+    return lists[index] if len(lists) > 1 else lists[0]
+
+
 def run_queries(
     table: Any, title: str, url: str, pid: int, ids: list[str], chosen: list[tuple[str, str]], args: Any
 ) -> None:
@@ -463,7 +473,7 @@ def run_queries(
         variables = [{"id": i} for i in ids] if "$id" in query else [{}]
         bodies = [{"query": query, "variables": v} for v in variables]
         drive(url, bodies, args.concurrency, 2.0, None)  # warm-up
-        spec = args.rates or RATES[list(QUERIES).index(label)]
+        spec = rates_for(args.rates, chosen.index((label, query))) or RATES[list(QUERIES).index(label)]
         for rate in [None if r == "max" else float(r) for r in spec.split(",")]:
             cpu, busy = cpu_seconds(pid), machine_busy_seconds()
             r = drive(url, bodies, args.concurrency, args.duration, rate)
@@ -479,6 +489,7 @@ def run_queries(
                 f"{r.pct(0.99):.1f}",
                 f"{per_request:.2f}",
                 f"{machine:.2f}",
+                f"{os.getloadavg()[0]:.1f}",
                 str(r.errors),
             )
             table.add_row(*row)
@@ -496,7 +507,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rooms", type=int, default=200, help="generated rooms besides the demo's")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per query and mode")
-    parser.add_argument("--rates", help="max (closed loop) and/or requests/s, for every query")
+    parser.add_argument(
+        "--rates",
+        help="max (closed loop) and/or requests/s, for every query; or one list per query, split by ';' "
+        "(e.g. 'max,500,250;max,60,40,20')",
+    )
     parser.add_argument("--profile", type=Path, help="cProfile the server; one file per setup")
     parser.add_argument("--gc", action="store_true", help="tune the server's garbage collector (tune_gc)")
     parser.add_argument(
@@ -519,7 +534,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "server CPU ms/req",
         "machine CPU ms/req",
     )
-    for column in (*columns, "errors"):
+    for column in (*columns, "load avg", "errors"):
         table.add_column(column, justify="left" if column in ("setup", "query", "load") else "right")
     chosen = [list(QUERIES.items())[int(i)] for i in args.queries.split(",")]
     for name in args.setups.split(","):

@@ -103,7 +103,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for switch in report.switches:
         print(
             f"switch {switch.name}: {switch.ended - switch.began:.1f} s from SIGTERM to the new process "
-            f"in rotation; the old one stopped in {switch.stop_seconds:.1f} s"
+            f"in rotation; the old one stopped in {switch.stop_seconds:.1f} s, having spent "
+            f"{switch.cpu_ms_per_request:.1f} ms of CPU on each of its {switch.requests} requests"
         )
     failures = report.failures
     print(f"failed requests: {len(failures)} of {len(report.load.outcomes)}")

@@ -16,9 +16,11 @@ SET t = $props, t.createdAt = created
 SET t{labels}
 RETURN properties(t) AS twin, before, ref
 """
-# If-Match on a replace: only an existing twin of the same model whose etag matches.
+# If-Match on a replace: only an existing twin of the same model whose etag matches (compared
+# under the node's write lock, as PATCH_TWIN's).
 REPLACE_TWIN = """
 MATCH (t:Twin {{id: $id}})
+SET t._lock = true REMOVE t._lock
 WITH t, t.model AS previous, t._document AS before, t.createdAt AS created, t._telemetry AS ref
 WHERE previous = $model AND ($ifMatch = '*' OR t.etag = $ifMatch)
 SET t = $props, t.createdAt = created
@@ -34,8 +36,12 @@ SET t{labels}
 RETURN properties(t) AS twin, null AS before, null AS ref
 """
 # Compare-and-set on the etag: no row back means another writer got there first.
+# The compare-and-set of a patch. Writing to the node first takes Neo4j's write lock on it,
+# so the etag compared is the one the last committed writer left: without it two patches
+# read under read-committed isolation could both match the old etag, and one be lost.
 PATCH_TWIN = """
 MATCH (t:Twin {id: $id})
+SET t._lock = true REMOVE t._lock
 WITH t, t.createdAt AS created
 WHERE t.etag = $expected
 SET t = $props, t.createdAt = created

@@ -46,6 +46,18 @@ _TIMEOUT_CODES = frozenset(
         "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration",
     }
 )
+# Neo4j checks ``IF NOT EXISTS`` when a schema statement starts, not when it commits: when two
+# processes start together (two API replicas, an API and an ingest), both create the same
+# index or constraint and the later commit fails with one of these, though what it asked
+# for exists. For an ``IF NOT EXISTS`` statement that is success.
+_SCHEMA_EXISTS = frozenset(
+    {
+        "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists",
+        "Neo.ClientError.Schema.IndexAlreadyExists",
+        "Neo.ClientError.Schema.ConstraintAlreadyExists",
+    }
+)
+
 _SCHEMA = (
     "CREATE CONSTRAINT twin_id IF NOT EXISTS FOR (t:Twin) REQUIRE t.id IS UNIQUE",
     "CREATE CONSTRAINT model_id IF NOT EXISTS FOR (m:Model) REQUIRE m.id IS UNIQUE",
@@ -160,6 +172,8 @@ class Neo4jGraphStore:
         except ConstraintError as exc:
             raise Conflict(f"an id is already taken: {exc.message}") from exc
         except ClientError as exc:
+            if _created_meanwhile(exc, statement.query):
+                return CypherResult(columns=[])
             raise BadRequest(f"Cypher query failed: {exc.message}") from exc
         except Neo4jError as exc:
             raise BackendUnavailable("neo4j", str(exc)) from exc
@@ -187,12 +201,21 @@ class Neo4jGraphStore:
     def ensure_schema(self) -> None:
         try:
             for statement in _SCHEMA:
-                self._driver.execute_query(statement, database_=self._database)
+                try:
+                    self._driver.execute_query(statement, database_=self._database)
+                except ClientError as exc:
+                    if not _created_meanwhile(exc, statement):
+                        raise
         except (Neo4jError, ServiceUnavailable) as exc:
             raise BackendUnavailable("neo4j", f"cannot create the id constraints: {exc}") from exc
 
     def close(self) -> None:
         self._driver.close()
+
+
+def _created_meanwhile(exc: ClientError, query: str) -> bool:
+    """An ``IF NOT EXISTS`` schema statement that lost a race to an identical one (see ``_SCHEMA_EXISTS``)."""
+    return exc.code in _SCHEMA_EXISTS and "IF NOT EXISTS" in query.upper()
 
 
 def _query_error(exc: ClientError, timeout_s: float) -> Exception:

@@ -46,6 +46,9 @@ from ontology.model import ModelSet
 from ontology.patch import apply_patch
 from telemetry.refs import TelemetryRef, default_ref
 
+UNCONDITIONAL_ATTEMPTS = 16
+"""How often a patch without an etag is applied again after losing its compare-and-set to another write."""
+
 
 class TwinGraph(RelationshipOps):
     """The twins of one graph, checked against a model set given by the caller.
@@ -204,11 +207,24 @@ class TwinGraph(RelationshipOps):
 
         ``if_match`` ``None`` or ``"*"`` accepts any version. The write is a compare-and-set
         on the etag the patch was applied to, so a change in between is a
-        ``PreconditionFailed`` rather than a lost update. Nothing is written when the result
-        is invalid. The telemetry reference is kept. Operations on
+        ``PreconditionFailed`` rather than a lost update; without an etag the patch is
+        applied again to the version that won (a few times: each lost round means another
+        write succeeded), since the caller asked for any version. Nothing is written when
+        the result is invalid. The telemetry reference is kept. Operations on
         ``/$metadata/<property>/sourceTime`` set observation times (``graph.twin_metadata``).
         """
-        current = self._current(twin_id, if_match)
+        attempts = UNCONDITIONAL_ATTEMPTS if if_match in (None, "*") else 1
+        while True:
+            attempts -= 1
+            try:
+                return self._patch_once(self._current(twin_id, if_match), patch)
+            except PreconditionFailed:
+                if attempts == 0:
+                    raise
+
+    def _patch_once(self, current: Twin, patch: Sequence[Mapping[str, Any]]) -> Twin:
+        """Apply ``patch`` to ``current`` and write it if the twin is still at ``current``'s etag."""
+        twin_id = current.id
         components = self._components(current.model)
         operations, times = split_patch(patch, components)
         document = apply_patch(current.properties, operations)

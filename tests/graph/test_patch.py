@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -88,3 +90,22 @@ def test_a_patch_that_breaks_the_model_writes_nothing(twins: TwinGraph) -> None:
 def test_patching_a_missing_twin_is_not_found(twins: TwinGraph) -> None:
     with pytest.raises(NotFound):
         twins.patch_twin("nope", [])
+
+
+def test_patches_without_an_etag_written_together_all_apply(twins: TwinGraph) -> None:
+    """Without an etag the caller asked for any version: losing the compare-and-set to another
+    writer is no conflict; the patch is applied to the version that won, and none is lost."""
+    twins.patch_twin("pump-1", [{"op": "add", "path": "/tags", "value": {}}])
+    # 4 writers of 4 patches: a patch can lose to the 12 others at most, fewer than it may retry.
+    keys = [f"k{i}" for i in range(16)]
+    barrier = threading.Barrier(4)
+
+    def write(index: int) -> None:
+        barrier.wait(30)
+        for key in keys[index::4]:
+            twins.patch_twin("pump-1", [{"op": "add", "path": f"/tags/{key}", "value": key}])
+
+    with ThreadPoolExecutor(4) as pool:
+        for done in [pool.submit(write, i) for i in range(4)]:
+            done.result(timeout=120)
+    assert twins.get_twin("pump-1").properties["tags"] == {key: key for key in keys}
