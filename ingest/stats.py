@@ -14,39 +14,51 @@ from dataclasses import dataclass, field
 from telemetry.points import TelemetryPoint
 
 
+class _Reservoir:
+    """A uniform sample of at most ``cap`` values of a stream (Vitter's algorithm R)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.values: list[float] = []
+        self.seen = 0
+
+    def add(self, value: float) -> None:
+        self.seen += 1
+        if len(self.values) < self.cap:
+            self.values.append(value)
+            return
+        slot = random.randrange(self.seen)  # noqa: S311 - statistics, not secrets
+        if slot < self.cap:
+            self.values[slot] = value
+
+
 class Lag:
     """How old points are when they become durable (now minus their time), sampled.
 
     With devices' clocks in step (or no ``ts``), this is the publish-to-queryable latency
-    operators watch. A bounded sample per batch keeps the cost off the hot path.
+    operators watch. A bounded sample per batch keeps the cost off the hot path, and both
+    samples (the run's and the interval's) are bounded reservoirs: ``kgtwin serve`` never
+    asks for the interval's, so an unbounded one would grow with every point.
     """
 
     def __init__(self, cap: int = 200_000, per_batch: int = 64) -> None:
-        self._cap = cap
         self._per_batch = per_batch
-        self._all: list[float] = []
-        self._recent: list[float] = []
-        self._seen = 0
+        self._all = _Reservoir(cap)
+        self._recent = _Reservoir(cap)
 
     def observe(self, points: list[TelemetryPoint]) -> None:
         now = time.time_ns()
         step = max(1, len(points) // self._per_batch)
         for point in points[::step]:
             lag_ms = (now - point.time_ns) / 1e6
-            self._recent.append(lag_ms)
-            self._seen += 1
-            if len(self._all) < self._cap:
-                self._all.append(lag_ms)
-            else:  # reservoir sampling keeps a uniform sample of the whole run
-                slot = random.randrange(self._seen)  # noqa: S311 - statistics, not secrets
-                if slot < self._cap:
-                    self._all[slot] = lag_ms
+            self._recent.add(lag_ms)
+            self._all.add(lag_ms)
 
     def percentiles(self, *, recent: bool) -> dict[str, float | None]:
         """p50 and p99 in ms of the points since the last ``recent`` call (or of the whole run)."""
-        values = sorted(self._recent if recent else self._all)
+        values = sorted((self._recent if recent else self._all).values)
         if recent:
-            self._recent = []
+            self._recent = _Reservoir(self._recent.cap)
         if not values:
             return {"lag_p50_ms": None, "lag_p99_ms": None}
         return {
