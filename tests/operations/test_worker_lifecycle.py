@@ -85,10 +85,13 @@ def held_by(runs: RunStore, ids: list[str], worker: Service) -> SimulationRun | 
 
 def replace(
     old: Service, runs: RunStore, ids: list[str], start: Callable[[], Service]
-) -> tuple[Service, SimulationRun]:
-    """SIGTERM ``old`` once it holds a run; check it turns unready and exits 0; start its successor."""
+) -> tuple[Service, str]:
+    """SIGTERM ``old`` once it holds a run; check it turns unready, exits 0 and handed its run back.
+
+    Answers its successor, started once it has gone, and the id of the run it handed back.
+    """
     deadline = time.monotonic() + 120
-    while (held := held_by(runs, ids, old)) is None:
+    while held_by(runs, ids, old) is None:
         assert time.monotonic() < deadline, "the worker never held a run"
         time.sleep(0.05)
     assert httpx.get(f"{old.url}/readyz").status_code == 200
@@ -109,9 +112,13 @@ def replace(
     began = time.monotonic()
     assert old.process.wait(GRACE_S + 5) == 0, old.text()[-3000:]
     assert time.monotonic() - began < GRACE_S
+    # The run handed back is the one it held when the signal came: on a quiet machine the run
+    # seen above may have ended just before, and the worker claimed the next one.
+    handed_back = [run_id for (run_id, status) in ended_in(old) if status == "queued"]
+    assert len(handed_back) == 1, old.text()[-3000:]
     successor = start()
     successor.wait_ready()
-    return successor, held
+    return successor, handed_back[0]
 
 
 def test_replacing_each_worker_while_runs_are_queued_completes_every_run_exactly_once(
@@ -148,12 +155,12 @@ def test_replacing_each_worker_while_runs_are_queued_completes_every_run_exactly
         final = [runs.get(i) for i in ids]
         assert [r.status for r in final] == [RunStatus.SUCCEEDED] * RUNS
         for requeued in (requeued_first, requeued_second):
-            assert runs.get(requeued.id).attempts >= 2  # claimed again after it was handed back
+            assert runs.get(requeued).attempts >= 2  # claimed again after it was handed back
 
         ended = sum((ended_in(w) for w in (first, second, third, fourth)), Counter[tuple[str, str]]())
         assert {run_id: ended[(run_id, "succeeded")] for run_id in ids} == dict.fromkeys(ids, 1)
-        assert ended_in(first)[(requeued_first.id, "queued")] == 1  # handed back by the stopped workers
-        assert ended_in(second)[(requeued_second.id, "queued")] == 1
+        assert ended_in(first)[(requeued_first, "queued")] == 1  # handed back by the stopped workers
+        assert ended_in(second)[(requeued_second, "queued")] == 1
 
         succeeded = (("outcome", "succeeded"),)
         for survivor in (third, fourth):  # the metrics tell what the logs tell
