@@ -48,9 +48,12 @@ SET t = $props, t.createdAt = created
 RETURN properties(t) AS twin
 """
 GET_TWIN = "MATCH (t:Twin {id: $id}) RETURN properties(t) AS twin"
-# Answers the model and the relationships it deletes along, for the change events.
+# Answers the model and the relationships it deletes along, for the change events. The
+# etag of an If-Match is compared under the node's write lock, as PATCH_TWIN's.
 DELETE_TWIN = """
 MATCH (t:Twin {id: $id})
+SET t._lock = true REMOVE t._lock
+WITH t
 WHERE $ifMatch IS NULL OR $ifMatch = '*' OR t.etag = $ifMatch
 OPTIONAL MATCH (t)-[r]-(:Twin)
 WITH t, collect(DISTINCT CASE WHEN r IS NULL THEN null
