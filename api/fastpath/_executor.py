@@ -54,6 +54,23 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         # Fast fields started ahead for a list's items, by (id of the field's details, id of the item).
         self._started: dict[tuple[int, int], Outcome] = {}
 
+    def build_per_event_executor(self, payload: Any) -> FastExecutor:
+        """The executor of one subscription event, with memos of its own.
+
+        graphql-core makes it a shallow copy of the subscription's executor, so every memo
+        keyed by the identity of a selection list would be shared: each event collects its
+        root fields into new lists, and a subscription that lives for hours would keep every
+        event's entries (about 300 bytes an event for ``telemetry``). What is keyed by the
+        schema's or the document's own nodes stays shared: it is the same for every event.
+        """
+        executor = super().build_per_event_executor(payload)
+        assert isinstance(executor, FastExecutor)  # a copy of this one
+        executor._relevant_sub_fields = {}
+        executor._plans = {}
+        executor._instants = {}
+        executor._started = {}
+        return executor
+
     def execute_collected_root_fields(
         self,
         root_type: GraphQLObjectType,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 import time
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from graphql.execution.collect_fields import FieldDetails
 from starlette.testclient import WebSocketTestSession
 
 from telemetry.latest_values import LatestValues
@@ -263,3 +265,29 @@ def test_telemetry_push_starts_from_the_store_for_a_twin_quiet_since_start(
         second = next_data_within(ws, PUSH_DEADLINE_S)["telemetry"]
     assert (first["value"], second["value"]) == (19.5, 20.5)
     assert api.telemetry.calls == ["latest"]  # once, for the first answer; then the cache
+
+
+def selections_held() -> int:
+    """How many selections graphql-core has collected and not freed, in this process."""
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if isinstance(o, FieldDetails))
+
+
+def test_a_long_subscription_does_not_keep_each_event_s_selections(api: Api, cache: LatestValues) -> None:
+    put(api, "r1", ROOM)
+    now_ns = time.time_ns()
+    cache.update([room_temperature("r1", 0.0, now_ns)])
+
+    def events(first: int, count: int) -> None:
+        for i in range(first, first + count):
+            cache.update([room_temperature("r1", float(i), now_ns + i * 10**6)])
+            assert next_data_within(ws, PUSH_DEADLINE_S)["telemetry"]["value"] == float(i)
+
+    with subscription(api, ROOM_TEMPERATURE) as ws:
+        next_data_within(ws, PUSH_DEADLINE_S)
+        events(1, 50)  # past any first-use caches
+        before = selections_held()
+        events(51, 300)
+        grown = selections_held() - before
+    # Each event collects 5 selections; kept, 300 events would hold 1,500 more.
+    assert grown < 50, f"{grown} selections more after 300 events"
