@@ -38,10 +38,12 @@ class Lag:
     With devices' clocks in step (or no ``ts``), this is the publish-to-queryable latency
     operators watch. A bounded sample per batch keeps the cost off the hot path, and both
     samples (the run's and the interval's) are bounded reservoirs: ``kgtwin serve`` never
-    asks for the interval's, so an unbounded one would grow with every point.
+    asks for the interval's, so an unbounded one would grow with every point. 10,000
+    values put about 100 above the p99, enough for the logged percentiles, and keep the
+    two samples under 1 MB together (at 200,000 they grew by 13 MB over a long run).
     """
 
-    def __init__(self, cap: int = 200_000, per_batch: int = 64) -> None:
+    def __init__(self, cap: int = 10_000, per_batch: int = 64) -> None:
         self._per_batch = per_batch
         self._all = _Reservoir(cap)
         self._recent = _Reservoir(cap)

@@ -32,3 +32,11 @@ def test_the_interval_starts_again_when_read_and_the_run_remembers() -> None:
     whole = lag.percentiles(recent=False)["lag_p99_ms"]
     assert whole is not None
     assert whole >= 100
+
+
+def test_the_default_samples_stay_under_a_megabyte() -> None:
+    lag = Lag()
+    for _ in range(5_000):  # 50,000 points, one sampled value each
+        lag.observe(points(10, 20))
+    held = len(lag._recent.values) + len(lag._all.values)
+    assert held <= 20_000  # two samples of 10,000 floats: 0.64 MB with the list's pointers
