@@ -283,7 +283,8 @@ def asset_rows() -> list[tuple[str, int, int, int]]:
     rows = []
     for page in ("explorer", "graphiql"):
         names = re.findall(r'"ui/assets/([^"]+)"', (STATIC / f"{page}.html").read_text())
-        data = [(STATIC / "assets" / n).read_bytes() for n in [*names, *manifest[page]["chunks"]]]
+        files = dict.fromkeys([*names, *manifest[page]["chunks"]])  # preloaded chunks are named twice
+        data = [(STATIC / "assets" / n).read_bytes() for n in files]
         rows.append((page, len(data), sum(map(len, data)), sum(len(gzip.compress(d, 9)) for d in data)))
     return rows
 

@@ -10,6 +10,7 @@ import { gql } from "./api.js";
 import { count, fill, h, note } from "./dom.js";
 import { layeredPositions } from "./layers.js";
 import { nestedBoxes } from "./nesting.js";
+import { firstTwins, OVERVIEW, TWIN_FIELDS } from "./opening.js";
 
 /**
  * Layouts of cytoscape extensions, fetched the first time they are drawn (the opening view,
@@ -37,14 +38,6 @@ const NODE_SIZE = 18;
 const [PADDING, CONTAINER_LABEL] = [14, 16];
 const [MIN_ZOOM, MAX_ZOOM] = [0.02, 4];
 
-const TWIN_FIELDS = "id model { id } properties";
-const OVERVIEW = `query Overview($first: Int!, $model: String) {
-  twinGraph(first: $first, model: $model) {
-    totalCount truncated
-    twins { ${TWIN_FIELDS} }
-    relationships { id name source target }
-  }
-}`;
 const EXPAND = `query Expand($roots: [ID!]!, $direction: RelationshipDirection!, $depth: Int!, $relationships: [String!]) {
   subgraph(roots: $roots, direction: $direction, maxDepth: $depth, relationships: $relationships) {
     twins { ${TWIN_FIELDS} }
@@ -61,23 +54,13 @@ export const LAYOUTS = {
 };
 
 export class GraphPanel {
-  /** How many twins the opening view holds: ``?first=`` or 2,000. */
-  static first() {
-    return Number(new URLSearchParams(location.search).get("first")) || 2000;
-  }
-
-  /** Ask for the opening view now (the page asks it while it learns who the caller is). */
-  static request(first = GraphPanel.first()) {
-    return gql(OVERVIEW, { first, model: null });
-  }
-
   constructor(root, app) {
     this.app = app;
     this.twins = new Map();
     this.relationships = new Map();
     this.total = 0;
     const params = new URLSearchParams(location.search);
-    this.first = GraphPanel.first();
+    this.first = firstTwins();
     this.layoutName = params.get("layout") ?? null;
     this.filter = params.get("model") ?? "";
 
@@ -175,7 +158,7 @@ export class GraphPanel {
   async load(pending = null) {
     this.fillModelFilter();
     try {
-      const data = (await pending) ?? (await GraphPanel.request(this.first));
+      const data = (await pending) ?? (await gql(OVERVIEW, { first: this.first, model: null }));
       this.twins.clear();
       this.relationships.clear();
       this.merge(data.twinGraph);
