@@ -262,6 +262,12 @@ export class GraphPanel {
     };
     return {
       locate: (id) => onPage(cy.getElementById(id)),
+      /** The box a twin's node is drawn in, on the page (a container's: the box around its contents). */
+      box: (id) => {
+        const area = this.canvas.getBoundingClientRect();
+        const { x1, y1, x2, y2 } = cy.getElementById(id).renderedBoundingBox({ includeLabels: false, includeOverlays: false });
+        return { x1: area.left + x1, y1: area.top + y1, x2: area.left + x2, y2: area.top + y2 };
+      },
       /** A twin that is no container, brought to the middle at full size, as a user zooms in to click it. */
       someTwin: () => {
         const node = cy.nodes().filter((n) => !n.hasClass("container"))[0];
