@@ -169,10 +169,9 @@ export class GraphPanel {
       this.status.textContent = "";
       return;
     }
-    // Nesting is the clearest picture of containment, and the dearest to draw: a large
-    // graph opens as a tree.
-    const large = this.twins.size + this.relationships.size > LARGE;
-    const layout = this.layoutName ?? (this.hasContainment() ? (large ? "tree" : "nested") : "force");
+    // Nesting is the clearest picture of containment, placed in one pass at any size (and
+    // it pans at frame rate from the first drag, where a tree waits for cytoscape's cache).
+    const layout = this.layoutName ?? (this.hasContainment() ? "nested" : "force");
     this.layoutChoice.value = layout;
     await this.draw(layout);
   }
