@@ -236,8 +236,21 @@ export class GraphPanel {
     };
     window.kgtwinGraph = this.probe();
     document.body.dataset.graph = "drawn";
+    this.warmDrawingCache(this.cy);
     this.describe();
     if (this.modelFilter.value) this.applyFilter();
+  }
+
+  /**
+   * Have cytoscape start caching its drawing of the whole graph now, not at the first drag.
+   * It queues that cache (textures of the graph at the current zoom, built in idle frames)
+   * only from a drawing made more than 250 ms after the last change to the elements, and the
+   * first drawing is followed by such changes (styles and bounds settling): without another
+   * drawing, the first drag would draw every element itself, frame by frame, until the
+   * cache is built. Two more drawings, after that window, start it.
+   */
+  warmDrawingCache(cy) {
+    for (const delay of [400, 1200]) setTimeout(() => this.cy === cy && !cy.destroyed() && cy.forceRender(), delay);
   }
 
   /** Run a force or layered layout on the drawing itself (it needs the twins' drawn sizes). */
