@@ -49,6 +49,28 @@ def _click_twin(visit: Visit, twin_id: str) -> None:
     visit.page.mouse.click(position["x"], position["y"])
 
 
+def test_a_container_is_inspected_from_its_box_and_grows_with_a_twin_dragged_out(
+    visit: Visit, twin: TwinService
+) -> None:
+    _open(visit, twin)  # the demo is drawn nested: the assembly hall holds the line
+    page = visit.page
+    hall = page.evaluate("(id) => window.kgtwinGraph.box(id)", "hall-1")
+    # A click in the hall's padding, where no twin is drawn, inspects the hall.
+    page.mouse.click(hall["x1"] + 5, hall["y2"] - 5)
+    expect(page.locator("#twin-id")).to_have_text("hall-1")
+    welder = page.evaluate("(id) => window.kgtwinGraph.locate(id)", "weld-1")
+    page.mouse.move(welder["x"], welder["y"])
+    page.mouse.down()
+    page.mouse.move(welder["x"] + 80, welder["y"] + 120, steps=8)
+    page.mouse.up()
+    grown = page.evaluate("(id) => window.kgtwinGraph.box(id)", "hall-1")
+    moved = page.evaluate("(id) => window.kgtwinGraph.box(id)", "weld-1")
+    assert grown["y2"] > hall["y2"] + 60  # the hall followed its welder down
+    assert grown["y2"] >= moved["y2"]
+    assert grown["x2"] >= moved["x2"]
+    visit.shot("graph-nested-drag")
+
+
 def test_a_value_published_over_mqtt_appears_live_and_in_the_chart(visit: Visit, twin: TwinService) -> None:
     # The assembly hall is a Room the demo devices never publish for: what it shows is ours.
     _open(visit, twin, "/explorer?twin=hall-1")

@@ -1,22 +1,31 @@
 // The twin graph panel: twins and relationships drawn with cytoscape.js.
 //
 // Containment (contains, and isPartOf / locatedIn the other way) is drawn as nesting
-// (compound nodes) or as a tree; functional relationships (feeds, serves, ...) as edges,
-// laid out by force (fcose) or in layers (dagre). The twins shown are kept here
-// (``this.twins``, ``this.relationships``); a layout change rebuilds the drawing from them.
+// (boxes around their contents, packed by nesting.js) or as a tree; functional relationships (feeds,
+// serves, ...) as edges, laid out by force (fcose) or in layers (dagre). The twins shown are
+// kept here (``this.twins``, ``this.relationships``); a layout change rebuilds the drawing
+// from them.
 import cytoscape from "cytoscape";
-import fcose from "cytoscape-fcose";
 import { gql } from "./api.js";
 import { count, fill, h, note } from "./dom.js";
 import { layeredPositions } from "./layers.js";
+import { nestedBoxes } from "./nesting.js";
+import { firstTwins, OVERVIEW, TWIN_FIELDS } from "./opening.js";
 
-cytoscape.use(fcose);
-
-/** dagre (the layered layout) and lodash under it: fetched the first time "flow" is drawn. */
-let dagreLoaded = null;
-function loadDagre() {
-  dagreLoaded ??= import("cytoscape-dagre").then(({ default: dagre }) => cytoscape.use(dagre));
-  return dagreLoaded;
+/**
+ * Layouts of cytoscape extensions, fetched the first time they are drawn (the opening view,
+ * nested or placed in layers, needs neither): fcose for "force", dagre (and lodash under it)
+ * for a small "flow".
+ */
+const extensions = {
+  force: () => import("cytoscape-fcose"),
+  flow: () => import("cytoscape-dagre"),
+};
+const loaded = new Map();
+function loadLayout(layout) {
+  if (!extensions[layout]) return null;
+  if (!loaded.has(layout)) loaded.set(layout, extensions[layout]().then(({ default: extension }) => cytoscape.use(extension)));
+  return loaded.get(layout);
 }
 
 /** Relationship names that mean "is inside": source contains target, or the reverse. */
@@ -25,16 +34,10 @@ const INSIDE = new Set(["isPartOf", "locatedIn"]);
 /** Above this many elements the drawing trades detail for speed: placed in layers, labels only where picked out, straight edges. */
 const LARGE = 1500;
 const NODE_SIZE = 18;
+/** A container's padding around its contents, and the height of its label above it. */
+const [PADDING, CONTAINER_LABEL] = [14, 16];
 const [MIN_ZOOM, MAX_ZOOM] = [0.02, 4];
 
-const TWIN_FIELDS = "id model { id } properties";
-const OVERVIEW = `query Overview($first: Int!, $model: String) {
-  twinGraph(first: $first, model: $model) {
-    totalCount truncated
-    twins { ${TWIN_FIELDS} }
-    relationships { id name source target }
-  }
-}`;
 const EXPAND = `query Expand($roots: [ID!]!, $direction: RelationshipDirection!, $depth: Int!, $relationships: [String!]) {
   subgraph(roots: $roots, direction: $direction, maxDepth: $depth, relationships: $relationships) {
     twins { ${TWIN_FIELDS} }
@@ -51,23 +54,13 @@ export const LAYOUTS = {
 };
 
 export class GraphPanel {
-  /** How many twins the opening view holds: ``?first=`` or 2,000. */
-  static first() {
-    return Number(new URLSearchParams(location.search).get("first")) || 2000;
-  }
-
-  /** Ask for the opening view now (the page asks it while it learns who the caller is). */
-  static request(first = GraphPanel.first()) {
-    return gql(OVERVIEW, { first, model: null });
-  }
-
   constructor(root, app) {
     this.app = app;
     this.twins = new Map();
     this.relationships = new Map();
     this.total = 0;
     const params = new URLSearchParams(location.search);
-    this.first = GraphPanel.first();
+    this.first = firstTwins();
     this.layoutName = params.get("layout") ?? null;
     this.filter = params.get("model") ?? "";
 
@@ -127,14 +120,45 @@ export class GraphPanel {
       pixelRatio: large ? 1 : "auto",
     });
     cy.on("tap", "node", (event) => this.app.select(event.target.id()));
+    cy.on("tap", (event) => {
+      const container = event.target === cy ? this.containerAt(event.position) : null;
+      if (container) this.app.select(container);
+    });
+    cy.on("drag", "node", (event) => this.refit(event.target));
     return cy;
+  }
+
+  /**
+   * The innermost container whose box holds ``position`` (containers take no pointer events
+   * of their own: a drag on one pans the view, and pressing one would restyle it, which
+   * throws away cytoscape's cached drawing of the whole graph on every frame of the drag).
+   */
+  containerAt({ x, y }) {
+    let found = null;
+    for (const id of this.contents.keys()) {
+      const box = this.cy.getElementById(id).boundingBox({ includeLabels: false, includeOverlays: false });
+      const inside = x >= box.x1 && x <= box.x2 && y >= box.y1 && y <= box.y2;
+      if (inside && (found === null || this.cy.getElementById(id).data("depth") > found.data("depth"))) found = this.cy.getElementById(id);
+    }
+    return found?.id() ?? null;
+  }
+
+  /** After a twin was dragged: each container around it takes the box of its contents again. */
+  refit(node) {
+    for (let at = this.inside.get(node.id()); at !== undefined; at = this.inside.get(at)) {
+      const container = this.cy.getElementById(at);
+      const contents = this.cy.collection(this.contents.get(at).map((id) => this.cy.getElementById(id)));
+      const box = contents.boundingBox({ includeOverlays: false });
+      container.data({ w: box.w + 2 * PADDING, h: box.h + 2 * PADDING });
+      container.position({ x: (box.x1 + box.x2) / 2, y: (box.y1 + box.y2) / 2 });
+    }
   }
 
   /** Load the opening view (the first twins of the twin graph; ``pending``: asked already) and draw it. */
   async load(pending = null) {
     this.fillModelFilter();
     try {
-      const data = (await pending) ?? (await GraphPanel.request(this.first));
+      const data = (await pending) ?? (await gql(OVERVIEW, { first: this.first, model: null }));
       this.twins.clear();
       this.relationships.clear();
       this.merge(data.twinGraph);
@@ -145,10 +169,9 @@ export class GraphPanel {
       this.status.textContent = "";
       return;
     }
-    // Nesting is the clearest picture of containment, and the dearest to draw: a large
-    // graph opens as a tree.
-    const large = this.twins.size + this.relationships.size > LARGE;
-    const layout = this.layoutName ?? (this.hasContainment() ? (large ? "tree" : "nested") : "force");
+    // Nesting is the clearest picture of containment, placed in one pass at any size (and
+    // it pans at frame rate from the first drag, where a tree waits for cytoscape's cache).
+    const layout = this.layoutName ?? (this.hasContainment() ? "nested" : "force");
     this.layoutChoice.value = layout;
     await this.draw(layout);
   }
@@ -188,17 +211,17 @@ export class GraphPanel {
   async draw(layout) {
     delete document.body.dataset.graph;
     const started = performance.now();
-    const { elements, containers } = this.elements(layout === "nested");
+    const elements = this.elements(layout === "nested");
     const large = elements.length > LARGE;
-    if (layout === "flow" && !large) await loadDagre();
-    // A large graph's layers are placed before anything is drawn: the drawing then starts
-    // with every twin in place.
-    const placed = placeInLayers(layout, elements, large);
+    // Nesting, and a large graph's layers, are placed before anything is drawn: the drawing
+    // then starts with every twin in place.
+    const placed = place(layout, elements, large, this.canvas);
+    if (!placed) await loadLayout(layout);
     const built = performance.now();
-    this.cy = this.createDrawing(large, elements, placed ? viewportFor(elements, this.canvas) : null);
+    this.cy = this.createDrawing(large, elements, placed ? viewportFor(placed, this.canvas) : null);
     const added = performance.now();
     this.drawLegend();
-    const laidOut = await (placed ? Promise.resolve() : this.runLayout(layout, containers, large)).then(() => performance.now());
+    const laidOut = await (placed ? Promise.resolve() : this.runLayout(layout, large)).then(() => performance.now());
     if (!placed) this.cy.fit(undefined, 20);
     await new Promise((resolve) => requestAnimationFrame(resolve));
     const drawn = performance.now();
@@ -213,14 +236,27 @@ export class GraphPanel {
     };
     window.kgtwinGraph = this.probe();
     document.body.dataset.graph = "drawn";
+    this.warmDrawingCache(this.cy);
     this.describe();
     if (this.modelFilter.value) this.applyFilter();
   }
 
+  /**
+   * Have cytoscape start caching its drawing of the whole graph now, not at the first drag.
+   * It queues that cache (textures of the graph at the current zoom, built in idle frames)
+   * only from a drawing made more than 250 ms after the last change to the elements, and the
+   * first drawing is followed by such changes (styles and bounds settling): without another
+   * drawing, the first drag would draw every element itself, frame by frame, until the
+   * cache is built. Two more drawings, after that window, start it.
+   */
+  warmDrawingCache(cy) {
+    for (const delay of [400, 1200]) setTimeout(() => this.cy === cy && !cy.destroyed() && cy.forceRender(), delay);
+  }
+
   /** Run a force or layered layout on the drawing itself (it needs the twins' drawn sizes). */
-  runLayout(layout, containers, large) {
+  runLayout(layout, large) {
     return new Promise((resolve) => {
-      const { eles, ...options } = layoutOptions(layout, this.cy, containers, large);
+      const { eles, ...options } = layoutOptions(layout, this.cy, large);
       const run = (eles ?? this.cy).layout(options);
       run.one("layoutstop", resolve);
       this.status.textContent = `Laying out ${count(this.twins.size)} twins…`;
@@ -238,9 +274,15 @@ export class GraphPanel {
     };
     return {
       locate: (id) => onPage(cy.getElementById(id)),
+      /** The box a twin's node is drawn in, on the page (a container's: the box around its contents). */
+      box: (id) => {
+        const area = this.canvas.getBoundingClientRect();
+        const { x1, y1, x2, y2 } = cy.getElementById(id).renderedBoundingBox({ includeLabels: false, includeOverlays: false });
+        return { x1: area.left + x1, y1: area.top + y1, x2: area.left + x2, y2: area.top + y2 };
+      },
       /** A twin that is no container, brought to the middle at full size, as a user zooms in to click it. */
       someTwin: () => {
-        const node = cy.nodes().filter((n) => !n.isParent())[0];
+        const node = cy.nodes().filter((n) => !n.hasClass("container"))[0];
         cy.zoom(1);
         cy.center(node);
         return onPage(node);
@@ -277,32 +319,43 @@ export class GraphPanel {
     );
   }
 
-  /** Cytoscape elements for the kept twins: with ``nested``, containment becomes compound nodes. */
+  /**
+   * Cytoscape elements for the kept twins: with ``nested``, containment becomes nesting (kept
+   * in ``this.inside``: twin -> its container). Containers are plain nodes drawn under their
+   * contents, sized by nesting.js, not cytoscape's compound nodes: those cost seconds to style
+   * at a few thousand twins (each style property of a compound node walks its descendants).
+   * Dragging a container pans the view, tapping it inspects it; dragging a twin, its
+   * containers follow it.
+   */
   elements(nested) {
     const parent = new Map();
-    const containers = new Set();
+    this.inside = parent;
     if (nested) {
       for (const rel of this.relationships.values()) {
         const [outer, inner] = CONTAINS.has(rel.name) ? [rel.source, rel.target] : INSIDE.has(rel.name) ? [rel.target, rel.source] : [];
         if (!outer || parent.has(inner) || !this.twins.has(outer) || !this.twins.has(inner)) continue;
         if (this.insideOf(outer, inner, parent)) continue; // a cycle of containment: leave it as an edge
         parent.set(inner, outer);
-        containers.add(outer);
       }
     }
     const models = this.app.models;
+    this.contents = new Map();
+    for (const [inner, outer] of parent) this.contents.set(outer, [...(this.contents.get(outer) ?? []), inner]);
+    const containers = new Set(parent.values());
     const elements = [];
     for (const twin of this.twins.values()) {
+      const container = containers.has(twin.id);
       elements.push({
         group: "nodes",
         data: {
           id: twin.id,
-          parent: parent.get(twin.id),
+          inside: parent.get(twin.id),
           label: twin.properties?.name ? `${twin.properties.name}` : twin.id,
           model: twin.model,
           color: models.colour(twin.model),
           twin: true,
         },
+        ...(container ? { classes: "container" } : {}),
       });
     }
     for (const [key, rel] of this.relationships) {
@@ -315,7 +368,7 @@ export class GraphPanel {
         classes: containment ? "containment" : "functional",
       });
     }
-    return { elements, containers };
+    return elements;
   }
 
   insideOf(candidate, node, parent) {
@@ -358,7 +411,9 @@ export class GraphPanel {
       this.cy.elements().removeClass("hidden context");
       if (!base) return;
       const keep = this.cy.nodes().filter((node) => models.isA(node.data("model"), base));
-      const context = keep.ancestors().difference(keep);
+      const outer = new Set();
+      for (const node of keep) for (let at = this.inside.get(node.id()); at !== undefined && !outer.has(at); at = this.inside.get(at)) outer.add(at);
+      const context = this.cy.collection([...outer].map((id) => this.cy.getElementById(id))).difference(keep);
       this.cy.nodes().difference(keep).difference(context).addClass("hidden");
       context.addClass("context");
       this.cy.edges().filter((edge) => !keep.contains(edge.source()) || !keep.contains(edge.target())).addClass("hidden");
@@ -449,41 +504,82 @@ function flowLevels(nodeIds, edges) {
 }
 
 /**
- * Place a large graph's twins in layers before it is drawn (``tree``: levels of containment,
- * whichever way its relationships point; ``flow``: along functional relationships, where
- * dagre would take minutes); false when the drawing must lay itself out. Each node element
- * gets its ``position`` (layers.js says why this is not one of cytoscape's layouts).
+ * Place the twins before they are drawn, and the box they fill; null when the drawing must
+ * lay itself out. ``nested``: containers packed around their contents (nesting.js);
+ * ``tree`` (large): levels of containment, whichever way its relationships point; ``flow``
+ * (large): along functional relationships, where dagre would take minutes (layers.js). Each
+ * node element that is no container gets its ``position``; cytoscape's own layouts run
+ * inside the drawing, which costs far more per twin than placing it (layers.js says why).
  */
-function placeInLayers(layout, elements, large) {
-  if (!large || (layout !== "tree" && layout !== "flow")) return false;
+function place(layout, elements, large, canvas) {
   const nodes = elements.filter((e) => e.group === "nodes");
+  if (layout === "nested") {
+    const parentOf = new Map(nodes.filter((n) => n.data.inside !== undefined).map((n) => [n.data.id, n.data.inside]));
+    const labels = new Map(nodes.map((n) => [n.data.id, n.data.label]));
+    const containers = new Set(parentOf.values());
+    const cell = (id) => footprint(labels.get(id), containers.has(id), large);
+    const aspect = Math.max(0.5, Math.min(3, canvas.clientWidth / Math.max(1, canvas.clientHeight)));
+    const boxes = nestedBoxes(
+      nodes.map((n) => n.data.id),
+      parentOf,
+      cell,
+      // Labels under twins need more room between them than bare nodes.
+      { node: NODE_SIZE, padding: PADDING, label: CONTAINER_LABEL, gap: large ? 10 : 16, aspect },
+    );
+    for (const node of nodes) {
+      const { x, y, w, h, depth } = boxes[node.data.id];
+      node.position = { x, y };
+      if (containers.has(node.data.id)) Object.assign(node.data, { w, h, depth });
+    }
+    return bounds(Object.values(boxes));
+  }
+  if (!large || (layout !== "tree" && layout !== "flow")) return null;
   const edges = elements.filter((e) => e.group === "edges").map((e) => e.data);
   const ids = nodes.map((n) => n.data.id);
   const levels = layout === "tree" ? containmentLevels(ids, edges) : flowLevels(ids, edges);
   const positions = layeredPositions(ids, levels.edges, levels.roots, { directed: layout === "flow" });
-  for (const node of nodes) node.position = positions[node.data.id];
-  return true;
+  const half = NODE_SIZE / 2;
+  return bounds(
+    nodes.map((node) => {
+      const { x, y } = (node.position = positions[node.data.id]);
+      return { x1: x - half, y1: y - half, x2: x + half, y2: y + half };
+    }),
+  );
 }
 
-/** Zoom and pan that fit placed twins in the canvas (what ``cy.fit`` gives, without measuring every element). */
-function viewportFor(elements, canvas) {
+/**
+ * The room a twin with nothing inside takes (its node, and its label under it when labels
+ * show), or the width a container's label takes. The width of text is estimated (10 px
+ * characters are about 6 px wide), not measured: measuring thousands of labels would cost
+ * what the placing saves.
+ */
+function footprint(label, container, large) {
+  const text = Math.min(LABEL["text-max-width"], 6 * `${label ?? ""}`.length);
+  if (container) return { w: text, h: 0 };
+  return large ? { w: NODE_SIZE, h: NODE_SIZE } : { w: Math.max(NODE_SIZE, text), h: NODE_SIZE + 3 + 13 };
+}
+
+/** The box around boxes ``{x1, y1, x2, y2}``; null when there are none. */
+function bounds(boxes) {
   let [x1, y1, x2, y2] = [Infinity, Infinity, -Infinity, -Infinity];
-  for (const { position } of elements) {
-    if (!position) continue;
-    x1 = Math.min(x1, position.x);
-    y1 = Math.min(y1, position.y);
-    x2 = Math.max(x2, position.x);
-    y2 = Math.max(y2, position.y);
+  for (const box of boxes) {
+    x1 = Math.min(x1, box.x1);
+    y1 = Math.min(y1, box.y1);
+    x2 = Math.max(x2, box.x2);
+    y2 = Math.max(y2, box.y2);
   }
-  if (x1 > x2) return null;
-  const half = NODE_SIZE / 2;
+  return x1 > x2 ? null : { x1, y1, x2, y2 };
+}
+
+/** Zoom and pan that fit a box in the canvas (what ``cy.fit`` gives, without measuring every element). */
+function viewportFor({ x1, y1, x2, y2 }, canvas) {
   const [w, h] = [canvas.clientWidth, canvas.clientHeight];
-  const zoom = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, Math.min((w - 40) / (x2 - x1 + 2 * half), (h - 40) / (y2 - y1 + 2 * half))));
+  const zoom = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, Math.min((w - 40) / (x2 - x1), (h - 40) / (y2 - y1))));
   return { zoom, pan: { x: w / 2 - (zoom * (x1 + x2)) / 2, y: h / 2 - (zoom * (y1 + y2)) / 2 } };
 }
 
 /** The layout to run on the drawing, and on which elements (``eles``: the drawing's, unless the layout needs fewer). */
-function layoutOptions(layout, cy, containers, large) {
+function layoutOptions(layout, cy, large) {
   const common = { animate: false, fit: false };
   if (layout === "tree") {
     const levels = containmentLevels(
@@ -496,21 +592,18 @@ function layoutOptions(layout, cy, containers, large) {
   if (layout === "flow") {
     return { ...common, name: "dagre", rankDir: "LR", nodeSep: 12, rankSep: 60, edgeSep: 4 };
   }
+  // "force": fcose, on twins never nested (nesting is placed by nesting.js); a large graph
+  // stops after the spectral phase (draft).
   return {
     ...common,
     name: "fcose",
-    // Draft (the spectral phase alone) piles the rooms of a floor on one another when twins
-    // are nested: only a plain force layout of a large graph may stop there.
-    quality: large && layout !== "nested" ? "draft" : "default",
+    quality: large ? "draft" : "default",
     randomize: true,
     packComponents: true,
     nodeRepulsion: () => 4500,
     idealEdgeLength: (edge) => (edge.hasClass("containment") ? 40 : 70),
     edgeElasticity: () => 0.45,
-    nestingFactor: 0.1,
     gravity: 0.25,
-    gravityCompound: 4.0,
-    gravityRangeCompound: 0.6,
     numIter: large ? 1000 : 2500,
     tile: true,
     tilingPaddingVertical: 12,
@@ -534,7 +627,7 @@ const LABEL = {
  * the twins picked out, and straight (haystack) edges, which have no arrows.
  */
 function style(large) {
-  const labelled = ":parent, node:selected, node.match, node.fresh";
+  const labelled = ".container, node:selected, node.match, node.fresh";
   return [
     {
       selector: "node",
@@ -544,16 +637,21 @@ function style(large) {
     },
     { selector: labelled, style: large ? { ...LABEL, "min-zoomed-font-size": 7 } : { label: "data(label)" } },
     {
-      selector: ":parent",
+      // Drawn under everything, the outermost lowest: a container's box holds its contents.
+      selector: ".container",
       style: {
+        width: "data(w)",
+        height: "data(h)",
+        "z-compound-depth": "bottom",
+        "z-index": "data(depth)",
+        events: "no",
         "background-opacity": 0.07,
         "border-color": "data(color)",
         "border-width": 1.5,
         shape: "round-rectangle",
         "text-valign": "top",
-        "text-halign": "center",
+        "text-margin-y": -2,
         "font-weight": "bold",
-        padding: 14,
       },
     },
     {

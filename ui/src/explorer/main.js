@@ -9,6 +9,7 @@ import { GraphPanel } from "./graph.js";
 import { Inspector } from "./inspector.js";
 import { ModelIndex } from "./models-index.js";
 import { ModelsPanel } from "./models.js";
+import { openingRequests } from "./opening.js";
 import { SimulationsPanel } from "./simulations.js";
 import { SystemPanel } from "./system.js";
 
@@ -44,11 +45,11 @@ const app = {
   },
 };
 
-/** Who is calling; asks for an API key until the service accepts one. */
-async function identify() {
-  for (;;) {
+/** Who is calling (``pending``: the answer to a request sent already); asks for an API key until the service accepts one. */
+async function identify(pending) {
+  for (let asked = pending; ; asked = null) {
     try {
-      return await rest("me");
+      return await (asked ?? rest("me"));
     } catch (error) {
       if (!(error instanceof ApiError) || error.status !== 401) throw error;
       session.key = await askForKey(session.key ? `${error.message}` : "");
@@ -85,14 +86,13 @@ function route() {
 }
 
 async function start() {
-  // Asked at once, before the caller is known: a round trip less before the graph is drawn.
-  // With auth on they are refused, and asked again once there is a key.
-  const early = { models: ModelIndex.load(), overview: GraphPanel.request() };
-  for (const pending of Object.values(early)) pending.catch(() => {});
+  // Sent by boot.js while this script loaded, before the caller is known: the graph is drawn
+  // a round trip sooner. With auth on they are refused, and asked again once there is a key.
+  const early = (window.kgtwinOpening ??= openingRequests());
   let me;
   try {
-    me = await identify();
-    app.models = await early.models.catch(() => ModelIndex.load());
+    me = await identify(early.me);
+    app.models = await ModelIndex.load(early.models).catch(() => ModelIndex.load());
   } catch (error) {
     fill($("main"), h("div", { class: "note error", role: "alert" }, `The explorer cannot reach this twin: ${error.message}`));
     return;

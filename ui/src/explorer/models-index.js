@@ -7,7 +7,8 @@ const PALETTE = [
   "#edc948", "#ff9da7", "#9c755f", "#7f7f7f", "#2f4b7c", "#a05195",
 ];
 
-const QUERY = `{ models { id displayName decommissioned twinCount extends { id } } }`;
+/** The models and what the index keeps of each (opening.js asks it as the page opens). */
+export const MODELS = `{ models { id displayName decommissioned twinCount extends { id } } }`;
 
 export class ModelIndex {
   constructor(models) {
@@ -23,8 +24,9 @@ export class ModelIndex {
     this._ancestors = new Map();
   }
 
-  static async load() {
-    const data = await gql(QUERY);
+  /** The index of the models now, or of ``pending``: the data of a MODELS request already sent. */
+  static async load(pending = null) {
+    const data = (await pending) ?? (await gql(MODELS));
     return new ModelIndex(data.models);
   }
 
