@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import resource
 import shutil
@@ -585,13 +586,15 @@ def summarize(results: Results, fleet: Fleet, wall0: float) -> None:
 
 
 def plot(results: Results, path: Path, dpi: int = 100) -> Path:
-    """Lag p50/p99 of each ingest process and the RSS of every process, against time."""
+    """Lag p50/p99 of each ingest process, the RSS of every process and the machine's load, against time."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (lag, rss) = plt.subplots(2, 1, sharex=True, figsize=(9, 6.5), constrained_layout=True)
+    fig, (lag, rss, load_axis) = plt.subplots(
+        3, 1, sharex=True, figsize=(9, 8), constrained_layout=True, height_ratios=[3, 3, 1]
+    )
     for name, rows in results.lag.items():
         t = [r[0] for r in rows if r[2] is not None]
         lag.plot(t, [r[2] for r in rows if r[2] is not None], marker=".", label=f"{name} p99")
@@ -607,8 +610,12 @@ def plot(results: Results, path: Path, dpi: int = 100) -> Path:
     rss.set_yscale("log")
     rss.grid(alpha=0.3)
     rss.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-    rss.set_xlabel("seconds since the fleet began")
-    for axis in (lag, rss):
+    load_axis.plot([s.t_s for s in results.samples], [s.load_1m for s in results.samples], color="black")
+    load_axis.set_ylabel("load (1 min)")
+    load_axis.set_ylim(bottom=0)
+    load_axis.grid(alpha=0.3)
+    load_axis.set_xlabel("seconds since the fleet began")
+    for axis in (lag, rss, load_axis):
         axis.axvline(120, color="black", lw=0.8, ls=":")
     load = ", ".join(f"{x:.1f}" for x in results.load_average)
     fig.suptitle(
@@ -704,6 +711,7 @@ def main() -> None:
     if args.command == "publish":
         publish(args)
         return
+    logging.getLogger("neo4j").setLevel(logging.ERROR)  # schema notifications while seeding
     out = args.out or ROOT / ".artifacts" / "bench" / f"fleet-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="kgtwin-fleet-"))
