@@ -1,8 +1,9 @@
 """A fleet held steady: thousands of devices through Mosquitto into ``kgtwin ingest``, for minutes.
 
 Run ``python bench/fleet.py`` (issue 17: 10,000 devices, one message of 5 values a second
-each, 10 minutes) or, on a small shared machine, ``--minutes 5 --device-interval-s 4``
-(each device every 4 s: a quarter of the rate, the same 10,000 twins). Everything runs on
+each, 10 minutes: 50,000 points/s) or, on a small shared machine, ``--minutes 5
+--device-interval-s 20`` (each device every 20 s: 2,500 points/s, the same 10,000 twins;
+docs/performance.md, Fleet). ``--devices 500 --minutes 0.5`` checks the script itself. Everything runs on
 this machine, each part in a process of its own:
 
 - the test servers (tests/servers): Mosquitto, InfluxDB 2 and Neo4j, in a temporary folder;
