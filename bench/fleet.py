@@ -32,7 +32,8 @@ acknowledged by Mosquitto x 5) must equal points stored, exactly (InfluxDB: a Fl
 ``rejected`` counts over the whole run.
 
 Results go to ``--out`` (default ``.artifacts/bench/fleet-<UTC time>/``): ``fleet.json``
-and ``fleet.png`` (lag and RSS over time; matplotlib, the ``bench`` extra).
+and ``fleet.png`` (lag, RSS and load over time: ``bench/_fleet_plot.py``, which also
+redraws a ``fleet.json``; matplotlib, the ``bench`` extra).
 """
 
 from __future__ import annotations
@@ -586,50 +587,6 @@ def summarize(results: Results, fleet: Fleet, wall0: float) -> None:
     results.subscription_events = list(fleet.events)
 
 
-def plot(results: Results, path: Path, dpi: int = 100) -> Path:
-    """Lag p50/p99 of each ingest process, the RSS of every process and the machine's load, against time."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (lag, rss, load_axis) = plt.subplots(
-        3, 1, sharex=True, figsize=(9, 8), constrained_layout=True, height_ratios=[3, 3, 1]
-    )
-    for name, rows in results.lag.items():
-        t = [r[0] for r in rows if r[2] is not None]
-        lag.plot(t, [r[2] for r in rows if r[2] is not None], marker=".", label=f"{name} p99")
-        lag.plot(t, [r[1] for r in rows if r[2] is not None], ls="--", label=f"{name} p50")
-    lag.set_ylabel("ingest lag (ms)")
-    lag.set_ylim(bottom=0)
-    lag.grid(alpha=0.3)
-    lag.legend(loc="upper right", fontsize=8)
-    names = sorted({n for s in results.samples for n in s.rss_mb})
-    for name in names:
-        rss.plot([s.t_s for s in results.samples], [s.rss_mb.get(name) for s in results.samples], label=name)
-    rss.set_ylabel("RSS (MB)")
-    rss.set_yscale("log")
-    rss.grid(alpha=0.3)
-    rss.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-    load_axis.plot([s.t_s for s in results.samples], [s.load_1m for s in results.samples], color="black")
-    load_axis.set_ylabel("load (1 min)")
-    load_axis.set_ylim(bottom=0)
-    load_axis.grid(alpha=0.3)
-    load_axis.set_xlabel("seconds since the fleet began")
-    for axis in (lag, rss, load_axis):
-        axis.axvline(120, color="black", lw=0.8, ls=":")
-    load = ", ".join(f"{x:.1f}" for x in results.load_average)
-    fig.suptitle(
-        f"kgtwin fleet: {results.devices:,} devices, {results.achieved_points_s:,.0f} points/s, "
-        f"{results.minutes:g} min, {results.date}\nNeo4j + Mosquitto + ingest (InfluxDB, DuckDB) + api; "
-        f"load average at the end {load}",
-        fontsize=10,
-    )
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
-
-
 def report(r: Results) -> None:
     print(f"\nFleet, {r.date}, {r.machine}, load average at the end {r.load_average}")
     print(
@@ -725,10 +682,12 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     (out / "fleet.json").write_text(json.dumps(asdict(results), indent=1))
     report(results)
+    from _fleet_plot import plot
+
     try:
-        print(f"plot: {plot(results, out / 'fleet.png')}")
+        print(f"plot: {plot(asdict(results), out / 'fleet.png')}")
         if args.png:
-            plot(results, args.png, dpi=60)
+            plot(asdict(results), args.png, dpi=60)
     except ModuleNotFoundError:
         print("no plot: matplotlib is not installed (pip install -e '.[bench]')", file=sys.stderr)
     print(f"results: {out / 'fleet.json'}")
