@@ -21,7 +21,12 @@ is started and warmed before it is timed); the speed-up is wall time with 1 work
 wall time with n.
 
 Other executors join through :data:`EXECUTORS` (name -> factory taking a worker count):
-``--executor local --executor dask`` measures each.
+``--executor local --executor dask`` measures each, in one run. Per row, besides events:
+replications per second (replications over the wall time of the call) and the CPU seconds
+of one replication (the workers' processor time summed, over the replications), the
+figures the sizing guide (docs/scaling.md) multiplies; and the machine's one-minute load
+average as the row's last measurement ended (above the core count, other work shared the
+cores and wall times are inflated; the CPU figures hold).
 """
 
 from __future__ import annotations
@@ -124,6 +129,9 @@ class Measurement:
     events: float
     replication_s: float
     replication_cpu_s: float
+    replications: int
+    load_1m: float
+    """The machine's one-minute load average when the run ended."""
 
 
 def measure(
@@ -136,7 +144,12 @@ def measure(
     wall = time.perf_counter() - started
     performance = result.performance
     return Measurement(
-        wall, performance["events"], performance["replicationSeconds"], performance["replicationCpuSeconds"]
+        wall,
+        performance["events"],
+        performance["replicationSeconds"],
+        performance["replicationCpuSeconds"],
+        replications,
+        os.getloadavg()[0],
     )
 
 
@@ -183,8 +196,11 @@ def main() -> None:
         f"{_cpu()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, {dt.date.today()}; medians of {args.repeat}"
     )
-    print("| executor | workers | wall s | events | events/CPU-s per core | events/elapsed-s | speed-up |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| executor | workers | wall s | replications/s | CPU-s per replication | events "
+        "| events/CPU-s per core | events/elapsed-s | speed-up | load |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.executor or ["local"]:
         executors = {workers: EXECUTORS[name](workers) for workers in args.workers}
         runs: dict[int, list[Measurement]] = {workers: [] for workers in args.workers}
@@ -206,9 +222,12 @@ def main() -> None:
             cpu_rate = statistics.median(r.events / r.replication_cpu_s for r in measured)
             rate = statistics.median(r.events / r.replication_s for r in measured)
             speedup = f"{walls[1] / walls[workers]:.2f}x" if 1 in walls else "-"
+            per_s = statistics.median(r.replications / r.wall_s for r in measured)
+            cpu_each = statistics.median(r.replication_cpu_s / r.replications for r in measured)
+            load = ", ".join(f"{r.load_1m:.1f}" for r in measured)
             print(
-                f"| {name} | {workers} | {walls[workers]:.1f} | {measured[0].events:,.0f} | {cpu_rate:,.0f} "
-                f"| {rate:,.0f} | {speedup} |",
+                f"| {name} | {workers} | {walls[workers]:.1f} | {per_s:.2f} | {cpu_each:.2f} "
+                f"| {measured[0].events:,.0f} | {cpu_rate:,.0f} | {rate:,.0f} | {speedup} | {load} |",
                 flush=True,
             )
 

@@ -262,6 +262,18 @@ def page_statement(
             clauses.append("t.id > ''")
         sort = f"t.id{order}"
         pattern = f"(t:Twin:{label})"
+    elif order_by == "id":
+        # The engine finds every twin of the model and sorts them (FalkorDB). Every twin has
+        # an id, unique, so the id alone is the whole order: no missing-key rank and no
+        # tie-break, which would each be computed for every twin (a fifth of the engine's
+        # CPU for a page of 200,000 rooms). The page still costs in proportion to the model's
+        # twins: FalkorDB's index is neither ordered nor exact on strings beyond ASCII
+        # (graph.keyset), so no range over it can stand in for the scan.
+        if after is not None:
+            last_id = _decode_cursor(after, fingerprint, sort_schema, order_by)[1]
+            clauses.append(keyset.after("t.id", last_id, params, descending=descending, capabilities=caps))
+        sort = f"t.id{order}"
+        pattern = f"(t:{label})"
     else:
         if after is not None:
             last_key, last_id = _decode_cursor(after, fingerprint, sort_schema, order_by)
