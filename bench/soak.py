@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import random
 import shutil
@@ -376,7 +377,7 @@ class Soak:
         try:
             self.seed()
             self.t0 = time.monotonic()
-            gateways = args.gateways
+            gateways = args.gateways or gateways_for(2000 * args.msg_scale, args.twins)
             threads = [
                 threading.Thread(
                     target=self.devices,
@@ -539,6 +540,13 @@ def write_plot(results: Results, out: Path) -> Path | None:
         return None
 
 
+def gateways_for(rate: float, twins: int) -> int:
+    """Enough gateways for ``rate``: each holds at most 20 messages unacknowledged (paho's window),
+    and the broker acknowledges once the points are durable (one ingest batch, 50 to 300 ms), so
+    one gateway carries at most some 60 to 400 messages a second whatever the server's speed."""
+    return max(4, min(twins, math.ceil(rate / 60)))
+
+
 def free_port() -> int:
     import socket
 
@@ -554,7 +562,11 @@ def main(argv: list[str] | None = None) -> Results:
     parser.add_argument("--msg-scale", type=float, help="fraction of 2,000 msg/s (default: --scale; 0: none)")
     parser.add_argument("--req-scale", type=float, help="fraction of 100 req/s (default: --scale; 0: none)")
     parser.add_argument("--twins", type=int, default=100)
-    parser.add_argument("--gateways", type=int, default=4, help="MQTT clients the devices publish through")
+    parser.add_argument(
+        "--gateways",
+        type=int,
+        help="MQTT clients the devices publish through (default: one per 60 msg/s, at least 4)",
+    )
     parser.add_argument("--sample-s", type=float, default=10.0)
     parser.add_argument("--warmup-s", type=float, default=60.0)
     parser.add_argument("--simulation-every-s", type=float, default=60.0)
