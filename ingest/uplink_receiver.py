@@ -49,6 +49,7 @@ class SiteCounts:
     points_refused: int = 0
     changes_refused: int = 0
     snapshots: int = 0
+    refusals: int = 0
     high_water: int = 0
     last_issues: list[str] = field(default_factory=list)
 
@@ -187,7 +188,19 @@ class UplinkReceiver:
         self._subscriber.stop()
 
     def healthy(self) -> bool:
+        """Whether the session with the cloud's broker is up."""
         return self._subscriber.is_connected()
+
+    def alive(self) -> bool:
+        """Whether the receiving thread and every site's lane still run (false once stopped)."""
+        threads = [lane.thread for lane in self._lanes.values()]
+        if self._thread is not None:
+            threads.append(self._thread)
+        return all(thread.is_alive() for thread in threads)
+
+    def backlog(self) -> dict[str, int]:
+        """Messages received and not yet applied, by site."""
+        return {site: lane.inbox.qsize() for site, lane in sorted(self._lanes.items())}
 
     def done(self, message: Inbound) -> None:
         """A lane applied ``message`` (or found it a duplicate): it may be acknowledged."""

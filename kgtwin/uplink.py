@@ -10,11 +10,9 @@ message rate, and can be restarted without touching device ingestion (docs/edge-
 from __future__ import annotations
 
 import json
-import signal
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from types import FrameType
 from typing import Any
 
 import structlog
@@ -30,6 +28,9 @@ from ingest.uplink import Forwarder, ForwardingTelemetryStore, SiteChanges, Upli
 from ingest.uplink_queue import UplinkQueue
 from ingest.uplink_receiver import UplinkReceiver
 from kgtwin.backends import Backends, open_backends
+from kgtwin.health import Probes, serve_probes
+from kgtwin.lifecycle import Deadline, StopSignals
+from kgtwin.metrics import Metrics, watch_receiver
 from kgtwin.settings import Settings
 from kgtwin.wiring import broker_session
 from ontology.model import ModelSet
@@ -128,15 +129,17 @@ def build_receiver(settings: Settings, backends: Backends, events: EventBus | No
 
 
 def run_receiver(settings: Settings) -> None:
-    """``kgtwin uplink-receiver``: take every site's stream until SIGTERM or SIGINT."""
-    backends = open_backends(settings, ("graph", "telemetry", "broker"))
+    """``kgtwin uplink-receiver``: take every site's stream until SIGTERM or SIGINT.
+
+    Like ``kgtwin ingest``, it answers ``/healthz``, ``/readyz`` and ``/metrics`` on
+    ``KGTWIN_HEALTH_PORT`` (``kgtwin.health``); ready once its session is up, not while stopping.
+    """
     stop = threading.Event()
-
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    signals = StopSignals(stop.set, Deadline(settings.shutdown_grace_s))
+    signals.install()
+    metrics = Metrics("uplink-receiver")
+    backends = open_backends(settings, ("graph", "telemetry", "broker"))
+    health = None
     try:
         events = EventBus()
         if backends.broker is not None:
@@ -145,12 +148,33 @@ def run_receiver(settings: Settings) -> None:
             notifier.start()
             backends.on_close(notifier.stop)
         receiver = build_receiver(settings, backends, events)
+        watch_receiver(metrics, receiver)
+        started = threading.Event()
+
+        def ready() -> str | None:
+            if signals.stopping:
+                return "the service is stopping"
+            if not started.is_set():
+                return "the service is starting"
+            return None if receiver.healthy() else "the MQTT session is down"
+
+        health = serve_probes(
+            settings,
+            Probes(
+                alive=lambda: not started.is_set() or signals.stopping or receiver.alive(),
+                ready=ready,
+                metrics=metrics.exposition,
+            ),
+        )
         receiver.start()
+        started.set()
         _log.info("uplink_receiver.started")
         while not stop.wait(10.0):
             for site, counts in receiver.counts().items():
                 _log.info("uplink_receiver.site", site=site, **counts.__dict__)
         receiver.stop()
     finally:
+        if health is not None:
+            health.stop()
         backends.close()
         _log.info("uplink_receiver.stopped")
