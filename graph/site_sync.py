@@ -30,7 +30,7 @@ from graph.sites import outgoing_relationships, site_twin_ids, site_twins
 from graph.store import GraphStore
 from graph.twin import Twin
 from graph.twins import TwinGraph
-from ontology.errors import KgtwinError, NotFound
+from ontology.errors import ErrorCode, KgtwinError, NotFound
 from ontology.policy import DEFAULT_POLICY, DtdlPolicy
 from telemetry.refs import TelemetryRef
 
@@ -89,8 +89,7 @@ def reconcile(
     models = snapshot.get("models") or []
     if models:
         report.models = _upload_models(twins, models, policy, report)
-        if report.models:
-            refresh_models()
+        refresh_models()  # also when another process stored them meanwhile
     edge_twins = {str(line["$dtId"]): line for line in snapshot.get("twins", [])}
     cloud = {t.id: t for t in site_twins(store, twins.models, site)}
     for twin_id, line in edge_twins.items():
@@ -157,6 +156,10 @@ def _existing(twins: TwinGraph, twin_id: str) -> Twin | None:
 
 def _upload_models(twins: TwinGraph, documents: list[Any], policy: DtdlPolicy, report: SyncReport) -> int:
     found = upload_models(twins.store, documents, policy=policy)
+    if any(issue.code == ErrorCode.CONFLICT for issue in found.issues):
+        # Another process (an API starting, another site's lane) stored some of these models
+        # between the import's check and its write: once more, they are compared, not created.
+        found = upload_models(twins.store, documents, policy=policy)
     report.issues += [str(issue) for issue in found.issues]
     return found.models
 
