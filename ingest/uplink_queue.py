@@ -45,6 +45,8 @@ class MessageKind(StrEnum):
     TELEMETRY = "telemetry"
     CHANGE = "change"
     SNAPSHOT = "snapshot"
+    REFUSAL = "refusal"
+    """A model change from the cloud the edge refused (``ingest.uplink_downlink``); never dropped."""
 
 
 @dataclass(frozen=True)

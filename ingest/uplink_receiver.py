@@ -21,6 +21,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import structlog
 
@@ -37,6 +38,7 @@ from telemetry.store import TelemetryStore
 _log = structlog.get_logger("kgtwin.uplink")
 SITE_TAG = "site"
 _POLL_S = 0.1
+MAX_REFUSALS_KEPT = 20
 
 
 @dataclass
@@ -52,6 +54,8 @@ class SiteCounts:
     refusals: int = 0
     high_water: int = 0
     last_issues: list[str] = field(default_factory=list)
+    last_refusals: list[dict[str, Any]] = field(default_factory=list)
+    """The latest model changes the site's edge refused (at most ``MAX_REFUSALS_KEPT``), oldest first."""
 
 
 class _Lane:
@@ -114,6 +118,9 @@ class _Lane:
                 return
             counts.points += len(points)
             return
+        if message.kind is MessageKind.REFUSAL:
+            self._refusal(message)
+            return
         receiver.refresh_models()
         if message.kind is MessageKind.CHANGE:
             try:
@@ -136,6 +143,23 @@ class _Lane:
             relationships_written=report.relationships_written,
             relationships_deleted=report.relationships_deleted,
             issues=len(report.issues),
+        )
+
+
+    def _refusal(self, message: SiteMessage) -> None:
+        """The site's edge refused a model change of the cloud: counted, kept, logged for modelers."""
+        body = message.body if isinstance(message.body, dict) else {"reason": str(message.body)}
+        counts = self.counts
+        counts.refusals += 1
+        counts.last_refusals = [*counts.last_refusals, body][-MAX_REFUSALS_KEPT:]
+        _log.warning(
+            "uplink.edge_refused_model_change",
+            site=self.site,
+            id=message.id,
+            change=body.get("change"),
+            dtmi=body.get("dtmi"),
+            code=body.get("code"),
+            reason=body.get("reason"),
         )
 
 

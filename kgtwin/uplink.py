@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 import structlog
 
 from api.notifications import ChangeNotifier
 from graph.events import EventBus
 from graph.model_store import GraphModelStore
-from graph.site_sync import upload_models
 from graph.sites import site_snapshot
 from graph.store import GraphStore
 from graph.twins import TwinGraph
 from ingest.uplink import Forwarder, ForwardingTelemetryStore, SiteChanges, UplinkOptions
+from ingest.uplink_downlink import ModelDownlink
 from ingest.uplink_queue import UplinkQueue
 from ingest.uplink_receiver import UplinkReceiver
 from kgtwin.backends import Backends, open_backends
@@ -50,12 +49,18 @@ class EdgeUplink:
     forwarder: Forwarder | None = None
     changes: SiteChanges | None = None
 
-    def start(self, store: GraphStore, events: EventBus, models: Callable[[], ModelSet]) -> None:
-        """Follow the site's changes and start sending (the link may be down: the queue waits)."""
+    def start(self, store: GraphStore, events: EventBus, registry: Callable[[], ModelRegistry]) -> None:
+        """Follow the site's changes and start sending (the link may be down: the queue waits).
+
+        ``registry`` answers the edge's model registry, which the downlink changes.
+        """
         site = self.settings.uplink_site
         url = self.settings.uplink
         assert site is not None
         assert url is not None
+        def models() -> ModelSet:
+            return registry().models
+
         changes = SiteChanges(store, models, self.queue, site)
         events.subscribe(changes.on_change)
         options = UplinkOptions(
@@ -72,21 +77,10 @@ class EdgeUplink:
             body = site_snapshot(store, models(), site)
             return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
-        policy = self.settings.dtdl_policy
-
-        def on_model(document: Mapping[str, Any]) -> None:
-            # The downlink: a model published in the cloud, uploaded here unless it would
-            # change the meaning of a DTMI the edge already holds (then refused and logged).
-            report = upload_models(store, [document], policy=policy)
-            if report.issues:
-                issues = [str(issue) for issue in report.issues]
-                _log.warning("uplink.model_refused", site=site, dtmi=document.get("@id"), issues=issues)
-            elif report.models:
-                _log.info("uplink.model_received", site=site, dtmi=document.get("@id"))
-
+        downlink = ModelDownlink(store, registry, self.queue, site, policy=self.settings.dtdl_policy)
         self.changes = changes
         self.forwarder = Forwarder(
-            self.queue, options, snapshot, before_snapshot=changes.refresh, on_model=on_model
+            self.queue, options, snapshot, before_snapshot=changes.refresh, on_model=downlink.apply
         )
         self.forwarder.start()
         _log.info("uplink.started", site=site, broker=f"{url.host}:{url.port}", waiting=len(self.queue))
