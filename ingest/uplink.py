@@ -80,9 +80,13 @@ class ForwardingTelemetryStore:
 
     def write(self, points: Sequence[TelemetryPoint]) -> None:
         self.inner.write(points)  # raises when not stored: nothing is forwarded then
-        for start in range(0, len(points), MAX_POINTS_PER_MESSAGE):
-            chunk = points[start : start + MAX_POINTS_PER_MESSAGE]
-            self.queue.push(MessageKind.TELEMETRY, encode_points(chunk), points=len(chunk))
+        if not points:
+            return
+        chunks = [
+            points[start : start + MAX_POINTS_PER_MESSAGE]
+            for start in range(0, len(points), MAX_POINTS_PER_MESSAGE)
+        ]
+        self.queue.push_many(MessageKind.TELEMETRY, [(encode_points(chunk), len(chunk)) for chunk in chunks])
 
     def latest(
         self, refs: Sequence[TelemetryRef], fields: Sequence[str] | None = None
