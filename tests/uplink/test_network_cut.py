@@ -188,9 +188,19 @@ class Processes:
         path = self.folder / f"{name}.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-40:]) if path.exists() else ""
 
-    def stop_all(self) -> None:
-        for name in reversed(list(self.running)):
-            self.stop(name, signal.SIGKILL if name.startswith("edge") else signal.SIGTERM)
+    def stop_all(self, timeout: float = 60) -> None:
+        """Signal every process at once (the edge is killed), then wait for each."""
+        running, self.running = self.running, {}
+        for name, process in running.items():
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL if name == "edge" else signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in running.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _environment(**settings: str) -> dict[str, str]:
@@ -282,14 +292,14 @@ def test_a_two_minute_cut_loses_nothing_and_the_edge_keeps_answering(
             cwd=ROOT,
         )
         procs.start("mosquitto", net.inside(net.cloud, mosquitto, "-c", str(config)), _environment())
-        # The receiver's persistent session must exist before the edge sends its first message.
+        # The receiver's persistent session must exist before the edge sends its first
+        # message: every process starts at once (they take a while on a loaded machine), with
+        # the edge link down until the receiver is ready.
+        _ip("netns", "exec", net.cloud, "ip", "link", "set", net.cloud_dev, "down")
         procs.start(
             "receiver",
             net.inside(net.cloud, KGTWIN, "uplink-receiver"),
             cloud | {"KGTWIN_HEALTH_PORT": str(RECEIVER_HEALTH)},
-        )
-        assert _probe(net, net.cloud, "ready", f"http://127.0.0.1:{RECEIVER_HEALTH}").returncode == 0, (
-            procs.log("receiver")
         )
         procs.start("api", net.inside(net.cloud, KGTWIN, "api"), cloud | {"KGTWIN_PORT": str(API)})
         procs.start(
@@ -298,6 +308,10 @@ def test_a_two_minute_cut_loses_nothing_and_the_edge_keeps_answering(
             cloud | {"KGTWIN_HEALTH_PORT": str(INGEST_HEALTH)},
         )
         procs.start("edge", net.inside(net.edge, KGTWIN, "serve", "--demo"), edge, cwd=edge_dir)
+        assert _probe(net, net.cloud, "ready", f"http://127.0.0.1:{RECEIVER_HEALTH}").returncode == 0, (
+            procs.log("receiver")
+        )
+        _ip("netns", "exec", net.cloud, "ip", "link", "set", net.cloud_dev, "up")
         assert _probe(net, net.edge, "ready", edge_url).returncode == 0, procs.log("edge")
         procs.start(
             "devices",
