@@ -10,7 +10,9 @@ not yet cover, after a crash) leaves the graph as one application would:
 - :func:`reconcile` makes the site's subtree equal a snapshot of the edge's: twins and
   relationships created, replaced where they differ, deleted where the edge has none.
   Models the snapshot names and the cloud lacks are uploaded first (the bulk import's
-  rules: the same DTMI must mean the same document).
+  rules: the same DTMI must mean the same document). Many writes (a site's first
+  snapshot) go through the bulk importer's batched statements, a few through
+  ``TwinGraph`` one by one; both validate alike and announce every write.
 """
 
 from __future__ import annotations
