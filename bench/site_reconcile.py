@@ -40,7 +40,7 @@ from ontology.registry import ModelRegistry
 
 SITE = "site-demo"
 _COUNTED = frozenset({"read", "analyst_read", "query_rows", "write", "send"})
-WAYS = {"one by one": 10**9, "batched": site_sync.BULK_FROM}
+WAYS: dict[str, int | None] = {"one by one": None, "batched": 20}
 
 
 class CountingStore:
@@ -68,7 +68,9 @@ def _state(store: GraphStore, twins: TwinGraph) -> tuple[dict[str, Any], dict[An
     return found, rels
 
 
-def _once(cloud: GraphStore, snapshot: dict[str, Any], edge_state: Any, bulk_from: int) -> tuple[float, ...]:
+def _once(
+    cloud: GraphStore, snapshot: dict[str, Any], edge_state: Any, bulk_from: int | None
+) -> tuple[float, ...]:
     cloud.write("MATCH (n) DETACH DELETE n")
     counting = CountingStore(cloud)
     model_store = GraphModelStore(cloud)

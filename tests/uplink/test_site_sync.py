@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import graph.site_sync as site_sync
 from graph.events import ChangeEvent, ChangeKind, EventBus
 from graph.falkordb import FalkorGraphStore
 from graph.model_store import GraphModelStore
@@ -46,8 +47,9 @@ def cloud_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Grap
 
 
 def test_a_site_snapshot_is_reconciled_in_batches_and_later_ones_make_the_cloud_equal(
-    falkordb_store: FalkorGraphStore, cloud_store: GraphStore
+    falkordb_store: FalkorGraphStore, cloud_store: GraphStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(site_sync, "BULK_FROM", 20)  # the batched path, off by default
     falkordb_store.write("MATCH (n) DETACH DELETE n")
     load_demo(falkordb_store)
     edge_registry = ModelRegistry(GraphModelStore(falkordb_store))
