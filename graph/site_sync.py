@@ -10,7 +10,9 @@ not yet cover, after a crash) leaves the graph as one application would:
 - :func:`reconcile` makes the site's subtree equal a snapshot of the edge's: twins and
   relationships created, replaced where they differ, deleted where the edge has none.
   Models the snapshot names and the cloud lacks are uploaded first (the bulk import's
-  rules: the same DTMI must mean the same document).
+  rules: the same DTMI must mean the same document). With ``BULK_FROM`` set, many
+  writes (a site's first snapshot) go through the bulk importer's batched statements, a
+  few through ``TwinGraph`` one by one; both validate alike and announce every write.
 """
 
 from __future__ import annotations
@@ -23,16 +25,21 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from graph.bulk import HEADER, SECTION, Section, relationship_properties, twin_document
+from graph.bulk import HEADER, SECTION, Section, relationship_properties, twin_document, write_bulk
 from graph.events import ChangeKind
 from graph.importer import ImportReport, import_bulk
-from graph.sites import outgoing_relationships, site_twin_ids, site_twins
+from graph.sites import outgoing_relationships, site_twin_ids, site_twins, twins_by_id
 from graph.store import GraphStore
-from graph.twin import Twin
 from graph.twins import TwinGraph
-from ontology.errors import KgtwinError, NotFound
+from ontology.errors import ErrorCode, KgtwinError, NotFound
 from ontology.policy import DEFAULT_POLICY, DtdlPolicy
 from telemetry.refs import TelemetryRef
+
+BULK_FROM: int | None = None
+"""Twin and relationship writes from which a reconcile uses the bulk importer's batched
+statements rather than one ``TwinGraph`` call (one write transaction) each; ``None``: never.
+Off until a failure of ``tests/uplink/test_network_cut.py`` seen with it at 20 is
+understood (an acknowledged reading missing from the edge's own store; docs/edge-cloud.md)."""
 
 
 @dataclass
@@ -89,18 +96,18 @@ def reconcile(
     models = snapshot.get("models") or []
     if models:
         report.models = _upload_models(twins, models, policy, report)
-        if report.models:
-            refresh_models()
+        refresh_models()  # also when another process stored them meanwhile
     edge_twins = {str(line["$dtId"]): line for line in snapshot.get("twins", [])}
     cloud = {t.id: t for t in site_twins(store, twins.models, site)}
+    # Twins of the snapshot the cloud holds outside the site (joining it), read by id.
+    cloud |= {t.id: t for t in twins_by_id(store, twins.models, set(edge_twins) - set(cloud))}
+    twin_lines: list[Mapping[str, Any]] = []
     for twin_id, line in edge_twins.items():
         model = str(line["$metadata"]["$model"])
         properties = twin_document(line)
         ref_data = line.get("$telemetry")
         ref = TelemetryRef.from_dict(ref_data) if isinstance(ref_data, Mapping) else None
         have = cloud.get(twin_id)
-        if have is None:
-            have = _existing(twins, twin_id)
         if (
             have is not None
             and have.model == model
@@ -108,13 +115,13 @@ def reconcile(
             and (ref is None or have.telemetry == ref)
         ):
             continue
-        try:
-            if have is not None and have.model != model:
+        if have is not None and have.model != model:
+            try:
                 twins.delete_twin(twin_id, cascade=True)
-            twins.put_twin(twin_id, model, properties, telemetry=ref)
-            report.twins_written += 1
-        except KgtwinError as exc:
-            report.issues.append(f"twin {twin_id}: {exc.code}: {exc}")
+            except KgtwinError as exc:
+                report.issues.append(f"twin {twin_id}: {exc.code}: {exc}")
+                continue
+        twin_lines.append(line)
     edge_rels = {
         (str(line["$dtId"]), str(line["$relationshipId"])): line for line in snapshot.get("relationships", [])
     }
@@ -125,6 +132,7 @@ def reconcile(
         if line is None or (line["$relationshipName"], line["$targetId"]) != (rel.name, rel.target):
             _absent_is_done(partial(twins.delete_relationship, rel.source, rel.id))
             report.relationships_deleted += 1
+    relationship_lines: list[Mapping[str, Any]] = []
     for (source, rid), line in edge_rels.items():
         properties = relationship_properties(line)
         current = cloud_rels.get((source, rid))
@@ -133,30 +141,77 @@ def reconcile(
             line["$targetId"],
             properties,
         )
-        if same:
-            continue
-        try:
-            twins.put_relationship(
-                source, rid, str(line["$relationshipName"]), str(line["$targetId"]), properties
-            )
-            report.relationships_written += 1
-        except KgtwinError as exc:
-            report.issues.append(f"relationship {source}/{rid}: {exc.code}: {exc}")
+        if not same:
+            relationship_lines.append(line)
+    if BULK_FROM is not None and len(twin_lines) + len(relationship_lines) >= BULK_FROM:
+        _write_bulk(twins, twin_lines, relationship_lines, policy, report)
+    else:
+        _write_each(twins, twin_lines, relationship_lines, report)
     for twin_id in sorted(site_twin_ids(store, site) - set(edge_twins)):
         _absent_is_done(partial(twins.delete_twin, twin_id, cascade=True))
         report.twins_deleted += 1
     return report
 
 
-def _existing(twins: TwinGraph, twin_id: str) -> Twin | None:
-    try:
-        return twins.get_twin(twin_id)
-    except NotFound:
-        return None
+def _write_each(
+    twins: TwinGraph,
+    twin_lines: Sequence[Mapping[str, Any]],
+    relationship_lines: Sequence[Mapping[str, Any]],
+    report: SyncReport,
+) -> None:
+    """A few writes: one ``TwinGraph`` call each."""
+    for line in twin_lines:
+        twin_id = str(line["$dtId"])
+        ref_data = line.get("$telemetry")
+        ref = TelemetryRef.from_dict(ref_data) if isinstance(ref_data, Mapping) else None
+        try:
+            twins.put_twin(twin_id, str(line["$metadata"]["$model"]), twin_document(line), telemetry=ref)
+            report.twins_written += 1
+        except KgtwinError as exc:
+            report.issues.append(f"twin {twin_id}: {exc.code}: {exc}")
+    for line in relationship_lines:
+        source, rid = str(line["$dtId"]), str(line["$relationshipId"])
+        try:
+            twins.put_relationship(
+                source,
+                rid,
+                str(line["$relationshipName"]),
+                str(line["$targetId"]),
+                relationship_properties(line),
+            )
+            report.relationships_written += 1
+        except KgtwinError as exc:
+            report.issues.append(f"relationship {source}/{rid}: {exc.code}: {exc}")
+
+
+def _write_bulk(
+    twins: TwinGraph,
+    twin_lines: Sequence[Mapping[str, Any]],
+    relationship_lines: Sequence[Mapping[str, Any]],
+    policy: DtdlPolicy,
+    report: SyncReport,
+) -> None:
+    """Many writes (a site's first snapshot): the bulk importer's batched statements.
+
+    The importer validates each line as ``TwinGraph`` does, replaces a twin's document
+    whole, and announces every twin and relationship it writes on the graph's event bus.
+    """
+    text = io.StringIO()
+    write_bulk(text, [], twin_lines, relationship_lines)
+    found = import_bulk(
+        twins.store, io.BytesIO(text.getvalue().encode("utf-8")), events=twins.events, policy=policy
+    )
+    report.twins_written += found.twins
+    report.relationships_written += found.relationships
+    report.issues += [str(issue) for issue in found.issues]
 
 
 def _upload_models(twins: TwinGraph, documents: list[Any], policy: DtdlPolicy, report: SyncReport) -> int:
     found = upload_models(twins.store, documents, policy=policy)
+    if any(issue.code == ErrorCode.CONFLICT for issue in found.issues):
+        # Another process (an API starting, another site's lane) stored some of these models
+        # between the import's check and its write: once more, they are compared, not created.
+        found = upload_models(twins.store, documents, policy=policy)
     report.issues += [str(issue) for issue in found.issues]
     return found.models
 

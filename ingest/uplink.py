@@ -20,10 +20,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -37,7 +36,7 @@ from graph.events import ChangeEvent, ChangeKind
 from graph.queries import CONTAINMENT
 from graph.sites import outgoing_relationships, site_twin_ids, twins_by_id
 from graph.store import GraphStore
-from ingest.uplink_messages import MODELS_DOWNLINK_FILTER, encode_points, envelope, uplink_topic
+from ingest.uplink_messages import MODELS_DOWNLINK_FILTERS, encode_points, envelope, uplink_topic
 from ingest.uplink_queue import MessageKind, UplinkQueue
 from ontology.model import ModelSet
 from telemetry.points import Aggregate, Sample, TelemetryPoint
@@ -81,9 +80,13 @@ class ForwardingTelemetryStore:
 
     def write(self, points: Sequence[TelemetryPoint]) -> None:
         self.inner.write(points)  # raises when not stored: nothing is forwarded then
-        for start in range(0, len(points), MAX_POINTS_PER_MESSAGE):
-            chunk = points[start : start + MAX_POINTS_PER_MESSAGE]
-            self.queue.push(MessageKind.TELEMETRY, encode_points(chunk), points=len(chunk))
+        if not points:
+            return
+        chunks = [
+            points[start : start + MAX_POINTS_PER_MESSAGE]
+            for start in range(0, len(points), MAX_POINTS_PER_MESSAGE)
+        ]
+        self.queue.push_many(MessageKind.TELEMETRY, [(encode_points(chunk), len(chunk)) for chunk in chunks])
 
     def latest(
         self, refs: Sequence[TelemetryRef], fields: Sequence[str] | None = None
@@ -187,9 +190,9 @@ class Forwarder:
         snapshot: Callable[[], bytes],
         *,
         before_snapshot: Callable[[], None] | None = None,
-        on_model: Callable[[Mapping[str, Any]], None] | None = None,
+        on_model: Callable[[ChangeEvent], None] | None = None,
     ) -> None:
-        """``on_model`` is given each model document the cloud announces (the downlink)."""
+        """``on_model`` is given each model change the cloud announces (the downlink)."""
         self.queue = queue
         self._on_model = on_model
         self.options = options
@@ -223,7 +226,7 @@ class Forwarder:
                 return
             self._connected.set()
             if self._on_model is not None:
-                c.subscribe(MODELS_DOWNLINK_FILTER, qos=1)
+                c.subscribe([(topic, 1) for topic in MODELS_DOWNLINK_FILTERS])
             _log.info("uplink.connected", site=opts.site, session_present=flags.session_present)
 
         def on_disconnect(_c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object) -> None:
@@ -233,9 +236,8 @@ class Forwarder:
         def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
             try:
                 event = ChangeEvent.from_dict(orjson.loads(message.payload))
-                document = event.data.get("document")
-                if self._on_model is not None and event.kind is ChangeKind.MODEL_UPLOADED and document:
-                    self._on_model(document)
+                if self._on_model is not None and event.kind.value.startswith("model."):
+                    self._on_model(event)
             except Exception:  # a bad announcement must not end the session
                 _log.exception("uplink.model_announcement_failed", topic=message.topic)
 

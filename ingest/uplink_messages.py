@@ -9,7 +9,8 @@ escaped topic level) at QoS 1, as one JSON object::
 messages the edge dropped on overflow. ``body`` is, by kind: ``telemetry``, a list of
 points ``[bucket, measurement, tags, fields, time_ns]`` (the spool's form); ``change``,
 one ``ChangeEvent.to_dict()``; ``snapshot``, ``graph.sites.site_snapshot`` (models,
-twins, relationships in the bulk format's shapes).
+twins, relationships in the bulk format's shapes); ``refusal``, a model change of the
+cloud the edge refused: ``{"change", "dtmi", "code", "reason", "details", "at"}``.
 """
 
 from __future__ import annotations
@@ -27,8 +28,12 @@ from telemetry.points import TelemetryPoint
 
 UPLINK_ROOT = "kgtwin/uplink"
 UPLINK_FILTER = f"{UPLINK_ROOT}/+/+"
-MODELS_DOWNLINK_FILTER = "kgtwin/events/model.uploaded/+"
-"""Where the cloud announces uploaded models (``api.notifications``): the edges' downlink."""
+MODELS_DOWNLINK_FILTERS = (
+    "kgtwin/events/model.uploaded/+",
+    "kgtwin/events/model.decommissioned/+",
+    "kgtwin/events/model.deleted/+",
+)
+"""Where the cloud announces model changes (``api.notifications``): the edges' downlink."""
 
 
 def uplink_topic(site: str, kind: MessageKind) -> str:

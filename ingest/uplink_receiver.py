@@ -21,6 +21,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import structlog
 
@@ -37,6 +38,7 @@ from telemetry.store import TelemetryStore
 _log = structlog.get_logger("kgtwin.uplink")
 SITE_TAG = "site"
 _POLL_S = 0.1
+MAX_REFUSALS_KEPT = 20
 
 
 @dataclass
@@ -49,8 +51,11 @@ class SiteCounts:
     points_refused: int = 0
     changes_refused: int = 0
     snapshots: int = 0
+    refusals: int = 0
     high_water: int = 0
     last_issues: list[str] = field(default_factory=list)
+    last_refusals: list[dict[str, Any]] = field(default_factory=list)
+    """The latest model changes the site's edge refused (at most ``MAX_REFUSALS_KEPT``), oldest first."""
 
 
 class _Lane:
@@ -113,6 +118,9 @@ class _Lane:
                 return
             counts.points += len(points)
             return
+        if message.kind is MessageKind.REFUSAL:
+            self._refusal(message)
+            return
         receiver.refresh_models()
         if message.kind is MessageKind.CHANGE:
             try:
@@ -135,6 +143,23 @@ class _Lane:
             relationships_written=report.relationships_written,
             relationships_deleted=report.relationships_deleted,
             issues=len(report.issues),
+        )
+
+
+    def _refusal(self, message: SiteMessage) -> None:
+        """The site's edge refused a model change of the cloud: counted, kept, logged for modelers."""
+        body = message.body if isinstance(message.body, dict) else {"reason": str(message.body)}
+        counts = self.counts
+        counts.refusals += 1
+        counts.last_refusals = [*counts.last_refusals, body][-MAX_REFUSALS_KEPT:]
+        _log.warning(
+            "uplink.edge_refused_model_change",
+            site=self.site,
+            id=message.id,
+            change=body.get("change"),
+            dtmi=body.get("dtmi"),
+            code=body.get("code"),
+            reason=body.get("reason"),
         )
 
 
@@ -187,7 +212,19 @@ class UplinkReceiver:
         self._subscriber.stop()
 
     def healthy(self) -> bool:
+        """Whether the session with the cloud's broker is up."""
         return self._subscriber.is_connected()
+
+    def alive(self) -> bool:
+        """Whether the receiving thread and every site's lane still run (false once stopped)."""
+        threads = [lane.thread for lane in self._lanes.values()]
+        if self._thread is not None:
+            threads.append(self._thread)
+        return all(thread.is_alive() for thread in threads)
+
+    def backlog(self) -> dict[str, int]:
+        """Messages received and not yet applied, by site."""
+        return {site: lane.inbox.qsize() for site, lane in sorted(self._lanes.items())}
 
     def done(self, message: Inbound) -> None:
         """A lane applied ``message`` (or found it a duplicate): it may be acknowledged."""

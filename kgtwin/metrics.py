@@ -19,7 +19,7 @@ are left out there).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +34,9 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 from kgtwin import __version__
 
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from ingest.service import IngestService
     from ingest.uplink import Forwarder
     from ingest.uplink_queue import UplinkQueue
+    from ingest.uplink_receiver import UplinkReceiver
     from simulation.worker import Worker
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -254,6 +257,71 @@ def watch_uplink(metrics: Metrics, queue: UplinkQueue, forwarder: Forwarder) -> 
     )
     for name, text, read in gauges:
         Gauge(name, text, registry=registry).set_function(read)
+
+
+class ReceiverMetrics(Collector):
+    """``kgtwin uplink-receiver``'s metrics, read from the receiver at each scrape, one series per site.
+
+    Sites appear as their first message arrives, so the families are built at each
+    scrape (a custom collector) rather than declared once.
+    """
+
+    _COUNTERS = (
+        ("applied", "kgtwin_uplink_receiver_applied_messages", "Messages of the site applied."),
+        (
+            "duplicates",
+            "kgtwin_uplink_receiver_duplicate_messages",
+            "Messages at or below the site's mark: stored nothing.",
+        ),
+        ("points", "kgtwin_uplink_receiver_points", "Points of the site written to the cloud's store."),
+        ("points_refused", "kgtwin_uplink_receiver_refused_points", "Points the cloud's store refused."),
+        ("changes_refused", "kgtwin_uplink_receiver_refused_changes", "Changes the cloud's graph refused."),
+        ("snapshots", "kgtwin_uplink_receiver_snapshots", "Snapshots of the site reconciled."),
+        ("refusals", "kgtwin_uplink_receiver_edge_refusals", "Model changes the site's edge refused."),
+    )
+
+    def __init__(self, receiver: UplinkReceiver) -> None:
+        self.receiver = receiver
+
+    def collect(self) -> Iterable[Metric]:
+        receiver = self.receiver
+        counts = receiver.counts()
+        for attribute, name, text in self._COUNTERS:
+            family = CounterMetricFamily(name, text, labels=["site"])
+            for site, found in counts.items():
+                family.add_metric([site], float(getattr(found, attribute)))
+            yield family
+        mark = GaugeMetricFamily(
+            "kgtwin_uplink_receiver_high_water",
+            "The site's highest applied message sequence.",
+            labels=["site"],
+        )
+        backlog = GaugeMetricFamily(
+            "kgtwin_uplink_receiver_backlog_messages",
+            "Messages of the site received, not yet applied.",
+            labels=["site"],
+        )
+        waiting = receiver.backlog()
+        for site, found in counts.items():
+            mark.add_metric([site], float(found.high_water))
+            backlog.add_metric([site], float(waiting.get(site, 0)))
+        yield mark
+        yield backlog
+        yield CounterMetricFamily(
+            "kgtwin_uplink_receiver_malformed_messages",
+            "Messages on the uplink topics that were no uplink message.",
+            value=float(receiver.malformed),
+        )
+        yield GaugeMetricFamily(
+            "kgtwin_uplink_receiver_connected",
+            "1 while the receiver's MQTT session is connected, else 0.",
+            value=float(receiver.healthy()),
+        )
+
+
+def watch_receiver(metrics: Metrics, receiver: UplinkReceiver) -> None:
+    """Expose ``receiver``'s counters on ``metrics`` (read at each scrape)."""
+    metrics.registry.register(ReceiverMetrics(receiver))
 
 
 class WorkerMetrics:

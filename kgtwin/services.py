@@ -150,7 +150,7 @@ def run_api(
             observability=observability,
         )
         if uplink is not None and backends.graph is not None:
-            uplink.start(backends.graph, context.events, lambda: context.require_registry().models)
+            uplink.start(backends.graph, context.events, context.require_registry)
             assert uplink.forwarder is not None
             watch_uplink(metrics, uplink.queue, uplink.forwarder)
         worker = None

@@ -10,26 +10,26 @@ message rate, and can be restarted without touching device ingestion (docs/edge-
 from __future__ import annotations
 
 import json
-import signal
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from types import FrameType
-from typing import Any
 
 import structlog
 
 from api.notifications import ChangeNotifier
 from graph.events import EventBus
 from graph.model_store import GraphModelStore
-from graph.site_sync import upload_models
 from graph.sites import site_snapshot
 from graph.store import GraphStore
 from graph.twins import TwinGraph
 from ingest.uplink import Forwarder, ForwardingTelemetryStore, SiteChanges, UplinkOptions
+from ingest.uplink_downlink import ModelDownlink
 from ingest.uplink_queue import UplinkQueue
 from ingest.uplink_receiver import UplinkReceiver
 from kgtwin.backends import Backends, open_backends
+from kgtwin.health import Probes, serve_probes
+from kgtwin.lifecycle import Deadline, StopSignals
+from kgtwin.metrics import Metrics, watch_receiver
 from kgtwin.settings import Settings
 from kgtwin.wiring import broker_session
 from ontology.model import ModelSet
@@ -49,12 +49,18 @@ class EdgeUplink:
     forwarder: Forwarder | None = None
     changes: SiteChanges | None = None
 
-    def start(self, store: GraphStore, events: EventBus, models: Callable[[], ModelSet]) -> None:
-        """Follow the site's changes and start sending (the link may be down: the queue waits)."""
+    def start(self, store: GraphStore, events: EventBus, registry: Callable[[], ModelRegistry]) -> None:
+        """Follow the site's changes and start sending (the link may be down: the queue waits).
+
+        ``registry`` answers the edge's model registry, which the downlink changes.
+        """
         site = self.settings.uplink_site
         url = self.settings.uplink
         assert site is not None
         assert url is not None
+        def models() -> ModelSet:
+            return registry().models
+
         changes = SiteChanges(store, models, self.queue, site)
         events.subscribe(changes.on_change)
         options = UplinkOptions(
@@ -71,21 +77,10 @@ class EdgeUplink:
             body = site_snapshot(store, models(), site)
             return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
-        policy = self.settings.dtdl_policy
-
-        def on_model(document: Mapping[str, Any]) -> None:
-            # The downlink: a model published in the cloud, uploaded here unless it would
-            # change the meaning of a DTMI the edge already holds (then refused and logged).
-            report = upload_models(store, [document], policy=policy)
-            if report.issues:
-                issues = [str(issue) for issue in report.issues]
-                _log.warning("uplink.model_refused", site=site, dtmi=document.get("@id"), issues=issues)
-            elif report.models:
-                _log.info("uplink.model_received", site=site, dtmi=document.get("@id"))
-
+        downlink = ModelDownlink(store, registry, self.queue, site, policy=self.settings.dtdl_policy)
         self.changes = changes
         self.forwarder = Forwarder(
-            self.queue, options, snapshot, before_snapshot=changes.refresh, on_model=on_model
+            self.queue, options, snapshot, before_snapshot=changes.refresh, on_model=downlink.apply
         )
         self.forwarder.start()
         _log.info("uplink.started", site=site, broker=f"{url.host}:{url.port}", waiting=len(self.queue))
@@ -128,15 +123,17 @@ def build_receiver(settings: Settings, backends: Backends, events: EventBus | No
 
 
 def run_receiver(settings: Settings) -> None:
-    """``kgtwin uplink-receiver``: take every site's stream until SIGTERM or SIGINT."""
-    backends = open_backends(settings, ("graph", "telemetry", "broker"))
+    """``kgtwin uplink-receiver``: take every site's stream until SIGTERM or SIGINT.
+
+    Like ``kgtwin ingest``, it answers ``/healthz``, ``/readyz`` and ``/metrics`` on
+    ``KGTWIN_HEALTH_PORT`` (``kgtwin.health``); ready once its session is up, not while stopping.
+    """
     stop = threading.Event()
-
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    signals = StopSignals(stop.set, Deadline(settings.shutdown_grace_s))
+    signals.install()
+    metrics = Metrics("uplink-receiver")
+    backends = open_backends(settings, ("graph", "telemetry", "broker"))
+    health = None
     try:
         events = EventBus()
         if backends.broker is not None:
@@ -145,12 +142,33 @@ def run_receiver(settings: Settings) -> None:
             notifier.start()
             backends.on_close(notifier.stop)
         receiver = build_receiver(settings, backends, events)
+        watch_receiver(metrics, receiver)
+        started = threading.Event()
+
+        def ready() -> str | None:
+            if signals.stopping:
+                return "the service is stopping"
+            if not started.is_set():
+                return "the service is starting"
+            return None if receiver.healthy() else "the MQTT session is down"
+
+        health = serve_probes(
+            settings,
+            Probes(
+                alive=lambda: not started.is_set() or signals.stopping or receiver.alive(),
+                ready=ready,
+                metrics=metrics.exposition,
+            ),
+        )
         receiver.start()
+        started.set()
         _log.info("uplink_receiver.started")
         while not stop.wait(10.0):
             for site, counts in receiver.counts().items():
                 _log.info("uplink_receiver.site", site=site, **counts.__dict__)
         receiver.stop()
     finally:
+        if health is not None:
+            health.stop()
         backends.close()
         _log.info("uplink_receiver.stopped")

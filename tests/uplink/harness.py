@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,12 +19,12 @@ from typing import Any
 
 from graph.events import EventBus
 from graph.model_store import GraphModelStore
-from graph.site_sync import upload_models
 from graph.sites import outgoing_relationships, site_snapshot, site_twins
 from graph.store import GraphStore
 from graph.twins import TwinGraph
 from ingest.subscriber import SessionOptions
 from ingest.uplink import Forwarder, ForwardingTelemetryStore, SiteChanges, UplinkOptions
+from ingest.uplink_downlink import ModelDownlink
 from ingest.uplink_queue import UplinkQueue
 from ingest.uplink_receiver import UplinkReceiver
 from ontology.base import base_models
@@ -75,7 +75,8 @@ class Edge:
     queue: UplinkQueue
     forwarder: Forwarder
     changes: SiteChanges
-    models_refused: list[str]
+    registry: ModelRegistry
+    downlink: ModelDownlink
 
 
 @dataclass
@@ -102,7 +103,8 @@ def build_site(twins: TwinGraph) -> None:
 def open_edge(
     graph: GraphStore, queue_path: Path, broker_port: int, *, max_bytes: int = 64 * 1024 * 1024
 ) -> Edge:
-    registry = ModelRegistry(GraphModelStore(graph))
+    model_store = GraphModelStore(graph)
+    registry = ModelRegistry(model_store, version=model_store.version)
     if not registry.models.interfaces:
         registry.upload(base_models())
     bus = EventBus()
@@ -117,14 +119,10 @@ def open_edge(
     def snapshot() -> bytes:
         return json.dumps(site_snapshot(graph, registry.models, SITE)).encode("utf-8")
 
-    refused: list[str] = []
-
-    def on_model(document: Mapping[str, Any]) -> None:
-        refused.extend(str(issue) for issue in upload_models(graph, [document]).issues)
-
-    forwarder = Forwarder(queue, options, snapshot, before_snapshot=changes.refresh, on_model=on_model)
+    downlink = ModelDownlink(graph, lambda: registry, queue, SITE)
+    forwarder = Forwarder(queue, options, snapshot, before_snapshot=changes.refresh, on_model=downlink.apply)
     telemetry = ForwardingTelemetryStore(MemoryTelemetryStore(), queue)
-    return Edge(graph, twins, telemetry, queue, forwarder, changes, refused)
+    return Edge(graph, twins, telemetry, queue, forwarder, changes, registry, downlink)
 
 
 def open_cloud(graph: GraphStore, broker_port: int, client_id: str) -> Cloud:

@@ -26,6 +26,7 @@ from graph.sites import SiteOwnership
 from ingest.broker import MqttBroker
 from ingest.uplink_messages import uplink_topic
 from ingest.uplink_queue import MessageKind
+from ontology.errors import Conflict
 from ontology.registry import ModelRegistry
 from tests.conftest import unavailable
 from tests.servers.mosquitto_server import CONFIG, mosquitto_binary
@@ -226,35 +227,90 @@ def test_the_cloud_api_refuses_changes_to_a_site_twin_naming_the_site(pair: tupl
         ] == ("FORBIDDEN")
 
 
+def _model(dtmi: str) -> dict[str, Any]:
+    return {
+        "@context": "dtmi:dtdl:context;3",
+        "@id": dtmi,
+        "@type": "Interface",
+        "contents": [{"@type": "Property", "name": "setpoint", "schema": "double"}],
+    }
+
+
+@pytest.fixture
+def cloud_bus(broker: Broker) -> Iterator[EventBus]:
+    """The cloud's change events, published on the broker as the cloud's API publishes them."""
+    bus = EventBus()
+    notifier = ChangeNotifier(bus, MqttBroker("127.0.0.1", broker.port))
+    notifier.start()
+    yield bus
+    notifier.stop()
+
+
+def _refusals(cloud: Cloud) -> list[dict[str, Any]]:
+    counts = cloud.receiver.counts().get(SITE)
+    return counts.last_refusals if counts is not None else []
+
+
 def test_a_model_published_in_the_cloud_reaches_the_edge_and_a_conflicting_one_is_refused(
-    pair: tuple[Edge, Cloud], broker: Broker
+    pair: tuple[Edge, Cloud], cloud_bus: EventBus
 ) -> None:
     edge, cloud = pair
     edge.forwarder.start()
     wait_for(lambda: drained(edge, cloud), what="the first snapshot")
     chiller = "dtmi:example:uplink:Chiller;1"
-    new_model: dict[str, Any] = {
-        "@context": "dtmi:dtdl:context;3",
-        "@id": chiller,
-        "@type": "Interface",
-        "contents": [{"@type": "Property", "name": "setpoint", "schema": "double"}],
-    }
     site_model = "dtmi:kgtwin:space:Site;1"
-    clash = {**new_model, "@id": site_model}  # a model the edge holds, with another meaning
-    bus = EventBus()
-    notifier = ChangeNotifier(bus, MqttBroker("127.0.0.1", broker.port))
-    notifier.start()
-    try:
-        cloud_models = GraphModelStore(cloud.graph, events=bus)
-        ModelRegistry(cloud_models).upload([new_model])
-        edge_models = GraphModelStore(edge.graph)
-        wait_for(lambda: edge_models.get(chiller) is not None, what="the model at the edge")
-        # A modeler's document under a DTMI the edge holds with another document: refused there.
-        bus.publish(ChangeEvent.now(ChangeKind.MODEL_UPLOADED, site_model, data={"document": clash}))
-        wait_for(lambda: bool(edge.models_refused), what="the refusal")
-    finally:
-        notifier.stop()
-    assert "MODEL_CONFLICT" in edge.models_refused[0]
+    clash = {**_model(chiller), "@id": site_model}  # a model the edge holds, with another meaning
+    cloud_models = GraphModelStore(cloud.graph, events=cloud_bus)
+    ModelRegistry(cloud_models).upload([_model(chiller)])
+    edge_models = GraphModelStore(edge.graph)
+    wait_for(lambda: edge_models.get(chiller) is not None, what="the model at the edge")
+    # A modeler's document under a DTMI the edge holds with another document: refused there,
+    # and the refusal reported back to the cloud.
+    cloud_bus.publish(ChangeEvent.now(ChangeKind.MODEL_UPLOADED, site_model, data={"document": clash}))
+    wait_for(lambda: bool(_refusals(cloud)), what="the refusal in the cloud")
+    refusal = _refusals(cloud)[0]
+    assert (refusal["change"], refusal["dtmi"], refusal["code"]) == (
+        "model.uploaded",
+        site_model,
+        "MODEL_CONFLICT",
+    )
+    assert cloud.receiver.counts()[SITE].refusals == 1
     kept = edge_models.get(site_model)
     assert kept is not None
     assert kept.document != clash
+
+
+def test_decommissions_and_deletes_reach_the_edge_and_a_delete_its_twins_forbid_is_reported(
+    pair: tuple[Edge, Cloud], cloud_bus: EventBus
+) -> None:
+    edge, cloud = pair
+    edge.forwarder.start()
+    wait_for(lambda: drained(edge, cloud), what="the first snapshot")
+    spare, used = "dtmi:example:uplink:Spare;1", "dtmi:example:uplink:Pump;1"
+    cloud_models = GraphModelStore(cloud.graph, events=cloud_bus)
+    cloud_registry = ModelRegistry(cloud_models)
+    cloud_registry.upload([_model(spare), _model(used)])
+    edge_models = GraphModelStore(edge.graph)
+    wait_for(
+        lambda: edge_models.get(spare) is not None and edge_models.get(used) is not None, what="the models"
+    )
+    # Decommissioned in the cloud: no new twin of it at the edge either.
+    cloud_registry.decommission(spare)
+    wait_for(lambda: edge.registry.resolve(spare).decommissioned, what="the decommission at the edge")
+    with pytest.raises(Conflict, match="decommissioned"):
+        edge.registry.ensure_instantiable(spare)
+    # Deleted in the cloud, where no twin uses it: gone at the edge too.
+    cloud_registry.delete(spare, twin_count=cloud_models.twin_count)
+    wait_for(lambda: edge_models.get(spare) is None, what="the delete at the edge")
+    # A pump at the edge outside the site (the cloud has no twin of it): the cloud may delete
+    # the model, the edge refuses, keeps it, and the cloud hears why.
+    edge.twins.put_twin("pump-outside", used, {"setpoint": 3.5})
+    cloud_registry.delete(used, twin_count=cloud_models.twin_count)
+    wait_for(lambda: bool(_refusals(cloud)), what="the refusal in the cloud")
+    refusal = _refusals(cloud)[0]
+    assert (refusal["change"], refusal["dtmi"], refusal["code"]) == ("model.deleted", used, "CONFLICT")
+    assert refusal["details"]["reason"] == "TWINS_EXIST"
+    assert "used by 1 twin" in refusal["reason"]
+    assert edge_models.get(used) is not None
+    assert edge.downlink.refused == 1
+    assert edge.downlink.applied >= 4  # two uploads, the decommission, the delete

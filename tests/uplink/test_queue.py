@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ingest.uplink import Forwarder, UplinkOptions
 from ingest.uplink_queue import MessageKind, UplinkQueue
 from kgtwin.metrics import Metrics, watch_uplink
@@ -116,3 +118,18 @@ def test_overflow_shows_in_the_metrics(tmp_path: Path) -> None:
     assert "kgtwin_uplink_dropped_points 14.0" in text
     assert "kgtwin_uplink_queue_messages 3.0" in text
     assert "kgtwin_uplink_connected 0.0" in text
+
+
+def test_a_store_write_of_several_messages_is_queued_whole_or_not_at_all(tmp_path: Path) -> None:
+    queue = UplinkQueue(tmp_path / "q.sqlite3")
+    queue.push(MessageKind.CHANGE, b"{}")
+    seqs = queue.push_many(MessageKind.TELEMETRY, [(b"[1]", 1), (b"[2,3]", 2)])
+    assert seqs == [2, 3]
+    with pytest.raises(TypeError):
+        # The second body cannot be stored: the first of the same write is not kept either.
+        queue.push_many(MessageKind.TELEMETRY, [(b"[4]", 1), (object(), 1)])  # type: ignore[list-item]
+    assert [m.seq for m in queue.peek(10)] == [1, 2, 3]
+    assert (len(queue), queue.waiting_bytes) == (3, len(b"{}[1][2,3]"))
+    queue.close()
+    reopened = UplinkQueue(tmp_path / "q.sqlite3")
+    assert [(m.seq, m.body) for m in reopened.peek(10)] == [(1, b"{}"), (2, b"[1]"), (3, b"[2,3]")]
