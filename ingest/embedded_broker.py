@@ -70,8 +70,8 @@ def running_at(host: str, port: int) -> EmbeddedBroker | None:
 class EmbeddedBroker:
     """An amqtt broker listening on host:port until ``stop``.
 
-    ``hold_s``: how long a QoS >= 1 message waits for an ingest to claim the intake before
-    it is acknowledged anyway (0: not at all, messages pass until an ingest claims it).
+    ``hold_s`` > 0: QoS >= 1 messages wait for an ingest to claim the intake, however long,
+    and a wait past ``hold_s`` is logged; 0: they pass until an ingest claims it.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 1883, *, hold_s: float = 0.0) -> None:

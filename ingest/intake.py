@@ -20,9 +20,10 @@ thread (:class:`IntakeSource`, a ``Source`` like ``ingest.subscriber.MqttSubscri
 A wait is resolved on amqtt's loop, one call per acknowledged batch.
 
 Until an ingest claims the intake (its filters known), QoS >= 1 messages wait for the
-claim for up to ``hold_s`` instead of being acknowledged into nothing: the broker starts
-listening a moment before ingest is built. A process that runs no ingest releases the
-intake at once (:meth:`Intake.release`).
+claim instead of being acknowledged into nothing: the broker starts listening a moment
+before ingest is built, and that moment can be long (after a power cut, with the graph
+still loading). A wait past ``hold_s`` is logged. A process that runs no ingest releases
+the intake at once (:meth:`Intake.release`).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class Intake:
         self._filters: list[list[str]] | None = None  # None: not claimed
         self._released = hold_s <= 0
         self._hold_s = hold_s
+        self._late = False
         self._claimed = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._broadcast: Broadcast | None = None
@@ -93,13 +95,16 @@ class Intake:
         if self._filters is None:
             if self._released or qos == 0:
                 return
-            try:  # not claimed yet: wait for the ingest being built, within reason
+            # Not claimed yet: the ingest being built will claim it, however long its start
+            # takes (a slow disk, a graph still loading); acknowledging before would tell the
+            # device its reading is safe while it is nowhere. A late start is logged once.
+            try:
                 await asyncio.wait_for(self._claimed.wait(), self._hold_s)
             except TimeoutError:
-                if not self._released:
-                    _log.warning("intake.released", reason=f"no ingest claimed it within {self._hold_s:g} s")
-                    self._released = True
-                return
+                if not self._late:
+                    self._late = True
+                    _log.warning("intake.waiting", reason=f"no ingest claimed it within {self._hold_s:g} s")
+                await self._claimed.wait()
         filters = self._filters
         if filters is None:
             return
