@@ -386,7 +386,7 @@ class Soak:
                 )
                 for i in range(gateways)
             ]
-            clients = max(1, round(100 * args.req_scale / 10))
+            clients = args.front_ends or max(1, round(100 * args.req_scale / 10))
             threads += [
                 threading.Thread(target=self.front_end, args=(100 * args.req_scale / clients, i), daemon=True)
                 for i in range(clients)
@@ -566,6 +566,12 @@ def main(argv: list[str] | None = None) -> Results:
         "--gateways",
         type=int,
         help="MQTT clients the devices publish through (default: one per 60 msg/s, at least 4)",
+    )
+    parser.add_argument(
+        "--front-ends",
+        type=int,
+        help="HTTP clients the requests are spread over, each paced, one request at a time"
+        " (default: one per 10 req/s; more keep the rate when answers take longer)",
     )
     parser.add_argument("--sample-s", type=float, default=10.0)
     parser.add_argument("--warmup-s", type=float, default=60.0)
