@@ -161,7 +161,7 @@ def run_api(
             context.events.subscribe(ingest.on_change)  # new twins' telemetry is taken at once
             worker = start_worker(settings, backends, runs, library, WorkerMetrics(metrics))
             start_shadow_worker(settings, backends, library, context.events)
-            if demo and backends.broker is not None:
+            if demo and backends.broker is not None and settings.demo_interval_s > 0:
                 devices = DemoDevices(backends.broker, interval_s=settings.demo_interval_s)
                 devices.start()
                 backends.on_close(devices.stop)

@@ -227,7 +227,10 @@ class Settings(BaseSettings):
         description="MQTT client id of `kgtwin uplink-receiver`'s persistent session.",
     )
     demo_interval_s: float = Field(
-        default=5.0, gt=0, description="How often `serve --demo`'s simulated devices publish telemetry."
+        default=5.0,
+        ge=0,
+        description="How often `serve --demo`'s simulated devices publish telemetry; 0: they do not "
+        "(the demo's twins are loaded, telemetry comes from real devices only).",
     )
 
     # Simulation runs (docs/simulation-jobs.md).

@@ -118,3 +118,12 @@ def test_telemetry_and_broker_urls() -> None:
         parse_telemetry_url("influxdb://host:8086?org=o&bucket=b")
     with pytest.raises(ValueError, match="unknown broker"):
         parse_broker_url("amqp://host")
+
+
+def test_demo_devices_can_be_silent_but_not_negative(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KGTWIN_DEMO_INTERVAL_S", "0")
+    assert load_settings().demo_interval_s == 0
+    monkeypatch.setenv("KGTWIN_DEMO_INTERVAL_S", "-1")
+    with pytest.raises(ConfigurationInvalid) as caught:
+        load_settings()
+    assert caught.value.setting == "KGTWIN_DEMO_INTERVAL_S"

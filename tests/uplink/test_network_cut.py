@@ -268,7 +268,10 @@ def test_a_two_minute_cut_loses_nothing_and_the_edge_keeps_answering(
     edge = _environment(
         port=str(API),
         broker_url="embedded://127.0.0.1:1883",
-        demo_interval_s="3600",  # the demo's own devices publish once; the test's devices do the rest
+        # The demo's own devices stay silent: a reading of theirs stamped with the same
+        # millisecond as one of the test's devices would replace it (one value per series
+        # and instant), and the test would count the device's reading as lost.
+        demo_interval_s="0",
         uplink_url=f"mqtt://{net.cloud_ip}:1883",
         uplink_site=SITE,
         log_level="info",
