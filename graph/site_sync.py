@@ -35,7 +35,7 @@ from ontology.errors import ErrorCode, KgtwinError, NotFound
 from ontology.policy import DEFAULT_POLICY, DtdlPolicy
 from telemetry.refs import TelemetryRef
 
-BULK_FROM: int | None = None
+BULK_FROM: int | None = 20
 """Twin and relationship writes from which a reconcile uses the bulk importer's batched
 statements rather than one ``TwinGraph`` call (one write transaction) each; ``None``: never.
 Off until a failure of ``tests/uplink/test_network_cut.py`` seen with it at 20 is

@@ -49,7 +49,7 @@ def cloud_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Grap
 def test_a_site_snapshot_is_reconciled_in_batches_and_later_ones_make_the_cloud_equal(
     falkordb_store: FalkorGraphStore, cloud_store: GraphStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(site_sync, "BULK_FROM", 20)  # the batched path, off by default
+    monkeypatch.setattr(site_sync, "BULK_FROM", 20)  # the batched path (the default)
     falkordb_store.write("MATCH (n) DETACH DELETE n")
     load_demo(falkordb_store)
     edge_registry = ModelRegistry(GraphModelStore(falkordb_store))
