@@ -58,6 +58,7 @@ class EdgeUplink:
         url = self.settings.uplink
         assert site is not None
         assert url is not None
+
         def models() -> ModelSet:
             return registry().models
 
