@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from _mqtt_load import CountingPublisher, epoch, records
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -103,22 +104,8 @@ def publish(args: argparse.Namespace) -> None:
     ``--interval-s 0``: as fast as possible (the capacity run). Prints one JSON line when
     done: messages sent and acknowledged, how far behind schedule it fell, its CPU seconds.
     """
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv311)
-    client.max_inflight_messages_set(args.window)
-    client.max_queued_messages_set(0)
-    acked = 0
-
-    def on_publish(*_: object) -> None:
-        nonlocal acked
-        acked += 1
-
-    client.on_publish = on_publish
-    client.connect(args.host, args.port, keepalive=60)
-    while not client.is_connected():
-        client.loop(0.1)
+    publisher = CountingPublisher(args.host, args.port, args.window)
+    client = publisher.client
     mine = range(args.offset, args.devices, args.stride)
     topics = [f"kgtwin/twins/{device(i)}/telemetry" for i in mine]
     prefixes = payload_prefixes()
@@ -142,20 +129,20 @@ def publish(args: argparse.Namespace) -> None:
         ts = time.time_ns() // 1_000_000
         client.publish(topics[k], prefixes[(sent // len(topics) + k) % 16] + str(ts).encode() + b"}", qos=1)
         sent += 1
-        while sent - acked >= args.window:
+        while sent - publisher.acked >= args.window:
             client.loop(0.01)
         if sent % 100 == 0:
             client.loop(0)
     stopped = time.monotonic()
     deadline = stopped + 120
-    while acked < sent and time.monotonic() < deadline:
+    while publisher.acked < sent and time.monotonic() < deadline:
         client.loop(0.05)
     client.disconnect()
     print(
         json.dumps(
             {
                 "sent": sent,
-                "acked": acked,
+                "acked": publisher.acked,
                 "seconds": stopped - began,
                 "worst_behind_s": round(worst_behind, 3),
                 "cpu_s": time.process_time() - cpu0,
@@ -356,19 +343,6 @@ def finish_publishers(runs: list[subprocess.Popen[bytes]]) -> list[dict[str, Any
     return [json.loads(run.communicate(timeout=600)[0]) for run in runs]
 
 
-def records(log: Path) -> list[dict[str, Any]]:
-    found = []
-    for line in log.read_text(errors="replace").splitlines():
-        if line.startswith("{"):
-            with contextlib.suppress(ValueError):
-                found.append(json.loads(line))
-    return found
-
-
-def _epoch(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
 def count_influx(influx: Any) -> int:
     """Points in the bucket (every field of every series), by Flux ``count()``."""
     import httpx
@@ -545,9 +519,9 @@ def summarize(results: Results, fleet: Fleet, wall0: float) -> None:
         found = records(fleet.logs[name])
         stats = [r for r in found if r.get("event") == "ingest.stats"]
         results.lag[name] = [
-            (round(_epoch(r["timestamp"]) - wall0, 1), r.get("lag_p50_ms"), r.get("lag_p99_ms"))
+            (round(epoch(r["timestamp"]) - wall0, 1), r.get("lag_p50_ms"), r.get("lag_p99_ms"))
             for r in stats
-            if _epoch(r["timestamp"]) >= wall0
+            if epoch(r["timestamp"]) >= wall0
         ]
         stopped = next((r for r in found if r.get("event") == "ingest.stopped"), None)
         final = stopped or (stats[-1] if stats else {})

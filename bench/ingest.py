@@ -83,6 +83,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _drain import CpuAccount, DrainResult
 from _drain import report as report_drain
+from _mqtt_load import CountingPublisher, epoch, records
 
 FIELDS = [f"v{i}" for i in range(10)]
 MODEL = "dtmi:bench:ingest:Sensor;1"
@@ -110,19 +111,8 @@ def generate(args: argparse.Namespace) -> None:
     GIL hand-over between two threads, which caps a Python publisher far below the broker.
     """
     version = mqtt.MQTTv5 if args.protocol == "5" else mqtt.MQTTv311
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", protocol=version)
-    client.max_inflight_messages_set(args.window)
-    client.max_queued_messages_set(0)
-    acked = 0
-
-    def on_publish(*_: object) -> None:
-        nonlocal acked
-        acked += 1
-
-    client.on_publish = on_publish
-    client.connect(args.host, args.port, keepalive=60)
-    while not client.is_connected():
-        client.loop(0.1)
+    publisher = CountingPublisher(args.host, args.port, args.window, version)
+    client = publisher.client
     topics = [f"kgtwin/twins/{device(i)}/telemetry" for i in range(args.devices)]
     template = "{" + ",".join(f'"{f}":%d.{i}' for i, f in enumerate(FIELDS)) + ',"ts":%d}'
     first = time.time_ns()
@@ -135,7 +125,7 @@ def generate(args: argparse.Namespace) -> None:
         payload = (template % ((n,) * len(FIELDS) + (time.time_ns() // 1_000_000,))).encode()
         client.publish(topics[n % args.devices], payload, qos=1)
         sent += 1
-        while sent - acked >= args.window:
+        while sent - publisher.acked >= args.window:
             client.loop(0.01)
         if sent % 100 == 0:
             client.loop(0)
@@ -143,11 +133,11 @@ def generate(args: argparse.Namespace) -> None:
         client.publish(f"kgtwin/twins/sentinel-{args.tag}-{n}/telemetry", b'{"v0":1.0}', qos=1)
         sent += 1
     deadline = time.monotonic() + 600
-    while acked < sent and time.monotonic() < deadline:
+    while publisher.acked < sent and time.monotonic() < deadline:
         client.loop(0.05)
     last = time.time_ns()
     print(
-        json.dumps({"first_ns": first, "last_ns": last, "messages": args.messages, "acked": acked}),
+        json.dumps({"first_ns": first, "last_ns": last, "messages": args.messages, "acked": publisher.acked}),
         flush=True,
     )
     # Stay connected until the harness has seen the sentinels (it closes our stdin): amqtt
@@ -418,7 +408,7 @@ def run_setup(name: str, args: argparse.Namespace, work: Path, servers: dict[str
     window = [
         r
         for r in lags
-        if paced_start + 1.5 < _epoch(r["timestamp"]) <= paced_stop and r.get("lag_p50_ms") is not None
+        if paced_start + 1.5 < epoch(r["timestamp"]) <= paced_stop and r.get("lag_p50_ms") is not None
     ]
     expected = args.devices + messages + int(rate * args.paced_s)
     stored = count_stored(store_kind, influx, duck, args.devices, setup_began)
@@ -511,7 +501,7 @@ def run_drain(name: str, args: argparse.Namespace, work: Path, servers: dict[str
         letters.close()
         forget_sessions(host, port, [f"bench-{name}-{n}" for n in range(processes)])
     connected = [
-        _epoch(next(r["timestamp"] for r in records(log) if r.get("event") == "ingest.connected"))
+        epoch(next(r["timestamp"] for r in records(log) if r.get("event") == "ingest.connected"))
         for log in logs
     ]
     received = [
@@ -548,21 +538,6 @@ def run_drain(name: str, args: argparse.Namespace, work: Path, servers: dict[str
         load_1m=load_1m,
         notes=notes,
     )
-
-
-def _epoch(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def records(log: Path) -> list[dict[str, Any]]:
-    found = []
-    for line in log.read_text(errors="replace").splitlines():
-        if line.startswith("{"):
-            try:
-                found.append(json.loads(line))
-            except ValueError:
-                continue
-    return found
 
 
 def count_stored(kind: str, influx: Any, duck: Path, devices: int, since: float) -> int:
