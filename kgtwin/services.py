@@ -171,6 +171,7 @@ def run_api(
             app,
             host=settings.host,
             port=settings.port,
+            timeout_keep_alive=settings.http_keepalive_s,
             log_config=None,
             # uvicorn logs each request at INFO: below that level it need not even build the line.
             access_log=settings.log_level in ("debug", "info"),

@@ -109,6 +109,14 @@ class Settings(BaseSettings):
         description="Cypher queries one API process runs at once for callers of each role, e.g. "
         '{"analyst": 2, "admin": 2}; a caller past it gets LIMIT_EXCEEDED at once.',
     )
+    http_keepalive_s: int = Field(
+        default=75,
+        ge=1,
+        le=3600,
+        description="Seconds an idle HTTP connection stays open for its next request. Longer than the "
+        "idle timeout of the load balancer or client pool in front (60 s for most), so the server never "
+        "closes a connection just as the other end sends a request on it.",
+    )
     ws_init_timeout_s: float = Field(
         default=10.0, gt=0, le=300, description="How long a websocket may take to send connection_init."
     )
