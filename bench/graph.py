@@ -527,8 +527,7 @@ def measure_sizes(
         log(f"{engine}: loaded {len(campus.twins):,} twins in {load.seconds:,.1f} s; querying")
         timings, described = query_timings(store, models, campus, clock, workdir)
         measured += query_rows(timings, described, engine, len(campus.twins))
-        if n == 0:
-            measured.append(export_row(store, engine, len(campus.twins)))
+        measured.append(export_row(store, engine, len(campus.twins)))
         results.append(SizeResult(len(campus.twins), load, timings))
         if n > 0:
             measured += growth_rows(engine, [results[0], results[-1]])

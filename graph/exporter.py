@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -27,11 +28,17 @@ DEFAULT_PAGE = 1000
 _TWIN_COLUMNS = f"t.id, t.model, t._document, {telemetry_column('t')}"
 # ``{after}``: the keyset condition "after the last id" (``graph.keyset``).
 _TWIN_PAGE = f"MATCH (t:Twin) WHERE {{after}} RETURN {_TWIN_COLUMNS} ORDER BY t.id LIMIT $n"
-_TWIN_WINDOW_PAGE = (
-    f"MATCH (t:Twin) WHERE {{after}} AND (t.id + '') <= $upto RETURN {_TWIN_COLUMNS} ORDER BY t.id LIMIT $n"
-)
 # About one twin in ``$k``, whatever its id: where the windows of a FalkorDB export end.
 _WINDOW_ENDS = "MATCH (t:Twin) WHERE id(t) % $k = 0 RETURN t.id"
+# FalkorDB answers a range of internal ids from its label scan (no string comparison, no sort).
+_LAST_NODE = "MATCH (t:Twin) RETURN max(id(t))"
+_IDS_IN_SPAN = "MATCH (t:Twin) WHERE id(t) >= $lo AND id(t) < $hi RETURN id(t), t.id"
+# ``UNWIND`` makes one id seek per node; ``id(t) IN $nodes`` would scan every twin per page.
+_TWINS_BY_NODE = f"UNWIND $nodes AS node MATCH (t:Twin) WHERE id(t) = node RETURN {_TWIN_COLUMNS}"
+SCAN_SPAN = 50_000
+"""Internal ids one scan query of a FalkorDB export covers."""
+PASS_TWINS = 200_000
+"""Twins (id and internal id) a FalkorDB export holds at once: its memory bound."""
 _RELATIONSHIPS_OF = """
 UNWIND $ids AS id
 MATCH (s:Twin {id: id})-[r]->(t:Twin)
@@ -80,31 +87,62 @@ def export_bulk(
 def _pages(store: GraphStore, page_size: int) -> Iterator[list[list[Any]]]:
     """The twins in pages of ``page_size``, by id: each page asks for what sorts after the last id.
 
-    An engine with an ordered index (Neo4j) reads a page off ``Twin.id``'s. FalkorDB's range
-    index is not ordered: it finds every twin after the cursor and sorts them all for one
-    page, so the export of N twins would cost N²/page. There the ids are first cut into
-    windows of about a page (one scan that samples one twin in ``page_size`` by internal id),
-    and pages are read window by window, each sorting only its window. Its index answers
-    string ranges wrongly for characters beyond ASCII (``string_index_ranges_exact``), so the
-    window's bounds compare ``t.id + ''``: a label scan per window, which still sorts only
-    the window.
+    An engine with an ordered index (Neo4j) reads a page off ``Twin.id``'s. FalkorDB's is
+    not ordered (it would find and sort every twin after the cursor for each page: N²/page)
+    nor exact for string ranges (``string_index_ranges_exact``), so there
+    :func:`_windowed_pages` does it without comparing ids in the engine.
     """
-    ends: list[Any] = [None]
     if not store.capabilities.ordered_index:
-        sample = store.query_rows(_WINDOW_ENDS, {"k": page_size})
-        ends = [*sorted(str(row[0]) for row in sample), None]
+        yield from _windowed_pages(store, page_size)
+        return
     after = ""
-    for upto in ends:
-        query, window = (_TWIN_PAGE, {}) if upto is None else (_TWIN_WINDOW_PAGE, {"upto": upto})
-        while True:
-            params: dict[str, Any] = {**window, "n": page_size}
-            condition = after_key("t.id", after, params, capabilities=store.capabilities)
-            rows = store.query_rows(query.format(after=condition), params)
-            if rows:
-                yield rows
-                after = rows[-1][0]
-            if len(rows) < page_size:
-                break
+    while True:
+        params: dict[str, Any] = {"n": page_size}
+        condition = after_key("t.id", after, params, capabilities=store.capabilities)
+        rows = store.query_rows(_TWIN_PAGE.format(after=condition), params)
+        if rows:
+            yield rows
+            after = rows[-1][0]
+        if len(rows) < page_size:
+            break
+
+
+def _windowed_pages(store: GraphStore, page_size: int) -> Iterator[list[list[Any]]]:
+    """Pages by id on FalkorDB, in time linear in the twins and memory bounded by ``PASS_TWINS``.
+
+    One scan samples one twin in ``page_size`` by internal id: sorted, their ids cut the id
+    space into windows of about a page. Then, pass by pass, a scan of internal-id ranges
+    (which FalkorDB answers from its label scan) gathers the ids of the next windows'
+    twins, as many windows as ``PASS_TWINS`` twins allow; each window is sorted here, and its
+    twins are read by internal id a page at a time. Ids are compared by code point, as
+    FalkorDB's ``ORDER BY`` does. A twin present from the start to the end of the export is
+    in exactly one window and is read once; one created or deleted meanwhile may or may not
+    be.
+    """
+    ends = sorted(str(row[0]) for row in store.query_rows(_WINDOW_ENDS, {"k": page_size}))
+    last = store.query_rows(_LAST_NODE, {})
+    if not last or last[0][0] is None:
+        return
+    last_node = int(last[0][0])
+    windows = len(ends) + 1
+    per_pass = max(1, PASS_TWINS // page_size)
+    for first in range(0, windows, per_pass):
+        members: list[list[tuple[str, int]]] = [[] for _ in range(min(per_pass, windows - first))]
+        for lo in range(0, last_node + 1, SCAN_SPAN):
+            for node, twin_id in store.query_rows(_IDS_IN_SPAN, {"lo": lo, "hi": lo + SCAN_SPAN}):
+                window = bisect_left(ends, twin_id) - first
+                if 0 <= window < len(members):
+                    members[window].append((str(twin_id), int(node)))
+        for window_members in members:
+            window_members.sort()
+            for start in range(0, len(window_members), page_size):
+                chunk = window_members[start : start + page_size]
+                rows = {
+                    row[0]: row for row in store.query_rows(_TWINS_BY_NODE, {"nodes": [n for _, n in chunk]})
+                }
+                page = [rows[twin_id] for twin_id, _ in chunk if twin_id in rows]
+                if page:
+                    yield page
 
 
 def _twins(store: GraphStore, models: ModelSet, page_size: int) -> Iterator[dict[str, Any]]:
