@@ -114,7 +114,7 @@ class Settings(BaseSettings):
         ge=1,
         le=3600,
         description="Seconds an idle HTTP connection stays open for its next request. Longer than the "
-        "idle timeout of the load balancer or client pool in front (60 s for most), so the server never "
+        "idle timeout of the load balancer or client pool in front (AWS ALB: 60 s), so the server never "
         "closes a connection just as the other end sends a request on it.",
     )
     ws_init_timeout_s: float = Field(

@@ -4,7 +4,7 @@ A load balancer or client pool that keeps a connection idle for longer than the 
 does can send a request just as the server closes it: the request is lost ("server
 disconnected without sending a response", a 502 from a balancer), and a mutation cannot
 be retried blindly. uvicorn closes idle connections after 5 s by default, below every
-common pool (httpx 5 s, HAProxy's idle pool, cloud balancers 60 s); kgtwin keeps them
+common pool (httpx 5 s, HAProxy's idle pool, an AWS ALB 60 s); kgtwin keeps them
 ``KGTWIN_HTTP_KEEPALIVE_S`` (75 s). Real ``kgtwin serve`` processes and raw sockets.
 """
 
