@@ -30,8 +30,8 @@ _TWIN_COLUMNS = f"t.id, t.model, t._document, {telemetry_column('t')}"
 _TWIN_PAGE = f"MATCH (t:Twin) WHERE {{after}} RETURN {_TWIN_COLUMNS} ORDER BY t.id LIMIT $n"
 # About one twin in ``$k``, whatever its id: where the windows of a FalkorDB export end.
 _WINDOW_ENDS = "MATCH (t:Twin) WHERE id(t) % $k = 0 RETURN t.id"
-# FalkorDB answers a range of internal ids from its label scan (no string comparison, no sort).
 _LAST_NODE = "MATCH (t:Twin) RETURN max(id(t))"
+# FalkorDB answers a range of internal ids from its label scan (no string comparison, no sort).
 _IDS_IN_SPAN = "MATCH (t:Twin) WHERE id(t) >= $lo AND id(t) < $hi RETURN id(t), t.id"
 # ``UNWIND`` makes one id seek per node; ``id(t) IN $nodes`` would scan every twin per page.
 _TWINS_BY_NODE = f"UNWIND $nodes AS node MATCH (t:Twin) WHERE id(t) = node RETURN {_TWIN_COLUMNS}"
