@@ -9,8 +9,9 @@ declare it. Once the batch's statements returned, the graph's version is renewed
 change events published (``graph._import_events``).
 
 In a fresh import (the graph held no twin at the start, ``graph.importer``) the only edges
-are the ones this run wrote, so the writer remembers them (as hashes of (source, id) and of
-(source, name), up to ``MEMO_LIMIT`` each) and reads only for pairs it may have written:
+are the ones this run wrote, so the writer remembers them (as 64-bit hashes of (source, id)
+and of (source, name), up to ``MEMO_LIMIT`` each, ``graph._import_memo``) and reads only for
+pairs it may have written:
 a first load reads nothing. :meth:`EdgeBatchWriter.stage` runs in the importing thread,
 batch after batch: it keeps those memos and, when a batch needs no read, prepares its
 statements there, so the writer thread (``graph._import_pipeline``) only sends them. A
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graph._import_events import BatchOutbox
+from graph._import_memo import KeySet, hashes
 from graph._rows import map_literal, positional
 from graph.bulk import BulkIssue
 from graph.cypher import MAX_ROWS, identifier
@@ -67,8 +69,8 @@ RETURN count(r)
 """
 
 
-MEMO_LIMIT = 500_000
-"""Hashes of (source, id) and (source, name) a run keeps, about 60 bytes each."""
+MEMO_LIMIT = 8_000_000
+"""Hashes of (source, id) and of (source, name) a run keeps, 16 bytes each."""
 Row = dict[str, Any]
 
 
@@ -105,8 +107,8 @@ class EdgeBatchWriter:
         self.refuse = refuse
         self._models_of = models_of
         self.fresh = fresh
-        self._pairs: set[int] = set()  # hash((source, id)) of the edges written
-        self._named: set[int] = set()  # hash((source, name)) of the edges written that declare a maximum
+        self._pairs = KeySet(MEMO_LIMIT)  # hash((source, id)) of the edges written
+        self._named = KeySet(MEMO_LIMIT)  # hash((source, name)) of the edges written that declare a maximum
 
     def stage(self, rows: list[Row]) -> Callable[[], int]:
         """The work that writes one batch (call batches in file order; run the work in that order).
@@ -130,17 +132,16 @@ class EdgeBatchWriter:
         statements = self._statements(plan)
         return lambda: self._send(kept, plan, statements)
 
-    def _maybe_written(self, memo: set[int], keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    def _maybe_written(self, memo: KeySet, keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """The keys an edge of which may exist (when fresh: only those this run wrote one of)."""
         if not self.fresh:
             return keys
-        return [key for key in keys if hash(key) in memo]
+        seen = memo.contains(hashes(keys, len(keys)))
+        return [key for key, maybe in zip(keys, seen, strict=True) if maybe]
 
-    def _remember(self, memo: set[int], keys: list[tuple[str, str]]) -> None:
-        if len(memo) + len(keys) > MEMO_LIMIT:
+    def _remember(self, memo: KeySet, keys: list[tuple[str, str]]) -> None:
+        if self.fresh and not memo.add(hashes(keys, len(keys))):
             self.fresh = False  # the run forgets from here on: read for every batch
-        else:
-            memo.update(hash(key) for key in keys)
 
     def _count_others(
         self, ids: dict[tuple[str, str], list[str]], counted: list[tuple[str, str]]

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import gc
 import itertools
-import sys
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ from dataclasses import dataclass, field
 
 from graph._import_checks import RelationshipChecks, refuse_all, reserved
 from graph._import_edges import EdgeBatchWriter
+from graph._import_memo import TwinMemo
 from graph._import_pipeline import WritePipeline, write_pipeline
 from graph._import_twins import PendingTwin, prepare_twins, write_twins
 from graph.bulk import TELEMETRY, BulkIssue, BulkLine, ByteStream, Section, read_bulk, twin_document
@@ -55,9 +55,9 @@ from telemetry.refs import TelemetryRef
 
 DEFAULT_BATCH = 5000
 MAX_ISSUES = 1000
-MEMO_LIMIT = 250_000
-"""Twins a run remembers having written (about 100 bytes each); past it, batches read which
-of their twins exist, and memory stays that of a batch."""
+MEMO_LIMIT = 4_000_000
+"""Twins a run remembers having written (16 bytes each, ``graph._import_memo``); past it,
+batches read which of their twins exist, and memory stays that of a batch."""
 _ANY_TWIN = "MATCH (t:Twin) RETURN t.id LIMIT 1"
 _MODELS_OF = "UNWIND $ids AS id MATCH (t:Twin {id: id}) RETURN t.id, t.model"
 Progress = Callable[[int], None]
@@ -176,7 +176,7 @@ class _Import:
         self.pending_twins: list[PendingTwin] = []
         self.relationships: list[BulkLine] = []
         # The twins this run wrote (or, in a dry run, found valid): id -> model, up to MEMO_LIMIT.
-        self.memo: dict[str, str] = {}
+        self.memo = TwinMemo(MEMO_LIMIT)
         # A fresh import: the graph held no twin at the start, so one not in ``memo`` is absent.
         self.fresh = not store.read(_ANY_TWIN).rows
         self.now = utc_now()
@@ -276,13 +276,15 @@ class _Import:
         pending, self.pending_twins = self.pending_twins, []
         if not pending:
             return
-        existing = self._existing({twin.id for twin in pending})
+        ids = {twin.id for twin in pending}
+        existing = self._existing(ids)
+        remembered = existing if self.fresh else self.memo.models_of(ids)
         batch: dict[str, str] = {}
         created: dict[tuple[str, ...], dict[str, PendingTwin]] = defaultdict(dict)
         merged: dict[tuple[str, ...], dict[str, PendingTwin]] = defaultdict(dict)
         assert self.labels is not None
         for twin in pending:
-            other = existing.get(twin.id) or batch.get(twin.id) or self.memo.get(twin.id)
+            other = existing.get(twin.id) or batch.get(twin.id) or remembered.get(twin.id)
             if other is not None and other != twin.model:
                 message = f"twin {twin.id!r} has model {other}; delete it to give it model {twin.model}"
                 self.report.refuse(BulkIssue(twin.line, "CONFLICT", message))
@@ -292,11 +294,11 @@ class _Import:
                 continue
             self.report.twins += 1
             batch[twin.id] = twin.model
-            self._remember(twin.id, twin.model)
             if not self.dry_run:
                 # The last line of an id repeated in the batch wins, as a merge would have it.
                 labels = self.labels.labels(twin.model)
                 (merged if twin.id in existing else created)[labels][twin.id] = twin
+        self._remember(list(batch.items()))
         if not self.dry_run and (created or merged):
             store, events, now = self.store, self.events, self.now
             prepared = prepare_twins(store, now, created, merged)  # here: the writer thread only sends
@@ -306,17 +308,13 @@ class _Import:
     def _existing(self, ids: set[str]) -> dict[str, str]:
         """The models of those of ``ids`` the graph holds (in a dry run: or the file's valid twins)."""
         if self.fresh:
-            return {twin_id: self.memo[twin_id] for twin_id in ids if twin_id in self.memo}
+            return self.memo.models_of(ids)
         self.pipeline.drain()
         return self._models_of(ids)
 
-    def _remember(self, twin_id: str, model: str) -> None:
-        if twin_id in self.memo:
-            return
-        if len(self.memo) >= MEMO_LIMIT:
-            self.fresh = False  # a twin the run forgot may exist: read from now on
-            return
-        self.memo[twin_id] = sys.intern(model)  # one string per model, not one per line
+    def _remember(self, twins: list[tuple[str, str]]) -> None:
+        if not self.memo.add(twins):
+            self.fresh = False  # a twin the run could not remember may exist: read from now on
 
     def relationship(self, line: BulkLine) -> None:
         if self.pending_twins:
@@ -332,7 +330,7 @@ class _Import:
             return
         models = self.ontology()
         ids = {line.value["$dtId"] for line in batch} | {line.value["$targetId"] for line in batch}
-        known = {twin_id: self.memo[twin_id] for twin_id in ids if twin_id in self.memo}
+        known = self.memo.models_of(ids)
         if len(known) < len(ids) and not self.fresh:
             self.pipeline.drain()
             known.update(self._models_of(ids - known.keys()))
