@@ -69,7 +69,7 @@ RETURN count(r)
 """
 
 
-MEMO_LIMIT = 8_000_000
+MEMO_LIMIT = 4_000_000
 """Hashes of (source, id) and of (source, name) a run keeps, 16 bytes each."""
 Row = dict[str, Any]
 
