@@ -38,7 +38,7 @@ from ingest.source import Delivery, Source, SourceFactory
 from ingest.spool import Spool, SpoolFull
 from ingest.stats import IngestStats
 from ingest.subscriber import Inbound, MqttSubscriber, SessionOptions
-from ontology.errors import BadRequest
+from ontology.errors import BadRequest, KgtwinError
 from telemetry.latest_values import LatestValues
 from telemetry.points import TelemetryPoint
 from telemetry.refs import TWIN_TAG
@@ -53,6 +53,8 @@ class IngestConfig:
 
     ``unhealthy_after_s``: how long the loop may keep failing before :meth:`IngestService.health`
     reports it (one failing turn is retried; a loop that keeps failing is not ready).
+    ``warm_twins``: how many twins' targets are cached at start, before the first message
+    (``ingest.targets``; 0: none).
     """
 
     batch_points: int = 5000
@@ -60,6 +62,7 @@ class IngestConfig:
     graph_interval_s: float = 1.0
     retry_max_s: float = 5.0
     unhealthy_after_s: float = 5.0
+    warm_twins: int = 0
 
 
 _TWIN_CHANGES = frozenset({ChangeKind.TWIN_CREATED, ChangeKind.TWIN_UPDATED, ChangeKind.TWIN_DELETED})
@@ -142,10 +145,23 @@ class IngestService:
         if len(self.spool):
             _log.info("ingest.replaying_spool", points=self.spool.points, batches=len(self.spool))
             self._spooled.set()
+        self._warm()
         self.subscriber.start()
         for thread in self._threads:
             thread.start()
         self._started = True
+
+    def _warm(self) -> None:
+        """Cache twins' targets before the first message; a failure only costs the head start."""
+        if self.config.warm_twins <= 0:
+            return
+        started = time.monotonic()
+        try:
+            twins = self.pipeline.targets.warm(self.config.warm_twins)
+        except KgtwinError as exc:
+            _log.warning("ingest.warm_failed", error=exc.message)
+            return
+        _log.info("ingest.twins_cached", twins=twins, seconds=round(time.monotonic() - started, 2))
 
     def health(self) -> str | None:
         """None while the service takes messages; else why not (for ``/readyz``).

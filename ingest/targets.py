@@ -14,6 +14,12 @@ A twin that does not exist is remembered too, for ``miss_ttl_s`` and only while 
 token stands, so a misconfigured device publishing at full speed costs one token read
 per batch, not one lookup per message.
 
+At start the cache can be filled before the first message (``warm``): a fleet that
+publishes as ingest starts (a first start, a restart, a rolling update) would otherwise
+send every twin's first message into a read of its own batch, all at once, and those
+reads, competing with the writes, held the first round of 10,000 devices seconds behind
+(``docs/performance.md``, Fleet).
+
 Memory is bounded by bytes, not entries: a twin id may be long (the ingest door caps it,
 ``KGTWIN_INGEST_MAX_TWIN_ID_LENGTH``), and devices may name any number of unknown ids.
 Known twins are kept up to ``max_bytes``, unknown ones up to an eighth of it; past that,
@@ -34,6 +40,9 @@ Resolver = Callable[[Sequence[str]], Mapping[str, TwinTarget]]
 Version = Callable[[], str | None]
 """Reads the graph's version token (``graph.telemetry.targets_version`` bound to a store)."""
 
+Listing = Callable[[int], Mapping[str, TwinTarget]]
+"""Lists up to that many twins' targets (``graph.telemetry.some_telemetry_targets`` bound to a store)."""
+
 # What one entry costs besides its id's characters: the dict slot, the tuple, and (for a
 # known twin) its TwinTarget with the reference's tags.
 _ENTRY_BYTES = 512
@@ -47,6 +56,7 @@ class TwinTargets:
         resolve: Resolver,
         *,
         version: Version | None = None,
+        listing: Listing | None = None,
         ttl_s: float = 60.0,
         miss_ttl_s: float = 2.0,
         max_bytes: int = 128 * 1024 * 1024,
@@ -54,6 +64,7 @@ class TwinTargets:
     ) -> None:
         self._resolve = resolve
         self._version = version
+        self._listing = listing
         self._ttl = ttl_s
         self._miss_ttl = miss_ttl_s
         self._max_bytes = max_bytes
@@ -74,6 +85,28 @@ class TwinTargets:
     def bytes(self) -> int:
         """What the entries cost, as counted against ``max_bytes``."""
         return self._known_bytes + self._unknown_bytes
+
+    def warm(self, limit: int) -> int:
+        """Read up to ``limit`` twins (fewer if the memory budget holds fewer) into the cache.
+
+        The version token is read first: a twin written while the listing runs renews it,
+        so the next batch finds the token moved and trusts nothing warmed. Returns how many
+        twins were cached (0 without a ``listing``).
+        """
+        limit = min(limit, self._max_bytes // (_ENTRY_BYTES + 64))
+        if self._listing is None or limit <= 0:
+            return 0
+        token = self._version() if self._version is not None else None
+        if token != self._token:
+            self.invalidate()
+            self._token = token
+        listed = self._listing(limit)
+        now = self._clock()
+        with self._lock:
+            for twin_id, target in listed.items():
+                self._remember(twin_id, target, now)
+            self._bound(now)
+        return len(listed)
 
     def targets(self, twin_ids: Iterable[str]) -> dict[str, TwinTarget]:
         """The target of each id that names a twin; unknown ids are absent."""

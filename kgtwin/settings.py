@@ -197,6 +197,11 @@ class Settings(BaseSettings):
         ge=1024 * 1024,
         description="Memory the twin cache may take (known twins; unknown ids take an eighth more).",
     )
+    ingest_warm_twins: int = Field(
+        default=100_000,
+        ge=0,
+        description="Twins whose model and telemetry reference ingest caches before its first message.",
+    )
     ingest_stats_interval_s: float = Field(
         default=10.0, gt=0, description="How often `kgtwin ingest` logs its counters and lag."
     )

@@ -72,7 +72,7 @@ def build_ingest(
     """
     from graph.latest import write_latest
     from graph.model_store import GraphModelStore
-    from graph.telemetry import targets_version, telemetry_targets
+    from graph.telemetry import some_telemetry_targets, targets_version, telemetry_targets
     from ingest.embedded_broker import running_at
     from ingest.messages import DEFAULT_MAPPING, MessageDecoder
     from ingest.pipeline import Models, Pipeline
@@ -116,6 +116,7 @@ def build_ingest(
         TwinTargets(
             lambda ids: telemetry_targets(graph, ids),
             version=lambda: targets_version(graph),
+            listing=lambda limit: some_telemetry_targets(graph, limit),
             ttl_s=settings.ingest_twin_cache_ttl_s,
             max_bytes=settings.ingest_twin_cache_max_bytes,
         ),
@@ -129,6 +130,7 @@ def build_ingest(
         batch_points=settings.ingest_batch_points,
         batch_wait_s=settings.ingest_batch_wait_ms / 1000,
         graph_interval_s=settings.ingest_latest_interval_s,
+        warm_twins=settings.ingest_warm_twins,
     )
     backends.on_close(spool.close)
     return IngestService(

@@ -17,7 +17,7 @@ from graph.events import ChangeEvent, ChangeKind, EventBus
 from graph.exporter import export_bulk
 from graph.importer import import_bulk
 from graph.store import CypherResult, GraphStore
-from graph.telemetry import DefaultRefs, ref_properties
+from graph.telemetry import DefaultRefs, ref_properties, some_telemetry_targets
 from graph.twins import TwinGraph
 from ontology import ModelSet, parse
 from telemetry import TelemetryRef, default_ref
@@ -169,6 +169,20 @@ def test_telemetry_targets_resolves_many_twins_in_one_read(twins: TwinGraph) -> 
         "pump-1": TwinTarget(PUMP, default_ref(twins.models, PUMP, "pump-1")),
     }
     assert telemetry_targets(twins.store, []) == {}
+
+
+def test_some_telemetry_targets_lists_at_most_the_limit_in_one_read(twins: TwinGraph) -> None:
+    twins.put_twin("s-1", SENSOR, {}, telemetry=EXTERNAL)
+    twins.put_twin("s-2", SENSOR, {})
+    twins.put_twin("pump-1", PUMP, {})
+    counting = CountingStore(twins.store)
+    every = some_telemetry_targets(counting, 10)  # type: ignore[arg-type]
+    assert counting.reads == 1
+    assert every == telemetry_targets(twins.store, ["s-1", "s-2", "pump-1"])
+    assert len(every) == 3  # twins only, not kgtwin's own nodes (models, version)
+    two = some_telemetry_targets(twins.store, 2)
+    assert len(two) == 2
+    assert all(every[twin_id] == target for twin_id, target in two.items())
 
 
 def test_a_node_written_before_references_existed_reads_as_the_default(twins: TwinGraph) -> None:

@@ -92,6 +92,21 @@ def service(twin: Twin) -> Iterator[IngestService]:
     running.stop()
 
 
+def test_ingest_caches_the_twins_before_its_first_message(twin: Twin) -> None:
+    warm = build_ingest(twin.settings(), twin.backends)
+    cold = build_ingest(twin.settings(ingest_warm_twins=0), twin.backends)
+    warm.start()
+    cold.start()
+    try:
+        assert set(warm.pipeline.targets.targets(SENSORS)) == set(SENSORS)
+        assert warm.pipeline.targets.lookups == 0
+        assert set(cold.pipeline.targets.targets(SENSORS)) == set(SENSORS)
+        assert cold.pipeline.targets.lookups == 1
+    finally:
+        warm.stop()
+        cold.stop()
+
+
 def test_valid_telemetry_is_stored_cached_and_copied_onto_the_twin_node(
     twin: Twin, service: IngestService
 ) -> None:

@@ -8,7 +8,7 @@ be moved by hand.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from graph.telemetry import TwinTarget
@@ -113,6 +113,50 @@ def test_memory_is_bounded_by_bytes_whatever_the_ids() -> None:
     lookups = cache.lookups
     cache.targets([f"twin-{19_500 + i:05d}" for i in range(500)])
     assert cache.lookups == lookups
+
+
+def listing(graph: Graph, asked: list[int]) -> Callable[[int], dict[str, TwinTarget]]:
+    def some(limit: int) -> dict[str, TwinTarget]:
+        asked.append(limit)
+        return graph.resolve(sorted(graph.twins)[:limit])
+
+    return some
+
+
+def test_warmed_twins_need_no_lookup_in_the_first_batch() -> None:
+    graph, asked = Graph(), []
+    for i in range(50):
+        graph.write(f"twin-{i:02d}", SENSOR)
+    cache = TwinTargets(graph.resolve, version=graph.version, listing=listing(graph, asked))
+    assert cache.warm(30) == 30
+    graph.resolved.clear()
+    found = cache.targets([f"twin-{i:02d}" for i in range(30)])
+    assert len(found) == 30
+    assert graph.resolved == []  # all cached
+    cache.targets(["twin-30", "twin-31"])
+    assert graph.resolved == [["twin-30", "twin-31"]]  # the ones not warmed are read as before
+
+
+def test_warming_asks_no_more_than_the_memory_budget_holds() -> None:
+    graph, asked = Graph(), []
+    cache = TwinTargets(graph.resolve, listing=listing(graph, asked), max_bytes=1024 * 1024)
+    cache.warm(1_000_000)
+    assert asked == [1024 * 1024 // 576]
+    assert TwinTargets(graph.resolve).warm(10) == 0  # nothing to list with
+
+
+def test_a_twin_written_while_warming_is_read_again_by_the_first_batch() -> None:
+    graph = Graph()
+    graph.write("a", SENSOR)
+
+    def racing(limit: int) -> dict[str, TwinTarget]:
+        listed = graph.resolve(["a"])
+        graph.write("a", "dtmi:ex:Other;1")  # committed after the listing read it
+        return listed
+
+    cache = TwinTargets(graph.resolve, version=graph.version, listing=racing)
+    assert cache.warm(10) == 1
+    assert cache.targets(["a"])["a"].model == "dtmi:ex:Other;1"
 
 
 # --- models: a model uploaded through another process is used by the next message ---------
