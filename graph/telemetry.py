@@ -151,12 +151,7 @@ def telemetry_targets(store: GraphStore, twin_ids: Sequence[str]) -> dict[str, T
     ids = list(dict.fromkeys(twin_ids))
     if not ids:
         return {}
-    targets: dict[str, TwinTarget] = {}
-    for twin_id, model, text in store.query_rows(_TARGETS, {"ids": ids}):
-        targets[str(twin_id)] = TwinTarget(
-            str(model), ref_from_node({TELEMETRY_COLUMN: text}, str(model), str(twin_id))
-        )
-    return targets
+    return _targets(store.query_rows(_TARGETS, {"ids": ids}))
 
 
 _SOME_TARGETS = f"MATCH (t:Twin) RETURN t.id, t.model, {telemetry_column('t')} LIMIT $limit"
@@ -168,12 +163,17 @@ def some_telemetry_targets(store: GraphStore, limit: int) -> dict[str, TwinTarge
     For the ingest path's cache at start (``ingest.targets``): the first messages of a fleet
     then find their twins cached instead of each batch reading its own, all at once.
     """
-    targets: dict[str, TwinTarget] = {}
-    for twin_id, model, text in store.query_rows(_SOME_TARGETS, {"limit": limit}):
-        targets[str(twin_id)] = TwinTarget(
+    return _targets(store.query_rows(_SOME_TARGETS, {"limit": limit}))
+
+
+def _targets(rows: list[list[Any]]) -> dict[str, TwinTarget]:
+    """Rows of (id, model, reference text) as targets by twin id."""
+    return {
+        str(twin_id): TwinTarget(
             str(model), ref_from_node({TELEMETRY_COLUMN: text}, str(model), str(twin_id))
         )
-    return targets
+        for twin_id, model, text in rows
+    }
 
 
 def targets_version(store: GraphStore) -> str | None:

@@ -96,10 +96,7 @@ class TwinTargets:
         limit = min(limit, self._max_bytes // (_ENTRY_BYTES + 64))
         if self._listing is None or limit <= 0:
             return 0
-        token = self._version() if self._version is not None else None
-        if token != self._token:
-            self.invalidate()
-            self._token = token
+        self._follow_version()
         listed = self._listing(limit)
         now = self._clock()
         with self._lock:
@@ -111,12 +108,7 @@ class TwinTargets:
     def targets(self, twin_ids: Iterable[str]) -> dict[str, TwinTarget]:
         """The target of each id that names a twin; unknown ids are absent."""
         ids = list(dict.fromkeys(twin_ids))
-        if self._version is not None:
-            token = self._version()
-            self.version_reads += 1
-            if token != self._token:
-                self.invalidate()  # something changed since: nothing cached can be trusted
-                self._token = token
+        self._follow_version()
         now = self._clock()
         found: dict[str, TwinTarget] = {}
         missing: list[str] = []
@@ -145,6 +137,16 @@ class TwinTargets:
                         self._unknown_bytes += len(twin_id) + _ENTRY_BYTES
                 self._bound(now)
         return found
+
+    def _follow_version(self) -> None:
+        """Read the version token; when it moved, forget everything (nothing cached can be trusted)."""
+        if self._version is None:
+            return
+        token = self._version()
+        self.version_reads += 1
+        if token != self._token:
+            self.invalidate()
+            self._token = token
 
     def _remember(self, twin_id: str, target: TwinTarget, now: float) -> None:
         self._forget_one(twin_id)
