@@ -90,9 +90,12 @@ def replace(
 
     Answers its successor, started once it has gone, and the id of the run it handed back.
     """
+    # A run near its end may finish before the signal reaches the worker, leaving nothing to
+    # hand back: wait until it holds one with most of its replications ahead of it (progress
+    # is written at every heartbeat, at most a second apart).
     deadline = time.monotonic() + 120
-    while held_by(runs, ids, old) is None:
-        assert time.monotonic() < deadline, "the worker never held a run"
+    while (held := held_by(runs, ids, old)) is None or held.progress > 0.25:
+        assert time.monotonic() < deadline, "the worker never held a run early in its course"
         time.sleep(0.05)
     assert httpx.get(f"{old.url}/readyz").status_code == 200
     old.process.send_signal(signal.SIGTERM)
