@@ -23,7 +23,11 @@ Before the fleet, the publishers run alone for ``--capacity-s`` seconds as fast 
 can, into Mosquitto with no subscriber: the rate the publisher itself reaches here, and
 its CPU per message.
 
-Every ``--sample-s`` seconds the RSS and CPU of every process are sampled. Ingest lag
+Every ``--sample-s`` seconds the RSS and CPU of every process are sampled; RSS is also split
+into its anonymous part (heap and stacks: what a process allocated) and the pages of files
+it maps, which a storage engine's RSS gains as its data grows; InfluxDB's own ``/metrics``
+give its write cache (the points not yet snapshotted to a TSM file) and its Go heap in use,
+which say what its memory holds. Ingest lag
 (durable time minus the message's ``ts``) is each ingest process's own ``ingest.stats``
 (p50/p99 of the interval, logged every ``--sample-s``). After the load the publishers'
 acknowledged messages are compared with what each store holds: points published (messages
@@ -157,12 +161,19 @@ def publish(args: argparse.Namespace) -> None:
 
 @dataclass
 class Sample:
-    """RSS (MB) and cumulative CPU seconds of each process, seconds since the fleet began."""
+    """RSS (MB) and cumulative CPU seconds of each process, seconds since the fleet began.
+
+    ``anon_mb`` is the anonymous part of the RSS: the RSS less the resident pages of mapped
+    files and shared memory.
+    """
 
     t_s: float
     rss_mb: dict[str, float]
     cpu_s: dict[str, float]
     load_1m: float
+    anon_mb: dict[str, float] = field(default_factory=dict)
+    influx_mb: dict[str, float] = field(default_factory=dict)
+    """InfluxDB's ``cache`` (its write cache, all shards) and ``heap`` (Go heap in use)."""
 
 
 @dataclass
@@ -186,6 +197,7 @@ class Results:
     """Per ingest process: (seconds since the fleet began, p50 ms, p99 ms) per interval."""
     lag_summary: dict[str, dict[str, float]] = field(default_factory=dict)
     rss_growth_pct: dict[str, float] = field(default_factory=dict)
+    anon_growth_pct: dict[str, float] = field(default_factory=dict)
     cpu_per_point_us: dict[str, float] = field(default_factory=dict)
     api_requests: int = 0
     api_failures: int = 0
@@ -316,15 +328,20 @@ class Fleet:
                     return
 
     # -- sampling ------------------------------------------------------------------------------
-    def sample(self, watched: dict[str, psutil.Process], t0: float) -> Sample:
+    def sample(self, watched: dict[str, psutil.Process], t0: float, influx_url: str) -> Sample:
         rss: dict[str, float] = {}
+        anon: dict[str, float] = {}
         cpu: dict[str, float] = {}
         for name, process in watched.items():
             with contextlib.suppress(psutil.Error), process.oneshot():
-                rss[name] = round(process.memory_info().rss / 2**20, 1)
+                memory = process.memory_info()
+                rss[name] = round(memory.rss / 2**20, 1)
+                anon[name] = round((memory.rss - memory.shared) / 2**20, 1)  # shared: file + shmem
                 times = process.cpu_times()
                 cpu[name] = round(times.user + times.system, 2)
-        return Sample(round(time.monotonic() - t0, 1), rss, cpu, os.getloadavg()[0])
+        return Sample(
+            round(time.monotonic() - t0, 1), rss, cpu, os.getloadavg()[0], anon, influx_memory(influx_url)
+        )
 
 
 def start_publishers(
@@ -341,6 +358,23 @@ def start_publishers(
 
 def finish_publishers(runs: list[subprocess.Popen[bytes]]) -> list[dict[str, Any]]:
     return [json.loads(run.communicate(timeout=600)[0]) for run in runs]
+
+
+INFLUX_MEMORY = {"storage_cache_inuse_bytes": "cache", "go_memstats_heap_inuse_bytes": "heap"}
+
+
+def influx_memory(url: str) -> dict[str, float]:
+    """InfluxDB's write cache (summed over its shards) and Go heap in use, MB, from ``/metrics``."""
+    import httpx
+
+    found: dict[str, float] = {}
+    with contextlib.suppress(httpx.HTTPError):
+        for line in httpx.get(f"{url}/metrics", timeout=5).text.splitlines():
+            name = line.split("{", 1)[0].split(" ", 1)[0]
+            if name in INFLUX_MEMORY:
+                key = INFLUX_MEMORY[name]
+                found[key] = round(found.get(key, 0.0) + float(line.rsplit(" ", 1)[1]) / 2**20, 1)
+    return found
 
 
 def count_influx(influx: Any) -> int:
@@ -454,7 +488,7 @@ def run(args: argparse.Namespace, work: Path) -> Results:
             thread.start()
         while time.monotonic() - t0 < seconds:
             fleet.stop.wait(min(args.sample_s, max(seconds - (time.monotonic() - t0), 0.1)))
-            results.samples.append(fleet.sample(watched, t0))
+            results.samples.append(fleet.sample(watched, t0, influx.url))
             s = results.samples[-1]
             log(
                 f"t={s.t_s:6.0f}s load {s.load_1m:.2f} "
@@ -478,7 +512,7 @@ def run(args: argparse.Namespace, work: Path) -> Results:
                 if stats and stats[-1]["messages"] >= acked:
                     break
                 time.sleep(args.sample_s / 2)
-        results.samples.append(fleet.sample(watched, t0))
+        results.samples.append(fleet.sample(watched, t0, influx.url))
         for name in ("ingest-influx", "ingest-duckdb", "api"):
             fleet.procs[name].send_signal(signal.SIGTERM)
         for name in ("ingest-influx", "ingest-duckdb", "api"):
@@ -544,6 +578,9 @@ def summarize(results: Results, fleet: Fleet, wall0: float) -> None:
             first, last = after[0].rss_mb.get(name), after[-1].rss_mb.get(name)
             if first and last:
                 results.rss_growth_pct[name] = round((last - first) / first * 100, 1)
+            first, last = after[0].anon_mb.get(name), after[-1].anon_mb.get(name)
+            if first and last:
+                results.anon_growth_pct[name] = round((last - first) / first * 100, 1)
     if len(results.samples) >= 2 and results.published_points:
         first_s, last_s = results.samples[0], results.samples[-1]
         for name in last_s.cpu_s:
@@ -588,14 +625,24 @@ def report(r: Results) -> None:
             f"{'yes' if stored == r.published_points else 'NO'} | "
             f"{sum(r.dead_letters.get(name, {}).values())} |"
         )
-    print("| process | RSS at 2 min MB | RSS at end MB | growth | CPU us per point |")
-    print("|---|---|---|---|---|")
+    print(
+        "| process | RSS at 2 min MB | RSS at end MB | growth | anonymous at 2 min MB | "
+        "anonymous at end MB | growth | CPU us per point |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     after = [s for s in r.samples[:-1] if s.t_s >= 120] or r.samples
     for name in sorted(r.rss_growth_pct):
         print(
             f"| {name} | {after[0].rss_mb.get(name)} | {after[-1].rss_mb.get(name)} | "
-            f"{r.rss_growth_pct[name]}% | {r.cpu_per_point_us.get(name)} |"
+            f"{r.rss_growth_pct[name]}% | {after[0].anon_mb.get(name)} | "
+            f"{after[-1].anon_mb.get(name)} | {r.anon_growth_pct.get(name)}% | "
+            f"{r.cpu_per_point_us.get(name)} |"
         )
+    cache, heap = ([s.influx_mb.get(k) for s in (after[0], after[-1])] for k in ("cache", "heap"))
+    print(
+        f"InfluxDB at 2 min / at the end: write cache {cache[0]} / {cache[1]} MB, "
+        f"Go heap in use {heap[0]} / {heap[1]} MB"
+    )
     print(
         f"API: {r.api_requests} 50-room queries, {r.api_failures} failures, p50 {r.api_p50_ms} ms, "
         f"p99 {r.api_p99_ms} ms; subscription events {r.subscription_events}, "
