@@ -1,7 +1,8 @@
 """Moving the twins of one model version to another, after checking each would still be valid.
 
 A DTMI never changes meaning, so a changed model is a new version. :func:`migrate_twins`
-reads the twins of the old version in pages by id, checks each against the new version
+reads the twins of the old version in pages (by id on Neo4j, by internal id on FalkorDB:
+:func:`_pages`), checks each against the new version
 (its properties, ``ontology.evolution``; its own relationships the new version no longer
 declares; other twins' relationships whose declared target the new version no longer
 satisfies), and with ``migrate`` moves those that pass, one statement per page. The move
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,12 +30,22 @@ from ontology.model import ModelSet
 
 REPORTED = 1_000
 """The most twins a report lists as blocked (it counts them all)."""
+SCAN_SPAN = 50_000
+"""Internal ids a FalkorDB scan covers at once: it holds at most this many ids."""
 
 # ``{after}``: the keyset condition "after the last id" (``graph.keyset``).
 _PAGE = """
 MATCH (t:Twin {{model: $model}}) WHERE {after}
 RETURN t.id, t._document, t.etag ORDER BY t.id LIMIT $n
 """
+# FalkorDB answers a range of internal ids from its label scan (no id comparison, no sort).
+_SPAN = "MATCH (t:Twin) WHERE id(t) >= $lo AND id(t) < $hi AND t.model = $model RETURN id(t)"
+# ``UNWIND`` makes one id seek per node; ``id(t) IN $nodes`` would scan every twin.
+_BY_NODE = """
+UNWIND $nodes AS node MATCH (t:Twin) WHERE id(t) = node AND t.model = $model
+RETURN t.id, t._document, t.etag
+"""
+_LAST_NODE = "MATCH (t:Twin) RETURN max(id(t))"
 _OUTGOING = "MATCH (t:Twin)-[r]->(:Twin) WHERE t.id IN $ids RETURN DISTINCT t.id, type(r)"
 _INCOMING = "MATCH (s:Twin)-[r]->(t:Twin) WHERE t.id IN $ids RETURN DISTINCT t.id, s.model, type(r)"
 # Compare-and-set on each twin's etag: a twin changed since it was validated is left as it is.
@@ -102,14 +113,7 @@ def migrate_twins(
     """
     run = MigrationReport(source, target)
     labels = _relabel(models, source, target)
-    after = ""
-    while True:
-        params: dict[str, Any] = {"model": source, "n": batch}
-        condition = after_key("t.id", after, params, capabilities=store.capabilities)
-        rows = store.query_rows(_PAGE.format(after=condition), params)
-        if not rows:
-            break
-        after = str(rows[-1][0])
+    for rows in _pages(store, source, batch):
         run.twins += len(rows)
         twins = [(str(twin_id), json.loads(document), str(etag)) for twin_id, document, etag in rows]
         report = evolution_report(models, source, target, [(t, doc) for t, doc, _ in twins])
@@ -135,9 +139,41 @@ def migrate_twins(
             for twin_id, _ in ready:
                 if twin_id not in moved:
                     run.fail(twin_id, [_conflict(twin_id)])
-        if len(rows) < batch:
-            break
     return run
+
+
+def _pages(store: GraphStore, model: str, batch: int) -> Iterator[list[list[Any]]]:
+    """The twins of ``model`` (id, document, etag) in pages of up to ``batch``.
+
+    Neo4j reads each page off its ordered ``Twin.id`` index, after the last id. FalkorDB's
+    index is not ordered: each page by id would find and sort every twin of the model
+    after the cursor (N² over the run), so there the twins are read in ranges of internal
+    ids, ``SCAN_SPAN`` at a time, in the order of those ids. Either way a twin present
+    from the start to the end of the run is read once (a moved twin keeps its id and its
+    internal id); one created meanwhile may or may not be. Between pages only internal
+    ids are held (``SCAN_SPAN`` at most), not documents.
+    """
+    if store.capabilities.ordered_index:
+        after = ""
+        while True:
+            params: dict[str, Any] = {"model": model, "n": batch}
+            condition = after_key("t.id", after, params, capabilities=store.capabilities)
+            rows = store.query_rows(_PAGE.format(after=condition), params)
+            if rows:
+                yield rows
+                after = str(rows[-1][0])
+            if len(rows) < batch:
+                return
+    last = store.query_rows(_LAST_NODE, {})
+    if not last or last[0][0] is None:
+        return
+    for lo in range(0, int(last[0][0]) + 1, SCAN_SPAN):
+        span = {"lo": lo, "hi": lo + SCAN_SPAN, "model": model}
+        nodes = [int(row[0]) for row in store.query_rows(_SPAN, span)]
+        for start in range(0, len(nodes), batch):
+            rows = store.query_rows(_BY_NODE, {"nodes": nodes[start : start + batch], "model": model})
+            if rows:
+                yield rows
 
 
 def _relationship_issues(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from graph.migration import migrate_twins
 from graph.store import GraphStore
 from graph.twins import TwinGraph
@@ -26,3 +28,31 @@ def test_every_twin_is_moved_once_in_batches_whatever_its_id(store: GraphStore) 
     assert report.twins == len(IDS)
     moved = store.read("MATCH (t:Twin {model: $m}) RETURN t.id", {"m": ROOM_2}).rows
     assert sorted(str(row[0]) for row in moved) == sorted(IDS)
+
+
+def test_twins_of_other_models_between_them_and_many_scans_lose_none(
+    store: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches that end inside a scan's range and ranges that hold none of the model's twins."""
+    monkeypatch.setattr("graph.migration.SCAN_SPAN", 3)  # FalkorDB: many ranges of internal ids
+    room = next(doc for doc in DOCS if doc["@id"] == ROOM)
+    models = parse([*DOCS, {**room, "@context": CTX, "@id": ROOM_2}])
+    twins = TwinGraph(store, models)
+    rooms = [f"room-{n:02}" for n in range(20)]
+    for n, twin_id in enumerate(rooms):
+        twins.put_twin(twin_id, ROOM, {"name": twin_id})
+        if n % 3 == 0:  # other models' twins between the rooms
+            twins.put_twin(f"other-{n:02}", ROOM_2, {"name": "already moved"})
+    for n in range(7):  # a run of internal ids with no room at all
+        twins.put_twin(f"late-{n}", ROOM_2, {"name": "already moved"})
+    twins.put_twin("room-last", ROOM, {"name": "room-last"})
+
+    report = migrate_twins(store, models, ROOM, ROOM_2, 4, migrate=True)
+
+    assert (report.twins, report.migrated) == (21, 21)
+    left = store.read("MATCH (t:Twin {model: $m}) RETURN count(t)", {"m": ROOM}).rows
+    assert left == [[0]]
+    moved = store.read("MATCH (t:Twin {model: $m}) RETURN t.id", {"m": ROOM_2}).rows
+    assert sorted(str(row[0]) for row in moved if str(row[0]).startswith("room-")) == sorted(
+        [*rooms, "room-last"]
+    )
