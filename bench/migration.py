@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,8 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import _engines as engines
 
 from graph.migration import migrate_twins
 from graph.store import GraphStore
@@ -109,45 +110,15 @@ def measure(
 
 
 def run_falkordb(sizes: list[int], batch: int) -> list[Result]:
-    from graph.falkordb import FalkorGraphStore
-
-    with tempfile.TemporaryDirectory(prefix="kgtwin-bench-migration-") as tmp:
-        store = FalkorGraphStore(Path(tmp))
-        try:
-            store.ensure_schema()
-            engine = next(
-                (
-                    p
-                    for p in psutil.process_iter(["cwd"])
-                    if p.info["cwd"] and Path(p.info["cwd"]).resolve() == Path(tmp).resolve()
-                ),
-                None,
-            )
-            return measure(store, "falkordb", engine, sizes, batch)
-        finally:
-            store.close()
+    with engines.falkordb("kgtwin-bench-migration-") as (store, pid, _):
+        store.ensure_schema()
+        return measure(store, "falkordb", psutil.Process(pid) if pid else None, sizes, batch)
 
 
 def run_neo4j(sizes: list[int], batch: int) -> list[Result]:
-    from graph.neo4j import Neo4jGraphStore
-
-    url = os.environ.get("KGTWIN_BENCH_NEO4J_URL")
-    with tempfile.TemporaryDirectory(prefix="kgtwin-bench-migration-") as tmp:
-        server = None
-        if url is None:
-            from tests.servers.neo4j_server import start_neo4j
-
-            server = start_neo4j(Path(tmp))
-            url = server.url
-        store = Neo4jGraphStore(url)
-        try:
-            store.ensure_schema()
-            engine = psutil.Process(server.process.process.pid) if server is not None else None
-            return measure(store, "neo4j", engine, sizes, batch)
-        finally:
-            store.close()
-            if server is not None:
-                server.stop()
+    with engines.neo4j("kgtwin-bench-migration-") as (store, pid, _):
+        store.ensure_schema()
+        return measure(store, "neo4j", psutil.Process(pid) if pid else None, sizes, batch)
 
 
 def main() -> None:
