@@ -70,7 +70,7 @@ RETURN count(r)
 
 
 MEMO_LIMIT = 4_000_000
-"""Hashes of (source, id) and of (source, name) a run keeps, 16 bytes each."""
+"""Hashes of (source, id) and of (source, name) a run keeps, in each set: 8 bytes each."""
 Row = dict[str, Any]
 
 

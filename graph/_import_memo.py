@@ -40,10 +40,14 @@ def hashes(items: Iterable[object], count: int) -> Keys:
 
 
 class Fingerprints:
-    """A map of 64-bit keys to 64-bit values, up to ``limit`` keys, 16 bytes each."""
+    """A map of 64-bit keys to 64-bit values, up to ``limit`` keys, 16 bytes each.
 
-    def __init__(self, limit: int) -> None:
+    Without ``values`` it is a set: every key reads 0, and 8 bytes each.
+    """
+
+    def __init__(self, limit: int, *, values: bool = True) -> None:
         self.limit = limit
+        self._with_values = values
         self._keys: Keys = np.empty(0, dtype=np.int64)
         self._values: npt.NDArray[np.uint64] = np.empty(0, dtype=np.uint64)
         self._pending: dict[int, int] = {}
@@ -58,7 +62,7 @@ class Fingerprints:
             at = np.searchsorted(self._keys, keys)
             at[at == len(self._keys)] = 0
             for i in np.flatnonzero(self._keys[at] == keys).tolist():
-                found[i] = int(self._values[at[i]])
+                found[i] = int(self._values[at[i]]) if self._with_values else 0
         if self._pending:
             pending = self._pending
             for i, key in enumerate(keys.tolist()):
@@ -87,9 +91,11 @@ class Fingerprints:
     def _merge(self) -> None:
         count = len(self._pending)
         keys = np.concatenate([self._keys, np.fromiter(self._pending.keys(), np.int64, count)])
-        values = np.concatenate([self._values, np.fromiter(self._pending.values(), np.uint64, count)])
         order = np.argsort(keys, kind="stable")  # two sorted runs: merged in one pass
-        self._keys, self._values = keys[order], values[order]
+        self._keys = keys[order]
+        if self._with_values:
+            values = np.fromiter(self._pending.values(), np.uint64, count)
+            self._values = np.concatenate([self._values, values])[order]
         self._pending.clear()
 
 
@@ -97,7 +103,7 @@ class KeySet:
     """Which 64-bit keys were seen (no false 'absent'; a shared hash only reads 'maybe')."""
 
     def __init__(self, limit: int) -> None:
-        self._map = Fingerprints(limit)
+        self._map = Fingerprints(limit, values=False)
 
     def __len__(self) -> int:
         return len(self._map)

@@ -73,3 +73,20 @@ def test_a_million_twins_take_under_32_bytes_each() -> None:
     # themselves (70-80 bytes each) are not kept.
     assert held < 32 * 1_000_000, held
     assert peak < 64 * 1_000_000, peak
+
+
+def test_a_million_relationship_keys_take_under_20_bytes_each() -> None:
+    keys = [(f"campus/room-{i}", "feeds", f"campus/vav-{i}") for i in range(1_000_000)]
+    seen = KeySet(4_000_000)
+    tracemalloc.start()
+    try:
+        for start in range(0, len(keys), 5000):
+            batch = keys[start : start + 5000]
+            assert seen.add(hashes(batch, len(batch)))
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(seen) == 1_000_000
+    # 8 bytes in the sorted array (a set keeps no values), and the keys not merged yet
+    # (up to an eighth as many, in a dict).
+    assert held < 20 * 1_000_000, held
