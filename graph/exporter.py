@@ -27,7 +27,8 @@ DEFAULT_PAGE = 1000
 
 _TWIN_COLUMNS = f"t.id, t.model, t._document, {telemetry_column('t')}"
 # ``{after}``: the keyset condition "after the last id" (``graph.keyset``).
-_TWIN_PAGE = f"MATCH (t:Twin) WHERE {{after}} RETURN {_TWIN_COLUMNS} ORDER BY t.id LIMIT $n"
+# ``{columns}``: whole twins, or only their ids (the relationships pass needs no more).
+_TWIN_PAGE = "MATCH (t:Twin) WHERE {after} RETURN {columns} ORDER BY t.id LIMIT $n"
 # About one twin in ``$k``, whatever its id: where the windows of a FalkorDB export end.
 _WINDOW_ENDS = "MATCH (t:Twin) WHERE id(t) % $k = 0 RETURN t.id"
 _LAST_NODE = "MATCH (t:Twin) RETURN max(id(t))"
@@ -84,8 +85,11 @@ def export_bulk(
     )
 
 
-def _pages(store: GraphStore, page_size: int) -> Iterator[list[list[Any]]]:
+def _pages(store: GraphStore, page_size: int, *, whole: bool = True) -> Iterator[list[list[Any]]]:
     """The twins in pages of ``page_size``, by id: each page asks for what sorts after the last id.
+
+    A row is a twin's id, model, document and telemetry columns, or its id alone unless
+    ``whole``.
 
     An engine with an ordered index (Neo4j) reads a page off ``Twin.id``'s. FalkorDB's is
     not ordered (it would find and sort every twin after the cursor for each page: N²/page)
@@ -93,13 +97,14 @@ def _pages(store: GraphStore, page_size: int) -> Iterator[list[list[Any]]]:
     :func:`_windowed_pages` does it without comparing ids in the engine.
     """
     if not store.capabilities.ordered_index:
-        yield from _windowed_pages(store, page_size)
+        yield from _windowed_pages(store, page_size, whole=whole)
         return
+    columns = _TWIN_COLUMNS if whole else "t.id"
     after = ""
     while True:
         params: dict[str, Any] = {"n": page_size}
         condition = after_key("t.id", after, params, capabilities=store.capabilities)
-        rows = store.query_rows(_TWIN_PAGE.format(after=condition), params)
+        rows = store.query_rows(_TWIN_PAGE.format(after=condition, columns=columns), params)
         if rows:
             yield rows
             after = rows[-1][0]
@@ -107,7 +112,7 @@ def _pages(store: GraphStore, page_size: int) -> Iterator[list[list[Any]]]:
             break
 
 
-def _windowed_pages(store: GraphStore, page_size: int) -> Iterator[list[list[Any]]]:
+def _windowed_pages(store: GraphStore, page_size: int, *, whole: bool) -> Iterator[list[list[Any]]]:
     """Pages by id on FalkorDB, in time linear in the twins and memory bounded by ``PASS_TWINS``.
 
     One scan samples one twin in ``page_size`` by internal id: sorted, their ids cut the id
@@ -137,6 +142,9 @@ def _windowed_pages(store: GraphStore, page_size: int) -> Iterator[list[list[Any
             window_members.sort()
             for start in range(0, len(window_members), page_size):
                 chunk = window_members[start : start + page_size]
+                if not whole:  # the scan found the ids: nothing more to read
+                    yield [[twin_id] for twin_id, _ in chunk]
+                    continue
                 rows = {
                     row[0]: row for row in store.query_rows(_TWINS_BY_NODE, {"nodes": [n for _, n in chunk]})
                 }
@@ -165,7 +173,7 @@ def _twins(store: GraphStore, models: ModelSet, page_size: int) -> Iterator[dict
 
 
 def _relationships(store: GraphStore, page_size: int) -> Iterator[dict[str, Any]]:
-    for page in _pages(store, page_size):
+    for page in _pages(store, page_size, whole=False):
         rows = store.query_rows(_RELATIONSHIPS_OF, {"ids": [row[0] for row in page]})
         if len(rows) > MAX_ROWS:
             raise KgtwinError(
