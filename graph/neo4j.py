@@ -78,7 +78,15 @@ class Neo4jGraphStore:
         self, uri: str, user: str | None = None, password: str | None = None, database: str | None = None
     ) -> None:
         auth = (user, password or "") if user else None
-        self._driver = neo4j.GraphDatabase.driver(uri, auth=auth, connection_timeout=5.0)
+        self._driver = neo4j.GraphDatabase.driver(
+            uri,
+            auth=auth,
+            connection_timeout=5.0,
+            # A twin graph reads properties, labels and relationship types that no twin has
+            # yet (a latest value before its first point, a relationship no twin holds):
+            # Neo4j would warn of each on every such query, and the driver log each warning.
+            notifications_disabled_classifications=[neo4j.NotificationDisabledClassification.UNRECOGNIZED],
+        )
         self._database = database
         self.uri = uri
 
