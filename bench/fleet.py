@@ -292,8 +292,9 @@ class Fleet:
             began, made = time.monotonic(), 0
             while not self.stop.is_set():
                 due = began + made / rate
-                if due > time.monotonic():
-                    time.sleep(min(due - time.monotonic(), 0.05))
+                wait = due - time.monotonic()
+                if wait > 0:
+                    time.sleep(min(wait, 0.05))
                     continue
                 made += 1
                 problem = None
@@ -513,6 +514,8 @@ def run(args: argparse.Namespace, work: Path) -> Results:
                 + " ".join(f"{k}={v:.0f}" for k, v in s.rss_mb.items())
             )
         published = finish_publishers(publishers)
+        # A client that stopped early would quietly thin the load: count it as a failure.
+        fleet.failures += [f"{t.name} ended before the run did" for t in threads if not t.is_alive()]
         fleet.stop.set()
         for thread in threads:
             thread.join(timeout=30)
