@@ -173,7 +173,8 @@ class Sample:
     load_1m: float
     anon_mb: dict[str, float] = field(default_factory=dict)
     influx_mb: dict[str, float] = field(default_factory=dict)
-    """InfluxDB's ``cache`` (its write cache, all shards) and ``heap`` (Go heap in use)."""
+    """InfluxDB's ``cache`` (its write cache, all shards), ``heap`` (Go heap in use) and
+    ``files`` (its engine folder on disk: the TSM, index and WAL files it maps or appends)."""
 
 
 @dataclass
@@ -336,6 +337,7 @@ class Fleet:
 
     # -- sampling ------------------------------------------------------------------------------
     def sample(self, watched: dict[str, psutil.Process], t0: float, influx_url: str) -> Sample:
+        """One sample of every process, and InfluxDB's memory by its own account and its files."""
         rss: dict[str, float] = {}
         anon: dict[str, float] = {}
         cpu: dict[str, float] = {}
@@ -347,7 +349,12 @@ class Fleet:
                 times = process.cpu_times()
                 cpu[name] = round(times.user + times.system, 2)
         return Sample(
-            round(time.monotonic() - t0, 1), rss, cpu, os.getloadavg()[0], anon, influx_memory(influx_url)
+            round(time.monotonic() - t0, 1),
+            rss,
+            cpu,
+            os.getloadavg()[0],
+            anon,
+            influx_memory(influx_url) | {"files": folder_mb(self.work / "influx" / "engine")},
         )
 
 
@@ -382,6 +389,34 @@ def influx_memory(url: str) -> dict[str, float]:
                 key = INFLUX_MEMORY[name]
                 found[key] = round(found.get(key, 0.0) + float(line.rsplit(" ", 1)[1]) / 2**20, 1)
     return found
+
+
+def folder_mb(path: Path) -> float:
+    """The size of the files under ``path``, MB (files a compaction removes meanwhile are skipped)."""
+    total = 0
+    for found in path.rglob("*"):
+        with contextlib.suppress(OSError):
+            if found.is_file():
+                total += found.stat().st_size
+    return round(total / 2**20, 1)
+
+
+def minutes_compared(samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
+    """The samples of minute 2 (120-180 s) and of the run's last minute.
+
+    Memory is compared between these two windows, by their medians, rather than between two
+    single samples: a garbage-collected heap or a write cache that is snapshotted has a
+    saw-tooth, and one sample can fall at its top or its bottom.
+    """
+    after = [s for s in samples if s.t_s >= 120] or samples
+    first = [s for s in after if s.t_s < after[0].t_s + 60]
+    last = [s for s in after if s.t_s >= after[-1].t_s - 60]
+    return first, last
+
+
+def median_of(samples: list[Sample], part: str, name: str) -> float | None:
+    values = [getattr(s, part)[name] for s in samples if name in getattr(s, part)]
+    return round(statistics.median(values), 1) if values else None
 
 
 def count_influx(influx: Any) -> int:
@@ -592,16 +627,13 @@ def summarize(results: Results, fleet: Fleet, wall0: float) -> None:
                 "p99_worst_ms": max(p99s),
                 "p99_worst_after_2min_ms": max(after2) if after2 else float("nan"),
             }
-    samples = results.samples[:-1]  # the last one is after the drain
-    after = [s for s in samples if s.t_s >= 120] or samples
-    if len(after) >= 2:
-        for name in after[0].rss_mb:
-            first, last = after[0].rss_mb.get(name), after[-1].rss_mb.get(name)
-            if first and last:
-                results.rss_growth_pct[name] = round((last - first) / first * 100, 1)
-            first, last = after[0].anon_mb.get(name), after[-1].anon_mb.get(name)
-            if first and last:
-                results.anon_growth_pct[name] = round((last - first) / first * 100, 1)
+    early, late = minutes_compared(results.samples[:-1])  # the last sample is after the drain
+    if len(results.samples) > 2:
+        for name in early[0].rss_mb:
+            for part, growth in (("rss_mb", results.rss_growth_pct), ("anon_mb", results.anon_growth_pct)):
+                first, last = median_of(early, part, name), median_of(late, part, name)
+                if first and last:
+                    growth[name] = round((last - first) / first * 100, 1)
     if len(results.samples) >= 2 and results.published_points:
         first_s, last_s = results.samples[0], results.samples[-1]
         for name in last_s.cpu_s:
@@ -648,22 +680,26 @@ def report(r: Results) -> None:
             f"{sum(r.dead_letters.get(name, {}).values())} |"
         )
     print(
-        "| process | RSS at 2 min MB | RSS at end MB | growth | anonymous at 2 min MB | "
-        "anonymous at end MB | growth | CPU us per point |"
+        "| process | RSS, minute 2 MB | RSS, last minute MB | growth | anonymous, minute 2 MB | "
+        "anonymous, last minute MB | growth | CPU us per point |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    after = [s for s in r.samples[:-1] if s.t_s >= 120] or r.samples
+    early, late = minutes_compared(r.samples[:-1])
     for name in sorted(r.rss_growth_pct):
         print(
-            f"| {name} | {after[0].rss_mb.get(name)} | {after[-1].rss_mb.get(name)} | "
-            f"{r.rss_growth_pct[name]}% | {after[0].anon_mb.get(name)} | "
-            f"{after[-1].anon_mb.get(name)} | {r.anon_growth_pct.get(name)}% | "
+            f"| {name} | {median_of(early, 'rss_mb', name)} | {median_of(late, 'rss_mb', name)} | "
+            f"{r.rss_growth_pct[name]}% | {median_of(early, 'anon_mb', name)} | "
+            f"{median_of(late, 'anon_mb', name)} | {r.anon_growth_pct.get(name)}% | "
             f"{r.cpu_per_point_us.get(name)} |"
         )
-    cache, heap = ([s.influx_mb.get(k) for s in (after[0], after[-1])] for k in ("cache", "heap"))
+    influx = {
+        k: (median_of(early, "influx_mb", k), median_of(late, "influx_mb", k))
+        for k in ("cache", "heap", "files")
+    }
     print(
-        f"InfluxDB at 2 min / at the end: write cache {cache[0]} / {cache[1]} MB, "
-        f"Go heap in use {heap[0]} / {heap[1]} MB"
+        "InfluxDB, minute 2 / last minute (medians): "
+        + ", ".join(f"{k} {a} / {b} MB" for k, (a, b) in influx.items())
+        + " (cache: its write cache; heap: Go heap in use; files: its engine folder on disk)"
     )
     print(
         f"API: {r.api_requests} 50-room queries, {r.api_failures} failures, p50 {r.api_p50_ms} ms, "
