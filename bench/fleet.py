@@ -1,10 +1,11 @@
 """A fleet held steady: thousands of devices through Mosquitto into ``kgtwin ingest``, for minutes.
 
 Run ``python bench/fleet.py`` (issue 17: 10,000 devices, one message of 5 values a second
-each, 10 minutes: 50,000 points/s) or, on a small shared machine, ``--minutes 5
---device-interval-s 20`` (each device every 20 s: 2,500 points/s, the same 10,000 twins;
-docs/performance.md, Fleet). ``--devices 500 --minutes 0.5`` checks the script itself. Everything runs on
-this machine, each part in a process of its own:
+each, 10 minutes: 50,000 points/s) or, on a small machine, ``--device-interval-s 40
+--influx-cache-snapshot-mb 4`` (each device every 40 s: 1,250 points/s, the same 10,000
+twins, what 2 cores hold beside the rest of the service; docs/performance.md, Fleet).
+``--devices 500 --minutes 0.5`` checks the script itself. Everything runs on this
+machine, each part in a process of its own:
 
 - the test servers (tests/servers): Mosquitto, InfluxDB 2 and Neo4j, in a temporary folder;
   Neo4j holds ``--devices`` twins of ``dtmi:bench:fleet:RoomSensor;1`` (a Room with one
@@ -21,13 +22,18 @@ this machine, each part in a process of its own:
 
 Before the fleet, the publishers run alone for ``--capacity-s`` seconds as fast as they
 can, into Mosquitto with no subscriber: the rate the publisher itself reaches here, and
-its CPU per message.
+its CPU per message. Then the API's clients run for ``--warm-up-s`` seconds (60; not
+counted) before the devices start, as in a twin service that was answering its front ends
+when the devices connected (``--warm-up-s 0``: everything starts together on engines just
+started). ``--influx-cache-snapshot-mb`` sets InfluxDB's
+``storage-cache-snapshot-memory-size`` (its default: 25 MiB).
 
 Every ``--sample-s`` seconds the RSS and CPU of every process are sampled; RSS is also split
 into its anonymous part (heap and stacks: what a process allocated) and the pages of files
 it maps, which a storage engine's RSS gains as its data grows; InfluxDB's own ``/metrics``
 give its write cache (the points not yet snapshotted to a TSM file) and its Go heap in use,
-which say what its memory holds. Ingest lag
+which say what its memory holds, and the size of its engine folder, whose files it maps.
+Memory growth compares the medians of minute 2 (120-180 s) and of the last minute. Ingest lag
 (durable time minus the message's ``ts``) is each ingest process's own ``ingest.stats``
 (p50/p99 of the interval, logged every ``--sample-s``). After the load the publishers'
 acknowledged messages are compared with what each store holds: points published (messages
