@@ -68,6 +68,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from _fleet_plot import WARMUP_S
 from _mqtt_load import CountingPublisher, epoch, records
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -414,13 +415,14 @@ def minutes_compared(samples: list[Sample]) -> tuple[list[Sample], list[Sample]]
     single samples: a garbage-collected heap or a write cache that is snapshotted has a
     saw-tooth, and one sample can fall at its top or its bottom.
     """
-    after = [s for s in samples if s.t_s >= 120] or samples
+    after = [s for s in samples if s.t_s >= WARMUP_S] or samples
     first = [s for s in after if s.t_s < after[0].t_s + 60]
     last = [s for s in after if s.t_s >= after[-1].t_s - 60]
     return first, last
 
 
 def median_of(samples: list[Sample], part: str, name: str) -> float | None:
+    """The median of one process's (or InfluxDB's) figure in ``part`` over ``samples``."""
     values = [getattr(s, part)[name] for s in samples if name in getattr(s, part)]
     return round(statistics.median(values), 1) if values else None
 
@@ -625,7 +627,7 @@ def summarize(results: Results, fleet: Fleet, wall0: float) -> None:
         results.ingest_messages[name] = int(final.get("messages") or 0)
         p50s = [p50 for t, p50, _ in results.lag[name] if p50 is not None]
         p99s = [p99 for t, _, p99 in results.lag[name] if p99 is not None]
-        after2 = [p99 for t, _, p99 in results.lag[name] if p99 is not None and t >= 120]
+        after2 = [p99 for t, _, p99 in results.lag[name] if p99 is not None and t >= WARMUP_S]
         if p50s:
             results.lag_summary[name] = {
                 "p50_median_ms": round(statistics.median(p50s), 1),
